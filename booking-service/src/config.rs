@@ -1,0 +1,107 @@
+//! Configuration: one typed struct read from the environment (or flags), with documented defaults.
+
+use clap::Args;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A secret string whose `Debug` and `Display` never show the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// Where the service finds PostgreSQL.
+#[derive(Debug, Clone, Args)]
+pub struct DbConfig {
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/mairie_rdv"
+    )]
+    pub database_url: String,
+    /// Size of the connection pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Database settings.
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// Redis connection URL (holds, rate state). Without Redis the service runs degraded but exact.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    pub redis_url: String,
+    /// Prefix of every Redis key this instance writes (lets several deployments share one Redis).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "rdv")]
+    pub redis_key_prefix: String,
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: SocketAddr,
+    /// Public URL of the service, used in management links and ANTS callbacks.
+    /// Defaults to `http://BIND_ADDR`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+    /// Seconds a request may run before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
+    pub request_timeout_secs: u64,
+    /// Longest date range, in days, one availability request may ask for.
+    #[arg(long, env = "MAX_AVAILABILITY_DAYS", default_value_t = 92)]
+    pub max_availability_days: u32,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl ServeConfig {
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind_addr))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// A configuration for tests: local servers, defaults everywhere else.
+    pub fn for_tests(database_url: &str, redis_url: &str) -> Self {
+        Self {
+            db: DbConfig {
+                database_url: database_url.to_string(),
+                database_max_connections: 16,
+            },
+            redis_url: redis_url.to_string(),
+            redis_key_prefix: format!("rdv-test-{}", uuid::Uuid::new_v4().simple()),
+            bind_addr: "127.0.0.1:0".parse().expect("literal address"),
+            public_base_url: Some("http://rdv.test".to_string()),
+            request_timeout_secs: 15,
+            max_availability_days: 92,
+            log_format: "text".to_string(),
+        }
+    }
+}

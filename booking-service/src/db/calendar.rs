@@ -1,0 +1,159 @@
+//! Loads what the slot engine needs for one site and a window of local days.
+
+use crate::domain::intervals::Interval;
+use crate::domain::slots::{BookingPolicy, ReleaseEvent, SiteCalendar, StationCalendar, WeeklyRule};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use sqlx::{FromRow, PgExecutor, PgPool};
+use uuid::Uuid;
+
+/// A site's booking policy row.
+#[derive(Debug, Clone, FromRow)]
+pub struct PolicyRow {
+    pub min_notice_minutes: i32,
+    pub horizon_days: i32,
+    pub release_time: NaiveTime,
+    pub cancel_deadline_minutes: i32,
+    pub slot_step_minutes: i32,
+    pub reminder_hours: i32,
+}
+
+impl Default for PolicyRow {
+    fn default() -> Self {
+        Self {
+            min_notice_minutes: 120,
+            horizon_days: 60,
+            release_time: NaiveTime::MIN,
+            cancel_deadline_minutes: 240,
+            slot_step_minutes: 15,
+            reminder_hours: 48,
+        }
+    }
+}
+
+/// The site's policy, or the schema's defaults when it has none.
+pub async fn policy<'e>(db: impl PgExecutor<'e>, site_id: Uuid) -> sqlx::Result<PolicyRow> {
+    let row = sqlx::query_as(
+        "SELECT min_notice_minutes, horizon_days, release_time, cancel_deadline_minutes,
+                slot_step_minutes, reminder_hours
+         FROM booking_policies WHERE site_id = $1",
+    )
+    .bind(site_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// The instants that can matter to starts on local days `from..=to`: a margin for every offset
+/// and for appointments running past midnight.
+pub fn utc_window(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let lo = (from.and_time(NaiveTime::MIN) - Duration::hours(15)).and_utc();
+    let hi = ((to + Duration::days(2)).and_time(NaiveTime::MIN) + Duration::hours(15)).and_utc();
+    (lo, hi)
+}
+
+fn weekday(iso: i16) -> Option<Weekday> {
+    u8::try_from(iso - 1).ok().and_then(|n| Weekday::try_from(n).ok())
+}
+
+/// The engine's view of a site for local days `from..=to`: active stations, their rules, and
+/// everything that blocks them (closures of the site or station, live appointments).
+pub async fn load_calendar(
+    pool: &PgPool,
+    site_id: Uuid,
+    tz: Tz,
+    department: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> sqlx::Result<SiteCalendar> {
+    let (lo, hi) = utc_window(from, to);
+    let pol = policy(pool, site_id).await?;
+    let station_ids: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM stations WHERE site_id = $1 AND active ORDER BY name, id")
+            .bind(site_id)
+            .fetch_all(pool)
+            .await?;
+    let rules: Vec<(Uuid, i16, NaiveTime, NaiveTime, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT r.station_id, r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_until
+         FROM opening_rules r JOIN stations st ON st.id = r.station_id
+         WHERE st.site_id = $1 AND st.active
+           AND r.valid_from <= $3 AND (r.valid_until IS NULL OR r.valid_until >= $2)",
+    )
+    .bind(site_id)
+    .bind(from)
+    .bind(to + Duration::days(1))
+    .fetch_all(pool)
+    .await?;
+    // Closures (station NULL = whole site) and live appointments, in one round trip.
+    let blocks: Vec<(Option<Uuid>, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT station_id, lower(during), upper(during) FROM closures
+         WHERE site_id = $1 AND during && tstzrange($2, $3)
+         UNION ALL
+         SELECT station_id, lower(during), upper(during) FROM appointments
+         WHERE site_id = $1 AND status IN ('booked', 'checked_in') AND during && tstzrange($2, $3)",
+    )
+    .bind(site_id)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(pool)
+    .await?;
+    let events: Vec<(NaiveDate, DateTime<Utc>)> =
+        sqlx::query_as("SELECT up_to, release_at FROM release_events WHERE site_id = $1 AND up_to >= $2")
+            .bind(site_id)
+            .bind(from)
+            .fetch_all(pool)
+            .await?;
+
+    let stations = station_ids
+        .into_iter()
+        .map(|id| StationCalendar {
+            station_id: id,
+            rules: rules
+                .iter()
+                .filter(|r| r.0 == id)
+                .filter_map(|&(_, wd, start, end, valid_from, valid_until)| {
+                    Some(WeeklyRule {
+                        weekday: weekday(wd)?,
+                        start,
+                        end,
+                        valid_from,
+                        valid_until,
+                    })
+                })
+                .collect(),
+            blocked: blocks
+                .iter()
+                .filter(|b| b.0.is_none_or(|s| s == id))
+                .filter_map(|&(_, s, e)| Interval::new(s, e))
+                .collect(),
+        })
+        .collect();
+    Ok(SiteCalendar {
+        tz,
+        department: department.to_string(),
+        policy: BookingPolicy {
+            min_notice: Duration::minutes(i64::from(pol.min_notice_minutes)),
+            horizon_days: u32::try_from(pol.horizon_days).unwrap_or(1),
+            release_time: pol.release_time,
+            release_events: events
+                .into_iter()
+                .map(|(up_to, at)| ReleaseEvent { up_to, at })
+                .collect(),
+            step_minutes: u32::try_from(pol.slot_step_minutes).unwrap_or(15),
+        },
+        stations,
+    })
+}
+
+/// The last local date anything can be booked at a site, seen from `today`: the rolling horizon,
+/// or a release event reaching further.
+pub async fn booking_horizon_end(pool: &PgPool, site_id: Uuid, today: NaiveDate) -> sqlx::Result<NaiveDate> {
+    let pol = policy(pool, site_id).await?;
+    let event_end: Option<NaiveDate> =
+        sqlx::query_scalar("SELECT max(up_to) FROM release_events WHERE site_id = $1")
+            .bind(site_id)
+            .fetch_one(pool)
+            .await?;
+    let rolling = today + Duration::days(i64::from(pol.horizon_days));
+    Ok(event_end.map_or(rolling, |e| e.max(rolling)))
+}

@@ -1,0 +1,38 @@
+//! PostgreSQL access: the pool, migrations, and one module per thing stored.
+
+pub mod calendar;
+pub mod seed;
+pub mod territory;
+
+use crate::config::DbConfig;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::time::Duration;
+
+/// The schema's migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Opens the pool. Connections are made lazily, so a service can start before PostgreSQL.
+pub fn pool(config: &DbConfig) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        // A request that cannot get a connection soon gets a 503, not a hang.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(&config.database_url)?)
+}
+
+/// Creates the database named in the URL when it does not exist yet (demo and first start).
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    if !sqlx::Postgres::database_exists(url).await? {
+        sqlx::Postgres::create_database(url).await?;
+        tracing::info!("database created");
+    }
+    Ok(())
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The slot engine: weekly rules, holidays, closures, bookings and the booking policy in, free start
+//! instants out. Pure: the caller passes "now" and every input; nothing here reads a clock or a database.
+//!
+//! A start is offered when
+//! - its local date is released (rolling horizon or a release event) and not a public holiday,
+//! - its local time is on the site's grid (minutes since local midnight divisible by the step),
+//! - it is at least the minimum notice after now,
+//! - and **one** station is open and free for the whole duration (fragments of two stations never
+//!   add up to one slot).
+
+use super::holidays::HolidayCalendar;
+use super::intervals::{covers, normalize, subtract, Interval};
+use super::tz::{local_instants, local_range_to_utc, resolve_local};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+/// One weekly opening range of a station, in the site's local time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeeklyRule {
+    /// Day of the week the range applies to.
+    pub weekday: Weekday,
+    /// Local opening time.
+    pub start: NaiveTime,
+    /// Local closing time (exclusive); after `start`.
+    pub end: NaiveTime,
+    /// First local date the rule applies.
+    pub valid_from: NaiveDate,
+    /// Last local date the rule applies, if it ends.
+    pub valid_until: Option<NaiveDate>,
+}
+
+impl WeeklyRule {
+    /// Whether the rule opens the station on local date `d`.
+    pub fn applies_on(&self, d: NaiveDate) -> bool {
+        d.weekday() == self.weekday && d >= self.valid_from && self.valid_until.is_none_or(|until| d <= until)
+    }
+}
+
+/// What the engine knows of one station.
+#[derive(Debug, Clone)]
+pub struct StationCalendar {
+    /// The station's id.
+    pub station_id: Uuid,
+    /// Its weekly opening rules.
+    pub rules: Vec<WeeklyRule>,
+    /// Instants it cannot take a new appointment: its closures, the site's closures, live
+    /// appointments and holds. Need not be sorted.
+    pub blocked: Vec<Interval>,
+}
+
+/// "Openings up to local date `up_to` become bookable at instant `at`" (how a mairie opens a month).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseEvent {
+    /// Last local date this event releases.
+    pub up_to: NaiveDate,
+    /// When it releases them.
+    pub at: DateTime<Utc>,
+}
+
+/// A site's booking policy, as far as the engine needs it.
+#[derive(Debug, Clone)]
+pub struct BookingPolicy {
+    /// Minimum time between now and a start.
+    pub min_notice: Duration,
+    /// Rolling horizon H in days: local day d opens at `release_time` on day d − H.
+    pub horizon_days: u32,
+    /// Local time of the daily rolling release.
+    pub release_time: NaiveTime,
+    /// Scheduled releases beyond the rolling horizon.
+    pub release_events: Vec<ReleaseEvent>,
+    /// Grid step in minutes, counted from local midnight.
+    pub step_minutes: u32,
+}
+
+/// Everything the engine needs to list a site's free starts.
+#[derive(Debug, Clone)]
+pub struct SiteCalendar {
+    /// The site's time zone; rules are in this local time.
+    pub tz: Tz,
+    /// The site's département code, which decides the public holidays.
+    pub department: String,
+    /// The booking policy.
+    pub policy: BookingPolicy,
+    /// The site's active stations.
+    pub stations: Vec<StationCalendar>,
+}
+
+/// A free start and the end of the appointment that would begin there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
+    /// First instant of the appointment.
+    pub start: DateTime<Utc>,
+    /// First instant after it.
+    pub end: DateTime<Utc>,
+}
+
+impl SiteCalendar {
+    /// The instant the rolling horizon releases local day `d`: `release_time` on day d − H.
+    pub fn rolling_release_instant(&self, d: NaiveDate) -> DateTime<Utc> {
+        let day = d - Duration::days(i64::from(self.policy.horizon_days));
+        resolve_local(self.tz, day.and_time(self.policy.release_time))
+    }
+
+    /// Whether local day `d` is open for booking at `now`.
+    pub fn is_released(&self, d: NaiveDate, now: DateTime<Utc>) -> bool {
+        now >= self.rolling_release_instant(d)
+            || self
+                .policy
+                .release_events
+                .iter()
+                .any(|e| d <= e.up_to && e.at <= now)
+    }
+
+    /// The local date of an instant at this site.
+    pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.tz).date_naive()
+    }
+
+    /// Free intervals of station `idx` over local days `from..=to` (openings minus blocked).
+    fn free_intervals(
+        &self,
+        idx: usize,
+        from: NaiveDate,
+        to: NaiveDate,
+        hol: &mut HolidayCalendar,
+    ) -> Vec<Interval> {
+        let station = &self.stations[idx];
+        let mut open = Vec::new();
+        let mut d = from;
+        while d <= to {
+            if !hol.contains(d) {
+                for rule in station.rules.iter().filter(|r| r.applies_on(d)) {
+                    open.extend(local_range_to_utc(
+                        self.tz,
+                        d.and_time(rule.start),
+                        d.and_time(rule.end),
+                    ));
+                }
+            }
+            d = d.succ_opt().expect("date in range");
+        }
+        subtract(&normalize(open), &normalize(station.blocked.clone()))
+    }
+
+    /// Free starts whose local date lies in `from..=to`, sorted, for appointments of `duration`.
+    pub fn slots(&self, from: NaiveDate, to: NaiveDate, duration: Duration, now: DateTime<Utc>) -> Vec<Slot> {
+        let mut out = Vec::new();
+        if from > to || duration <= Duration::zero() || self.stations.is_empty() {
+            return out;
+        }
+        let step = self.policy.step_minutes.clamp(1, 1440);
+        let mut hol = HolidayCalendar::new(&self.department);
+        // An appointment starting late on `to` may run into the next local day.
+        let last_open_day = to.succ_opt().unwrap_or(to);
+        let frees: Vec<Vec<Interval>> = (0..self.stations.len())
+            .map(|i| self.free_intervals(i, from, last_open_day, &mut hol))
+            .collect();
+        if frees.iter().all(Vec::is_empty) {
+            return out;
+        }
+        let earliest = now + self.policy.min_notice;
+        let mut d = from;
+        while d <= to {
+            if !hol.contains(d) && self.is_released(d, now) {
+                let midnight = d.and_time(NaiveTime::MIN);
+                for minute in (0..1440).step_by(step as usize) {
+                    for start in local_instants(self.tz, midnight + Duration::minutes(minute)) {
+                        if start < earliest {
+                            continue;
+                        }
+                        let iv = Interval {
+                            start,
+                            end: start + duration,
+                        };
+                        if frees.iter().any(|f| covers(f, &iv)) {
+                            out.push(Slot { start, end: iv.end });
+                        }
+                    }
+                }
+            }
+            d = d.succ_opt().expect("date in range");
+        }
+        // The repeated hour of a fall-back day yields its starts out of instant order.
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Whether `start` is a start that [`SiteCalendar::slots`] offers for `duration` at `now`.
+    pub fn is_offered(&self, start: DateTime<Utc>, duration: Duration, now: DateTime<Utc>) -> bool {
+        let d = self.local_date(start);
+        self.slots(d, d, duration, now).iter().any(|s| s.start == start)
+    }
+
+    /// The stations that are open and free for the whole of `[start, start + duration)`, in order.
+    pub fn free_stations(&self, start: DateTime<Utc>, duration: Duration) -> Vec<Uuid> {
+        let d = self.local_date(start);
+        let end_day = self.local_date(start + duration);
+        let mut hol = HolidayCalendar::new(&self.department);
+        let iv = Interval {
+            start,
+            end: start + duration,
+        };
+        (0..self.stations.len())
+            .filter(|&i| covers(&self.free_intervals(i, d, end_day, &mut hol), &iv))
+            .map(|i| self.stations[i].station_id)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

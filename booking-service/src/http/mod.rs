@@ -1,0 +1,146 @@
+//! The HTTP layer: shared state, the router (one module per resource), middleware and serving.
+
+pub mod availability;
+pub mod communes;
+pub mod extract;
+pub mod metrics;
+pub mod ops;
+pub mod params;
+pub mod sites;
+
+use crate::clock::Clock;
+use crate::config::ServeConfig;
+use crate::error::ApiError;
+use crate::kv::Kv;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// PostgreSQL, the one source of truth.
+    pub pool: PgPool,
+    /// Redis, for holds and shared counters; optional at run time.
+    pub kv: Arc<Kv>,
+    /// The clock deciding "now" (a manual one in tests).
+    pub clock: Arc<dyn Clock>,
+    /// The configuration the service was started with.
+    pub config: Arc<ServeConfig>,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// State from its parts.
+    pub fn new(pool: PgPool, config: ServeConfig, clock: Arc<dyn Clock>) -> Self {
+        let kv = Kv::new(&config.redis_url, &config.redis_key_prefix);
+        Self {
+            pool,
+            kv: Arc::new(kv),
+            clock,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rendez-vous CNI et passeport",
+        description = "Prise de rendez-vous pour les cartes d'identité et passeports dans les mairies de l'agglomération."
+    ),
+    tags(
+        (name = "public", description = "API publique, sans connexion"),
+        (name = "ops", description = "Supervision")
+    )
+)]
+struct ApiDoc;
+
+/// Every documented route; the router and the OpenAPI document come from this one list.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(communes::list_communes))
+        .routes(routes!(sites::list_sites))
+        .routes(routes!(sites::get_site))
+        .routes(routes!(availability::site_availability))
+        .routes(routes!(availability::earliest))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi_json))
+}
+
+/// The OpenAPI document of the service, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| api_router().split_for_parts().1)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "Cette adresse n'existe pas.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Méthode non autorisée pour cette adresse.",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::internal("handler panicked").into_response()
+}
+
+/// The whole application with its middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = api_router().split_for_parts();
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            // The span names the route pattern, never the raw URI: paths can carry management tokens.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "unmatched".to_string());
+                tracing::info_span!("request", method = %req.method(), route = %route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,71 @@
+//! Operations routes: liveness, readiness, metrics and the OpenAPI document.
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Liveness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    /// `ready` or `unavailable`.
+    status: &'static str,
+    /// `ok` or `down`.
+    database: &'static str,
+    /// `ok` or `degraded` (bookings stay exact without Redis).
+    redis: &'static str,
+}
+
+/// Ready to serve: 503 without PostgreSQL; 200 with `redis: degraded` when only Redis is missing.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, body = Ready), (status = 503, body = Ready)))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let db = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&state.pool),
+    )
+    .await;
+    let db_ok = matches!(db, Ok(Ok(_)));
+    let redis_ok = state.kv.ping().await;
+    let body = Ready {
+        status: if db_ok { "ready" } else { "unavailable" },
+        database: if db_ok { "ok" } else { "down" },
+        redis: if redis_ok { "ok" } else { "degraded" },
+    };
+    let status = if db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = state.metrics.render(state.pool.size(), state.pool.num_idle());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi_json() -> impl IntoResponse {
+    Json(super::openapi().clone())
+}

@@ -1,0 +1,14 @@
+//! CNI and passport appointment service for the mairies of an agglomeration.
+//!
+//! - [`domain`]: pure logic (slots, holidays, time zones), no I/O.
+//! - [`db`]: PostgreSQL (the truth), migrations and demo data.
+//! - [`kv`]: Redis (holds and shared counters), optional at run time.
+//! - [`http`]: the axum application.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod kv;

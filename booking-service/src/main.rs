@@ -1,0 +1,88 @@
+//! `booking-service`: migrate, seed the demo territory, or serve.
+
+use booking_service::clock::SystemClock;
+use booking_service::config::{DbConfig, ServeConfig};
+use booking_service::{db, http};
+use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "booking-service",
+    version,
+    about = "Rendez-vous CNI et passeport : service de réservation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if needed and apply pending migrations.
+    Migrate(DbConfig),
+    /// Load the 39 communes of m2A and equip the demo sites (idempotent).
+    SeedDemo(DbConfig),
+    /// Apply pending migrations and serve HTTP until SIGTERM or SIGINT.
+    Serve(ServeConfig),
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Migrate(cfg) => {
+            init_tracing(false);
+            db::ensure_database(&cfg.database_url).await?;
+            db::migrate(&db::pool(&cfg)?).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::SeedDemo(cfg) => {
+            init_tracing(false);
+            let report = db::seed::seed_demo(&db::pool(&cfg)?).await?;
+            tracing::info!(
+                communes = report.communes,
+                sites = report.sites,
+                "demo data in place"
+            );
+        }
+        Command::Serve(cfg) => {
+            init_tracing(cfg.log_format == "json");
+            let pool = db::pool(&cfg.db)?;
+            db::migrate(&pool).await?;
+            let listener = tokio::net::TcpListener::bind(cfg.bind_addr).await?;
+            tracing::info!(addr = %listener.local_addr()?, public = %cfg.public_base_url(), "serving");
+            let state = http::AppState::new(pool, cfg, Arc::new(SystemClock));
+            http::run(listener, state, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy, unit tests, property tests and the end-to-end
+# tests against real PostgreSQL and Redis (each test gets its own fresh database, dropped after).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/services.sh
+
+# The tests create and drop their own databases on this server.
+export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+
+ensure_postgres
+ensure_redis
+check_pg_login "$DATABASE_URL"
+
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+say "cargo test"
+cargo test --workspace

@@ -1,0 +1,271 @@
+//! Test harness: a real server on a random port over a fresh PostgreSQL database (created per test
+//! by `#[sqlx::test]`), a manual clock, and helpers to build sites and calendars by SQL.
+
+use booking_service::clock::ManualClock;
+use booking_service::config::ServeConfig;
+use booking_service::http::{self, AppState};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Redis of the test machine (keys are prefixed per test by `ServeConfig::for_tests`).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_string())
+}
+
+/// A running service.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub clock: ManualClock,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Serves the app on a random port, over `pool`, with the clock standing at `now`.
+    pub async fn spawn(pool: PgPool, now: DateTime<Utc>) -> Self {
+        Self::spawn_with(pool, now, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with a chance to adjust the configuration.
+    pub async fn spawn_with(pool: PgPool, now: DateTime<Utc>, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
+        let mut config = ServeConfig::for_tests("postgres://unused", &redis_url());
+        tweak(&mut config);
+        let clock = ManualClock::new(now);
+        let state = AppState::new(pool.clone(), config, Arc::new(clock.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            http::run(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server");
+        });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            pool,
+            clock,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// GET `path`, returning the status and the JSON body (`Null` when not JSON).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// GET `path` and the raw text.
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request");
+        (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An instant given in Paris local time.
+pub fn paris(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    chrono_tz::Europe::Paris
+        .with_ymd_and_hms(y, m, d, h, mi, s)
+        .single()
+        .expect("unambiguous")
+        .with_timezone(&Utc)
+}
+
+/// `HH:MM`.
+pub fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).expect("time")
+}
+
+/// Builder of a test site: one commune, one site, stations, rules, policy and motif settings.
+pub struct SiteBuilder {
+    pub insee: &'static str,
+    pub department: &'static str,
+    pub timezone: &'static str,
+    pub stations: usize,
+    /// `(station index, ISO weekday, start, end)`.
+    pub rules: Vec<(usize, i16, NaiveTime, NaiveTime)>,
+    pub minutes_per_person: i32,
+    pub max_persons: i32,
+    pub step: i32,
+    pub min_notice_minutes: i32,
+    pub horizon_days: i32,
+    pub release_time: NaiveTime,
+}
+
+impl Default for SiteBuilder {
+    fn default() -> Self {
+        Self {
+            insee: "68278",
+            department: "68",
+            timezone: "Europe/Paris",
+            stations: 1,
+            rules: Vec::new(),
+            minutes_per_person: 15,
+            max_persons: 4,
+            step: 15,
+            min_notice_minutes: 0,
+            horizon_days: 365,
+            release_time: NaiveTime::MIN,
+        }
+    }
+}
+
+/// A site created by [`SiteBuilder::create`].
+pub struct TestSite {
+    pub id: Uuid,
+    pub stations: Vec<Uuid>,
+}
+
+impl SiteBuilder {
+    /// Opens every station Monday to Friday with the given ranges.
+    pub fn weekdays(mut self, ranges: &[(NaiveTime, NaiveTime)]) -> Self {
+        for st in 0..self.stations {
+            for wd in 1..=5 {
+                for &(a, b) in ranges {
+                    self.rules.push((st, wd, a, b));
+                }
+            }
+        }
+        self
+    }
+
+    /// Writes the site to the database.
+    pub async fn create(self, pool: &PgPool) -> TestSite {
+        sqlx::query(
+            "INSERT INTO communes (insee_code, name, search_name, department_code, postcodes, latitude, longitude)
+             VALUES ($1, 'Commune ' || $1, 'commune ' || $1, $2, '{68170}', 47.75, 7.40) ON CONFLICT DO NOTHING",
+        )
+        .bind(self.insee)
+        .bind(self.department)
+        .execute(pool)
+        .await
+        .expect("commune");
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO sites (id, commune_insee, name, address_line, postcode, city, latitude, longitude, timezone)
+             VALUES ($1, $2, 'Mairie test ' || $1::text, '1 rue de la Mairie', '68170', 'Test', 47.75, 7.40, $3)",
+        )
+        .bind(id)
+        .bind(self.insee)
+        .bind(self.timezone)
+        .execute(pool)
+        .await
+        .expect("site");
+        sqlx::query(
+            "INSERT INTO booking_policies (site_id, min_notice_minutes, horizon_days, release_time, slot_step_minutes)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(self.min_notice_minutes)
+        .bind(self.horizon_days)
+        .bind(self.release_time)
+        .bind(self.step)
+        .execute(pool)
+        .await
+        .expect("policy");
+        for motif in ["CNI", "PASSPORT", "CNI-PASSPORT", "RETRIEVAL"] {
+            sqlx::query("INSERT INTO site_motifs (site_id, motif, minutes_per_person, max_persons) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(motif)
+                .bind(self.minutes_per_person)
+                .bind(self.max_persons)
+                .execute(pool)
+                .await
+                .expect("motif");
+        }
+        let mut stations = Vec::new();
+        for i in 0..self.stations {
+            let st = Uuid::new_v4();
+            sqlx::query("INSERT INTO stations (id, site_id, name) VALUES ($1, $2, $3)")
+                .bind(st)
+                .bind(id)
+                .bind(format!("DR {}", i + 1))
+                .execute(pool)
+                .await
+                .expect("station");
+            stations.push(st);
+        }
+        for (st, wd, a, b) in self.rules {
+            sqlx::query(
+                "INSERT INTO opening_rules (id, station_id, weekday, start_time, end_time, valid_from)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(stations[st])
+            .bind(wd)
+            .bind(a)
+            .bind(b)
+            .bind(NaiveDate::from_ymd_opt(2020, 1, 1).expect("date"))
+            .execute(pool)
+            .await
+            .expect("rule");
+        }
+        TestSite { id, stations }
+    }
+}
+
+/// Inserts an appointment row directly (bypassing the API), with the given status.
+pub async fn insert_appointment(
+    pool: &PgPool,
+    site: Uuid,
+    station: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    status: &str,
+) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status,
+                                   first_name, last_name, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'CNI', 1, tstzrange($5, $6, '[)'), $7, 'Test', 'Test', $5, $5)",
+    )
+    .bind(id)
+    .bind(id.simple().to_string()[..10].to_uppercase())
+    .bind(site)
+    .bind(station)
+    .bind(start)
+    .bind(end)
+    .bind(status)
+    .execute(pool)
+    .await
+    .expect("appointment");
+    id
+}
+
+/// The `start` strings of an availability answer.
+pub fn starts(body: &Value) -> Vec<String> {
+    body["slots"]
+        .as_array()
+        .expect("slots array")
+        .iter()
+        .map(|s| s["start"].as_str().expect("start").to_string())
+        .collect()
+}

@@ -1,0 +1,249 @@
+//! Bad input always gets a clear 4xx JSON error, never a 5xx; the OpenAPI document lists every route.
+
+use e2e_tests::{hm, paris, SiteBuilder, TestApp};
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn malformed_queries_and_paths_get_json_4xx_with_stable_codes(pool: PgPool) {
+    let site = SiteBuilder {
+        max_persons: 3,
+        ..SiteBuilder::default()
+    }
+    .weekdays(&[(hm(9, 0), hm(12, 0))])
+    .create(&pool)
+    .await;
+    let app = TestApp::spawn(pool, paris(2026, 11, 30, 7, 0, 0)).await;
+    let s = site.id;
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            format!("/api/v1/sites/{s}/availability?motif=VISA"),
+            400,
+            "unknown_motif",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?persons=0"),
+            422,
+            "invalid_persons",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?persons=-1"),
+            422,
+            "invalid_persons",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?persons=4"),
+            422,
+            "too_many_persons",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?persons=99999999999999"),
+            400,
+            "invalid_persons",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?persons=deux"),
+            400,
+            "invalid_persons",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?from=2026-12-10&to=2026-12-01"),
+            400,
+            "invalid_range",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?from=2026-12-01&to=2027-06-01"),
+            400,
+            "range_too_long",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?from=9999-12-01&to=9999-12-02"),
+            400,
+            "date_out_of_range",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?from=0001-01-01&to=0001-01-02"),
+            400,
+            "date_out_of_range",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?from=2026-13-01"),
+            400,
+            "invalid_date",
+        ),
+        (
+            format!("/api/v1/sites/{s}/availability?from=demain"),
+            400,
+            "invalid_date",
+        ),
+        (
+            "/api/v1/sites/not-a-uuid/availability".to_string(),
+            400,
+            "invalid_id",
+        ),
+        (
+            "/api/v1/sites/00000000-0000-0000-0000-000000000000/availability".to_string(),
+            404,
+            "site_not_found",
+        ),
+        (
+            "/api/v1/sites/00000000-0000-0000-0000-000000000000".to_string(),
+            404,
+            "site_not_found",
+        ),
+        ("/api/v1/sites/%FF%FE".to_string(), 400, "invalid_path"),
+        ("/api/v1/sites?near=abc".to_string(), 400, "invalid_near"),
+        (
+            "/api/v1/sites?near=47.7,7.3&radius_km=-2".to_string(),
+            400,
+            "invalid_radius",
+        ),
+        (
+            "/api/v1/sites?radius_km=5".to_string(),
+            400,
+            "radius_without_near",
+        ),
+        ("/api/v1/sites?commune=ABC".to_string(), 400, "invalid_commune"),
+        ("/api/v1/sites?postcode=6817".to_string(), 400, "invalid_postcode"),
+        (
+            "/api/v1/communes?department=999".to_string(),
+            400,
+            "invalid_department",
+        ),
+        (
+            format!("/api/v1/communes?q={}", "x".repeat(200)),
+            400,
+            "invalid_query",
+        ),
+        (
+            "/api/v1/availability/earliest?limit=0".to_string(),
+            400,
+            "invalid_limit",
+        ),
+        (
+            "/api/v1/availability/earliest?limit=1000".to_string(),
+            400,
+            "invalid_limit",
+        ),
+        ("/api/v1/availability/earliest?motif=".to_string(), 200, ""),
+        (
+            "/api/v1/availability/earliest?motif=PASSEPORT".to_string(),
+            400,
+            "unknown_motif",
+        ),
+        ("/api/v1/nothing-here".to_string(), 404, "route_not_found"),
+    ];
+    for (path, want_status, want_code) in cases {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, want_status, "{path}: {body}");
+        if want_status >= 400 {
+            assert_eq!(body["error"]["code"], want_code, "{path}: {body}");
+            assert!(
+                body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{path}"
+            );
+        }
+    }
+    // A wrong method gets JSON too.
+    let resp = app
+        .client
+        .delete(format!("{}/api/v1/communes", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
+    let app = TestApp::spawn(pool, paris(2026, 11, 30, 7, 0, 0)).await;
+    let (status, doc) = app.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(p, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), p.clone()))
+        })
+        .collect();
+    documented.sort();
+    let mut expected: Vec<(String, String)> = [
+        ("GET", "/api/v1/communes"),
+        ("GET", "/api/v1/sites"),
+        ("GET", "/api/v1/sites/{site_id}"),
+        ("GET", "/api/v1/sites/{site_id}/availability"),
+        ("GET", "/api/v1/availability/earliest"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+    // Every documented route is really served (not the JSON 404 of unknown routes).
+    for (method, path) in documented {
+        let url = format!(
+            "{}{}",
+            app.base,
+            path.replace("{site_id}", "00000000-0000-0000-0000-000000000000")
+        );
+        let resp = app
+            .client
+            .request(method.parse().unwrap(), url)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        assert!(
+            !text.contains("route_not_found") && status != 405,
+            "{method} {path}: {status} {text}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn readiness_reports_redis_degraded_and_metrics_count_requests(pool: PgPool) {
+    // Nothing listens on port 1: Redis is "down" for this instance.
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        c.redis_url = "redis://127.0.0.1:1/0".into()
+    })
+    .await;
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["redis"], "degraded");
+    assert_eq!(body["database"], "ok");
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, text) = app.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"),
+        "{text}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn readiness_is_503_without_postgres_and_ok_with_redis(pool: PgPool) {
+    drop(pool);
+    let dead = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/none")
+        .unwrap();
+    let app = TestApp::spawn(dead, paris(2026, 11, 30, 7, 0, 0)).await;
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["database"], "down");
+    assert_eq!(body["redis"], "ok");
+    // A data route without the database is a clean 5xx JSON answer, not a hang or a panic.
+    let (status, body) = app.get("/api/v1/communes").await;
+    assert!(status == 503 || status == 500, "{status}");
+    assert!(body["error"]["code"].is_string());
+}
