@@ -73,6 +73,25 @@ pub struct ServeConfig {
     /// Longest date range, in days, one availability request may ask for.
     #[arg(long, env = "MAX_AVAILABILITY_DAYS", default_value_t = 92)]
     pub max_availability_days: u32,
+    /// Secret signing hold tokens (HMAC-SHA256). Every replica needs the same one. When unset, a
+    /// random secret is drawn at start: fine for one instance, but holds do not survive a restart.
+    #[arg(long, env = "HOLD_SECRET")]
+    pub hold_secret: Option<Secret>,
+    /// How long a hold keeps its slot, in seconds.
+    #[arg(long, env = "HOLD_TTL_SECONDS", default_value_t = 600)]
+    pub hold_ttl_secs: u64,
+    /// How many slots one client (address) may hold at once.
+    #[arg(long, env = "MAX_HOLDS_PER_CLIENT", default_value_t = 2)]
+    pub max_holds_per_client: u32,
+    /// How many live appointments one email address may have, service-wide.
+    #[arg(long, env = "MAX_LIVE_APPOINTMENTS_PER_EMAIL", default_value_t = 2)]
+    pub max_live_appointments_per_email: i64,
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+    /// Minutes after its end before an unmarked appointment is set `ended` (freeing its numbers).
+    #[arg(long, env = "ENDED_GRACE_MINUTES", default_value_t = 120)]
+    pub ended_grace_minutes: i64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -101,6 +120,12 @@ impl ServeConfig {
             public_base_url: Some("http://rdv.test".to_string()),
             request_timeout_secs: 15,
             max_availability_days: 92,
+            hold_secret: Some(Secret::new("test-hold-secret")),
+            hold_ttl_secs: 600,
+            max_holds_per_client: 2,
+            max_live_appointments_per_email: 2,
+            trust_forwarded_for: true,
+            ended_grace_minutes: 120,
             log_format: "text".to_string(),
         }
     }

@@ -10,5 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod holds;
 pub mod http;
 pub mod kv;
+pub mod lifecycle;

@@ -2,7 +2,7 @@
 
 use booking_service::clock::SystemClock;
 use booking_service::config::{DbConfig, ServeConfig};
-use booking_service::{db, http};
+use booking_service::{db, http, lifecycle};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
@@ -80,7 +80,14 @@ async fn main() -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             let listener = tokio::net::TcpListener::bind(cfg.bind_addr).await?;
             tracing::info!(addr = %listener.local_addr()?, public = %cfg.public_base_url(), "serving");
-            let state = http::AppState::new(pool, cfg, Arc::new(SystemClock));
+            let clock = Arc::new(SystemClock);
+            lifecycle::spawn_ending_job(
+                pool.clone(),
+                clock.clone(),
+                chrono::Duration::minutes(cfg.ended_grace_minutes),
+                std::time::Duration::from_secs(60),
+            );
+            let state = http::AppState::new(pool, cfg, clock);
             http::run(listener, state, shutdown_signal()).await?;
         }
     }

@@ -20,6 +20,8 @@ pub fn redis_url() -> String {
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The Redis key prefix of this instance.
+    pub redis_prefix: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub clock: ManualClock,
@@ -37,6 +39,7 @@ impl TestApp {
         let mut config = ServeConfig::for_tests("postgres://unused", &redis_url());
         tweak(&mut config);
         let clock = ManualClock::new(now);
+        let redis_prefix = config.redis_key_prefix.clone();
         let state = AppState::new(pool.clone(), config, Arc::new(clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -50,6 +53,7 @@ impl TestApp {
         });
         Self {
             base,
+            redis_prefix,
             client: reqwest::Client::new(),
             pool,
             clock,
@@ -68,6 +72,73 @@ impl TestApp {
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POST JSON to `path` as client `client` (its `X-Forwarded-For` address).
+    pub async fn post(&self, path: &str, body: &Value, client: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .header("x-forwarded-for", client)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// DELETE `path`.
+    pub async fn delete(&self, path: &str) -> u16 {
+        let resp = self
+            .client
+            .delete(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .expect("request");
+        resp.status().as_u16()
+    }
+
+    /// Holds `start` at `site` for `persons` as `client`.
+    pub async fn hold(
+        &self,
+        site: Uuid,
+        motif: &str,
+        persons: u32,
+        start: &str,
+        client: &str,
+    ) -> (u16, Value) {
+        let body = serde_json::json!({"site_id": site, "motif": motif, "persons": persons, "start": start});
+        self.post("/api/v1/holds", &body, client).await
+    }
+
+    /// Confirms a hold for a citizen with the given email and numbers.
+    pub async fn confirm(&self, hold_id: &str, email: &str, numbers: &[String]) -> (u16, Value) {
+        let body = serde_json::json!({
+            "hold_id": hold_id,
+            "citizen": {"first_name": "Camille", "last_name": "Test", "email": email, "phone": "+33 6 12 34 56 78"},
+            "pre_demande_numbers": numbers,
+        });
+        self.post("/api/v1/appointments", &body, "10.255.255.1").await
+    }
+
+    /// Holds then confirms; returns the confirmation's status and body.
+    pub async fn book(
+        &self,
+        site: Uuid,
+        persons: u32,
+        start: &str,
+        client: &str,
+        email: &str,
+        numbers: &[String],
+    ) -> (u16, Value) {
+        let (status, hold) = self.hold(site, "CNI", persons, start, client).await;
+        if status != 201 {
+            return (status, hold);
+        }
+        self.confirm(hold["hold_id"].as_str().expect("hold_id"), email, numbers)
+            .await
     }
 
     /// GET `path` and the raw text.
@@ -258,6 +329,108 @@ pub async fn insert_appointment(
     .await
     .expect("appointment");
     id
+}
+
+/// `n` fresh, valid pré-demande numbers.
+pub fn numbers(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| Uuid::new_v4().simple().to_string()[..10].to_uppercase())
+        .collect()
+}
+
+/// A fresh email address.
+pub fn email() -> String {
+    format!("citoyen-{}@example.fr", Uuid::new_v4().simple())
+}
+
+/// Live appointments overlapping on one station, counted by SQL over the whole table: must be 0.
+pub async fn overlapping_pairs(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM appointments a JOIN appointments b
+           ON a.station_id = b.station_id AND a.id < b.id AND a.during && b.during
+         WHERE a.status IN ('booked', 'checked_in') AND b.status IN ('booked', 'checked_in')",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("overlap count")
+}
+
+/// Deletes every Redis key of this test's service (its prefix): Redis "losing" the holds.
+pub async fn flush_redis_prefix(redis_url: &str, prefix: &str) {
+    let client = redis::Client::open(redis_url).expect("redis url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .expect("del");
+    }
+}
+
+/// A Redis server of the test's own, on a free port, killed when dropped.
+pub struct OwnRedis {
+    pub url: String,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// Starts `redis-server` on a free port and waits until it answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        let url = format!("redis://127.0.0.1:{port}/0");
+        for _ in 0..100 {
+            if let Ok(c) = redis::Client::open(url.as_str()) {
+                if let Ok(mut conn) = c.get_multiplexed_async_connection().await {
+                    if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Self {
+            url,
+            child: Some(child),
+        }
+    }
+
+    /// Kills the server.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// The `start` strings of an availability answer.

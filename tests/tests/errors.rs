@@ -177,6 +177,12 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("GET", "/api/v1/sites/{site_id}"),
         ("GET", "/api/v1/sites/{site_id}/availability"),
         ("GET", "/api/v1/availability/earliest"),
+        ("POST", "/api/v1/holds"),
+        ("DELETE", "/api/v1/holds/{hold_id}"),
+        ("POST", "/api/v1/appointments"),
+        ("GET", "/api/v1/manage/{token}"),
+        ("POST", "/api/v1/manage/{token}/cancel"),
+        ("POST", "/api/v1/manage/{token}/reschedule"),
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
@@ -193,6 +199,8 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
             "{}{}",
             app.base,
             path.replace("{site_id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{hold_id}", "x")
+                .replace("{token}", "x")
         );
         let resp = app
             .client

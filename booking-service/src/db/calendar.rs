@@ -4,7 +4,7 @@ use crate::domain::intervals::Interval;
 use crate::domain::slots::{BookingPolicy, ReleaseEvent, SiteCalendar, StationCalendar, WeeklyRule};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
-use sqlx::{FromRow, PgExecutor, PgPool};
+use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// A site's booking policy row.
@@ -52,14 +52,34 @@ pub fn utc_window(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Ut
     (lo, hi)
 }
 
+#[derive(FromRow)]
+struct RuleRow {
+    station_id: Uuid,
+    weekday: i16,
+    start_time: NaiveTime,
+    end_time: NaiveTime,
+    valid_from: NaiveDate,
+    valid_until: Option<NaiveDate>,
+}
+
+/// A closure (`closure`; station NULL = whole site) or a live appointment.
+#[derive(FromRow)]
+struct BlockRow {
+    closure: bool,
+    station_id: Option<Uuid>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
 fn weekday(iso: i16) -> Option<Weekday> {
     u8::try_from(iso - 1).ok().and_then(|n| Weekday::try_from(n).ok())
 }
 
 /// The engine's view of a site for local days `from..=to`: active stations, their rules, and
 /// everything that blocks them (closures of the site or station, live appointments).
+/// Takes a connection so that booking can load it inside its transaction, after its locks.
 pub async fn load_calendar(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     site_id: Uuid,
     tz: Tz,
     department: &str,
@@ -67,13 +87,13 @@ pub async fn load_calendar(
     to: NaiveDate,
 ) -> sqlx::Result<SiteCalendar> {
     let (lo, hi) = utc_window(from, to);
-    let pol = policy(pool, site_id).await?;
+    let pol = policy(&mut *conn, site_id).await?;
     let station_ids: Vec<Uuid> =
         sqlx::query_scalar("SELECT id FROM stations WHERE site_id = $1 AND active ORDER BY name, id")
             .bind(site_id)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
-    let rules: Vec<(Uuid, i16, NaiveTime, NaiveTime, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+    let rules: Vec<RuleRow> = sqlx::query_as(
         "SELECT r.station_id, r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_until
          FROM opening_rules r JOIN stations st ON st.id = r.station_id
          WHERE st.site_id = $1 AND st.active
@@ -82,26 +102,26 @@ pub async fn load_calendar(
     .bind(site_id)
     .bind(from)
     .bind(to + Duration::days(1))
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     // Closures (station NULL = whole site) and live appointments, in one round trip.
-    let blocks: Vec<(Option<Uuid>, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT station_id, lower(during), upper(during) FROM closures
+    let blocks: Vec<BlockRow> = sqlx::query_as(
+        "SELECT true AS closure, station_id, lower(during) AS start, upper(during) AS end FROM closures
          WHERE site_id = $1 AND during && tstzrange($2, $3)
          UNION ALL
-         SELECT station_id, lower(during), upper(during) FROM appointments
+         SELECT false, station_id, lower(during), upper(during) FROM appointments
          WHERE site_id = $1 AND status IN ('booked', 'checked_in') AND during && tstzrange($2, $3)",
     )
     .bind(site_id)
     .bind(lo)
     .bind(hi)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let events: Vec<(NaiveDate, DateTime<Utc>)> =
         sqlx::query_as("SELECT up_to, release_at FROM release_events WHERE site_id = $1 AND up_to >= $2")
             .bind(site_id)
             .bind(from)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
 
     let stations = station_ids
@@ -110,21 +130,26 @@ pub async fn load_calendar(
             station_id: id,
             rules: rules
                 .iter()
-                .filter(|r| r.0 == id)
-                .filter_map(|&(_, wd, start, end, valid_from, valid_until)| {
+                .filter(|r| r.station_id == id)
+                .filter_map(|r| {
                     Some(WeeklyRule {
-                        weekday: weekday(wd)?,
-                        start,
-                        end,
-                        valid_from,
-                        valid_until,
+                        weekday: weekday(r.weekday)?,
+                        start: r.start_time,
+                        end: r.end_time,
+                        valid_from: r.valid_from,
+                        valid_until: r.valid_until,
                     })
                 })
                 .collect(),
+            closed: blocks
+                .iter()
+                .filter(|b| b.closure && b.station_id.is_none_or(|s| s == id))
+                .filter_map(|b| Interval::new(b.start, b.end))
+                .collect(),
             blocked: blocks
                 .iter()
-                .filter(|b| b.0.is_none_or(|s| s == id))
-                .filter_map(|&(_, s, e)| Interval::new(s, e))
+                .filter(|b| !b.closure && b.station_id == Some(id))
+                .filter_map(|b| Interval::new(b.start, b.end))
                 .collect(),
         })
         .collect();

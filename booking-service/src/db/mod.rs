@@ -1,5 +1,6 @@
 //! PostgreSQL access: the pool, migrations, and one module per thing stored.
 
+pub mod appointments;
 pub mod calendar;
 pub mod seed;
 pub mod territory;

@@ -1,6 +1,7 @@
 //! Pure domain logic: no I/O, no clock reads. Everything here is deterministic given its inputs,
 //! which is what lets the slot engine be compared with a naive reference under proptest.
 
+pub mod citizen;
 pub mod geo;
 pub mod holidays;
 pub mod intervals;

@@ -44,8 +44,9 @@ pub struct StationCalendar {
     pub station_id: Uuid,
     /// Its weekly opening rules.
     pub rules: Vec<WeeklyRule>,
-    /// Instants it cannot take a new appointment: its closures, the site's closures, live
-    /// appointments and holds. Need not be sorted.
+    /// Closures of the station and of its site (calendar). Need not be sorted.
+    pub closed: Vec<Interval>,
+    /// Live appointments and holds on it (bookings). Need not be sorted.
     pub blocked: Vec<Interval>,
 }
 
@@ -112,6 +113,13 @@ impl SiteCalendar {
                 .any(|e| d <= e.up_to && e.at <= now)
     }
 
+    /// Marks `iv` as taken on station `station_id` (a live hold, say); unknown stations are ignored.
+    pub fn block(&mut self, station_id: Uuid, iv: Interval) {
+        if let Some(st) = self.stations.iter_mut().find(|s| s.station_id == station_id) {
+            st.blocked.push(iv);
+        }
+    }
+
     /// The local date of an instant at this site.
     pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.tz).date_naive()
@@ -140,7 +148,9 @@ impl SiteCalendar {
             }
             d = d.succ_opt().expect("date in range");
         }
-        subtract(&normalize(open), &normalize(station.blocked.clone()))
+        let mut cuts = station.closed.clone();
+        cuts.extend_from_slice(&station.blocked);
+        subtract(&normalize(open), &normalize(cuts))
     }
 
     /// Free starts whose local date lies in `from..=to`, sorted, for appointments of `duration`.
@@ -191,6 +201,21 @@ impl SiteCalendar {
     pub fn is_offered(&self, start: DateTime<Utc>, duration: Duration, now: DateTime<Utc>) -> bool {
         let d = self.local_date(start);
         self.slots(d, d, duration, now).iter().any(|s| s.start == start)
+    }
+
+    /// Whether `start` would be offered if no appointment or hold stood in the way: tells "taken"
+    /// from "never offered". Closures still count: they are calendar, not bookings.
+    pub fn is_offered_ignoring_bookings(
+        &self,
+        start: DateTime<Utc>,
+        duration: Duration,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut open = self.clone();
+        for st in &mut open.stations {
+            st.blocked.clear();
+        }
+        open.is_offered(start, duration, now)
     }
 
     /// The stations that are open and free for the whole of `[start, start + duration)`, in order.

@@ -6,8 +6,9 @@ use super::{params, AppState};
 use crate::db::calendar::{booking_horizon_end, load_calendar};
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::motif::Motif;
-use crate::domain::slots::Slot;
+use crate::domain::slots::{SiteCalendar, Slot};
 use crate::error::{ApiError, ApiResult};
+use crate::holds::store::HoldStore;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
@@ -37,9 +38,9 @@ pub struct AvailabilityQuery {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SlotOut {
     /// RFC 3339 with the site's offset.
-    start: String,
+    pub start: String,
     /// RFC 3339 with the site's offset.
-    end: String,
+    pub end: String,
 }
 
 /// A site's free starts.
@@ -125,7 +126,7 @@ pub async fn site_availability(
     let to = to.unwrap_or(from + Duration::days(13));
     check_range(today, from, to, state.config.max_availability_days)?;
     let duration = duration_for(&setting, persons);
-    let cal = load_calendar(&state.pool, site.id, tz, &site.department_code, from, to).await?;
+    let cal = calendar_with_holds(&state, &site, tz, from, to).await?;
     let slots = cal.slots(from, to, duration, now);
     Ok(Json(AvailabilityOut {
         site_id: site.id,
@@ -137,7 +138,44 @@ pub async fn site_availability(
     }))
 }
 
-fn slot_out(s: &Slot, tz: Tz) -> SlotOut {
+/// The site's calendar for local days `from..=to`, with live holds counted as taken (when Redis
+/// answers; without it, held slots simply stay visible and confirmation decides).
+pub async fn calendar_with_holds(
+    state: &AppState,
+    site: &SiteRow,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<SiteCalendar> {
+    let mut conn = state.pool.acquire().await?;
+    let mut cal = load_calendar(&mut conn, site.id, tz, &site.department_code, from, to).await?;
+    drop(conn);
+    let stations: Vec<Uuid> = cal.stations.iter().map(|s| s.station_id).collect();
+    if let Some(held) = HoldStore::new(&state.kv).held(site.id, &stations).await {
+        for (station, iv) in held {
+            cal.block(station, iv);
+        }
+    }
+    Ok(cal)
+}
+
+/// The next free starts at a site (for a 409's `alternatives`), soonest first.
+pub async fn alternatives(state: &AppState, site: &SiteRow, duration: Duration) -> ApiResult<Vec<SlotOut>> {
+    let tz = site_tz(site)?;
+    let now = state.clock.now();
+    let today = now.with_timezone(&tz).date_naive();
+    let to = today + Duration::days(13);
+    let cal = calendar_with_holds(state, site, tz, today, to).await?;
+    Ok(cal
+        .slots(today, to, duration, now)
+        .iter()
+        .take(5)
+        .map(|s| slot_out(s, tz))
+        .collect())
+}
+
+/// A slot as the API shows it.
+pub fn slot_out(s: &Slot, tz: Tz) -> SlotOut {
     SlotOut {
         start: rfc3339_local(s.start, tz),
         end: rfc3339_local(s.end, tz),
@@ -253,7 +291,7 @@ pub async fn earliest(
         let mut got = 0;
         while from <= last && got < limit {
             let to = (from + Duration::days(13)).min(last);
-            let cal = load_calendar(&state.pool, site.id, tz, &site.department_code, from, to).await?;
+            let cal = calendar_with_holds(&state, &site, tz, from, to).await?;
             for s in cal.slots(from, to, duration, now).into_iter().take(limit - got) {
                 got += 1;
                 found.push((

@@ -1,8 +1,12 @@
 //! The HTTP layer: shared state, the router (one module per resource), middleware and serving.
 
+pub mod appointments;
 pub mod availability;
+pub mod client;
 pub mod communes;
 pub mod extract;
+pub mod holds;
+pub mod manage;
 pub mod metrics;
 pub mod ops;
 pub mod params;
@@ -11,6 +15,7 @@ pub mod sites;
 use crate::clock::Clock;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::holds::token::HoldSigner;
 use crate::kv::Kv;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -38,13 +43,25 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// Request counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Signs and verifies hold tokens.
+    pub signer: Arc<HoldSigner>,
 }
 
 impl AppState {
     /// State from its parts.
     pub fn new(pool: PgPool, config: ServeConfig, clock: Arc<dyn Clock>) -> Self {
         let kv = Kv::new(&config.redis_url, &config.redis_key_prefix);
+        let secret = match &config.hold_secret {
+            Some(s) => s.expose().as_bytes().to_vec(),
+            None => {
+                tracing::warn!("HOLD_SECRET unset: using a random one; holds will not survive a restart");
+                let mut b = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+                b
+            }
+        };
         Self {
+            signer: Arc::new(HoldSigner::new(&secret)),
             pool,
             kv: Arc::new(kv),
             clock,
@@ -75,6 +92,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sites::get_site))
         .routes(routes!(availability::site_availability))
         .routes(routes!(availability::earliest))
+        .routes(routes!(holds::create_hold))
+        .routes(routes!(holds::release_hold))
+        .routes(routes!(appointments::confirm))
+        .routes(routes!(manage::show))
+        .routes(routes!(manage::cancel))
+        .routes(routes!(manage::reschedule))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -64,7 +64,11 @@ fn reference(
                     && st.rules.iter().any(|r| {
                         r.applies_on(local.date()) && r.start <= local.time() && local.time() < r.end
                     })
-                    && !st.blocked.iter().any(|b| b.start <= u && u < b.end);
+                    && !st
+                        .blocked
+                        .iter()
+                        .chain(&st.closed)
+                        .any(|b| b.start <= u && u < b.end);
                 p[i + 1] = p[i] + usize::from(open);
             }
             p
@@ -119,11 +123,13 @@ prop_compose! {
 fn arb_station(anchor: NaiveDate) -> impl Strategy<Value = StationCalendar> {
     (
         proptest::collection::vec(arb_rule(anchor), 0..6),
-        proptest::collection::vec(arb_block(anchor), 0..4),
+        proptest::collection::vec(arb_block(anchor), 0..3),
+        proptest::collection::vec(arb_block(anchor), 0..3),
     )
-        .prop_map(|(rules, blocked)| StationCalendar {
+        .prop_map(|(rules, closed, blocked)| StationCalendar {
             station_id: Uuid::new_v4(),
             rules,
+            closed,
             blocked,
         })
 }
@@ -246,6 +252,7 @@ fn lunch_break_splits_the_day_and_no_slot_straddles_it() {
             &[Weekday::Wed],
             &[(hm(8, 30), hm(12, 0)), (hm(13, 30), hm(17, 0))],
         ),
+        closed: vec![],
         blocked: vec![],
     };
     let cal = paris_site(vec![st], 15);
@@ -275,11 +282,13 @@ fn complementary_fragments_of_two_stations_never_make_a_slot() {
     let a = StationCalendar {
         station_id: Uuid::new_v4(),
         rules: weekday_rules(&[Weekday::Wed], &[(hm(9, 0), hm(9, 15))]),
+        closed: vec![],
         blocked: vec![],
     };
     let b = StationCalendar {
         station_id: Uuid::new_v4(),
         rules: weekday_rules(&[Weekday::Wed], &[(hm(9, 15), hm(9, 30))]),
+        closed: vec![],
         blocked: vec![],
     };
     let cal = paris_site(vec![a, b], 15);
@@ -300,6 +309,7 @@ fn a_day_is_offered_exactly_at_its_release_instant() {
     let st = StationCalendar {
         station_id: Uuid::new_v4(),
         rules: weekday_rules(&[Weekday::Wed], &[(hm(9, 0), hm(12, 0))]),
+        closed: vec![],
         blocked: vec![],
     };
     let mut cal = paris_site(vec![st], 15);
@@ -334,8 +344,9 @@ fn holidays_and_multi_day_closures_remove_slots() {
             &[Weekday::Thu, Weekday::Fri, Weekday::Mon, Weekday::Tue],
             &[(hm(9, 0), hm(11, 0))],
         ),
+        blocked: vec![],
         // Closed from Monday 28 December 10:00 to Tuesday 29 December 10:00 (a training course).
-        blocked: vec![Interval::new(paris(2026, 12, 28, 10, 0, 0), paris(2026, 12, 29, 10, 0, 0)).unwrap()],
+        closed: vec![Interval::new(paris(2026, 12, 28, 10, 0, 0), paris(2026, 12, 29, 10, 0, 0)).unwrap()],
     };
     let cal = paris_site(vec![st], 60);
     let now = paris(2026, 12, 1, 0, 0, 0);
@@ -358,6 +369,7 @@ fn minimum_notice_hides_starts_that_are_too_soon() {
     let st = StationCalendar {
         station_id: Uuid::new_v4(),
         rules: weekday_rules(&[Weekday::Wed], &[(hm(9, 0), hm(12, 0))]),
+        closed: vec![],
         blocked: vec![],
     };
     let mut cal = paris_site(vec![st], 30);
@@ -373,6 +385,7 @@ fn fall_back_night_offers_both_repeated_starts_in_instant_order() {
     let st = StationCalendar {
         station_id: Uuid::new_v4(),
         rules: weekday_rules(&[Weekday::Sun], &[(hm(1, 0), hm(4, 0))]),
+        closed: vec![],
         blocked: vec![],
     };
     let cal = paris_site(vec![st], 30);

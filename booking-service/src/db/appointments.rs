@@ -1,0 +1,531 @@
+//! Appointments: creation, cancellation and rescheduling, each in one transaction, and the job that
+//! ends past appointments.
+//!
+//! Concurrency design:
+//! - the exclusion constraint `appointment_no_overlap` is the final word on a station's time;
+//! - each attempt on a station runs in a savepoint, so a lost race tries the next free station;
+//! - booking takes `FOR SHARE` locks on the site and its stations, which staff changes to rules and
+//!   closures take `FOR UPDATE`: a booking re-checks the calendar after its locks, so it can never
+//!   land outside an opening that a concurrent change just removed;
+//! - an advisory lock per email address serializes the "N live appointments per address" count;
+//! - the partial unique index `pre_demande_one_live` keeps one live appointment per number.
+
+use super::calendar::{load_calendar, policy};
+use crate::domain::citizen::{Email, Phone, PreDemandeNumber};
+use crate::domain::motif::Motif;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, FromRow, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Live statuses: those that occupy a station and a pré-demande number.
+pub const LIVE_STATUSES: [&str; 2] = ["booked", "checked_in"];
+
+/// Who is booking.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Email,
+    pub phone: Option<Phone>,
+}
+
+/// The slot a booking or a move asks for, as a hold token described it.
+#[derive(Debug, Clone)]
+pub struct SlotRequest {
+    pub site_id: Uuid,
+    pub tz: Tz,
+    pub department: String,
+    /// The station the hold reserved; tried first.
+    pub preferred_station: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub motif: Motif,
+    pub persons: i16,
+    /// The instant the rules are judged at (the hold's issue time: notice and release as then).
+    pub rules_at: DateTime<Utc>,
+    /// The hold's id: a hold books once.
+    pub hold_ref: String,
+}
+
+/// Why a booking, move or cancellation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("slot unavailable")]
+    SlotUnavailable,
+    #[error("pré-demande number already in a live appointment")]
+    PreDemandeInUse(String),
+    #[error("too many live appointments for this email")]
+    EmailLimit(i64),
+    #[error("hold already used")]
+    HoldAlreadyUsed,
+    #[error("appointment not found")]
+    NotFound,
+    #[error("appointment not in a state that allows this")]
+    WrongStatus(String),
+    #[error("online deadline passed")]
+    DeadlinePassed(DateTime<Utc>),
+    #[error("the new slot does not match the appointment")]
+    Mismatch(&'static str),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn constraint(e: &sqlx::Error) -> Option<&str> {
+    e.as_database_error().and_then(|d| d.constraint())
+}
+
+/// A new management token (256 random bits) and the hash that is stored.
+pub fn new_manage_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// SHA-256 of a management token, as stored.
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A short reference citizens can read over the phone: `RDV-` and 8 unambiguous characters.
+fn new_reference() -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut bytes = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let code: String = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("RDV-{}-{}", &code[..4], &code[4..])
+}
+
+/// A hold books once: a second confirmation of it (a double click, a retry) is told so, rather
+/// than "slot taken" by its own first booking. The unique index settles concurrent ones.
+async fn check_hold_unused(conn: &mut PgConnection, hold_ref: &str) -> Result<(), BookingError> {
+    let used: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM appointments WHERE hold_ref = $1)")
+        .bind(hold_ref)
+        .fetch_one(conn)
+        .await?;
+    if used {
+        Err(BookingError::HoldAlreadyUsed)
+    } else {
+        Ok(())
+    }
+}
+
+/// Share-locks the site and its stations, re-checks the slot against the calendar as it is now
+/// committed, and returns the stations free for it (the preferred one first).
+async fn lock_and_check(conn: &mut PgConnection, slot: &SlotRequest) -> Result<Vec<Uuid>, BookingError> {
+    let site: Option<Uuid> = sqlx::query_scalar("SELECT id FROM sites WHERE id = $1 AND active FOR SHARE")
+        .bind(slot.site_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if site.is_none() {
+        return Err(BookingError::SlotUnavailable);
+    }
+    sqlx::query("SELECT id FROM stations WHERE site_id = $1 ORDER BY id FOR SHARE")
+        .bind(slot.site_id)
+        .execute(&mut *conn)
+        .await?;
+    let day = slot.start.with_timezone(&slot.tz).date_naive();
+    let cal = load_calendar(conn, slot.site_id, slot.tz, &slot.department, day, day).await?;
+    let duration = slot.end - slot.start;
+    if !cal.is_offered(slot.start, duration, slot.rules_at) {
+        return Err(BookingError::SlotUnavailable);
+    }
+    let mut free = cal.free_stations(slot.start, duration);
+    if let Some(pos) = free.iter().position(|s| *s == slot.preferred_station) {
+        free[..=pos].rotate_right(1);
+    }
+    Ok(free)
+}
+
+/// What a successful booking returns.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: Uuid,
+    pub reference: String,
+    pub manage_token: String,
+    pub station_id: Uuid,
+}
+
+/// Outbox rows that follow a booking or a move: the reminder (unless already inside its window) and
+/// one ANTS declaration per number.
+async fn queue_reminder_and_declarations(
+    conn: &mut PgConnection,
+    id: Uuid,
+    site_id: Uuid,
+    start: DateTime<Utc>,
+    numbers: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let pol = policy(&mut *conn, site_id).await?;
+    let reminder_at = start - Duration::hours(i64::from(pol.reminder_hours));
+    if reminder_at > now {
+        sqlx::query(
+            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+             VALUES ('reminder', $1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(json!({ "start": start }))
+        .bind(reminder_at)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for n in numbers {
+        sqlx::query(
+            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+             VALUES ('ants_declare', $1, $2, $3, $3)",
+        )
+        .bind(id)
+        .bind(json!({ "number": n, "site_id": site_id, "start": start }))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Books `slot` for `citizen` in one transaction: appointment, pré-demande numbers, outbox rows.
+#[allow(clippy::too_many_arguments)]
+pub async fn create(
+    pool: &PgPool,
+    slot: &SlotRequest,
+    citizen: &Citizen,
+    numbers: &[PreDemandeNumber],
+    source: &str,
+    now: DateTime<Utc>,
+    max_live_per_email: i64,
+) -> Result<Created, BookingError> {
+    let mut tx = pool.begin().await?;
+    check_hold_unused(&mut tx, &slot.hold_ref).await?;
+    // Serialize bookings of one address so two concurrent ones cannot both pass the count.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
+        .bind(citizen.email.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM appointments WHERE email = $1 AND status IN ('booked', 'checked_in')",
+    )
+    .bind(citizen.email.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if live >= max_live_per_email {
+        return Err(BookingError::EmailLimit(max_live_per_email));
+    }
+    let candidates = lock_and_check(&mut tx, slot).await?;
+    let id = Uuid::new_v4();
+    let reference = new_reference();
+    let (manage_token, token_hash) = new_manage_token();
+    let mut chosen = None;
+    for station in candidates {
+        let mut sp = tx.begin().await?;
+        let res = sqlx::query(
+            "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
+                                       first_name, last_name, email, phone, manage_token_hash, hold_ref,
+                                       created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), 'booked', $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+        )
+        .bind(id)
+        .bind(&reference)
+        .bind(slot.site_id)
+        .bind(station)
+        .bind(slot.motif.code())
+        .bind(slot.persons)
+        .bind(slot.start)
+        .bind(slot.end)
+        .bind(source)
+        .bind(&citizen.first_name)
+        .bind(&citizen.last_name)
+        .bind(citizen.email.as_str())
+        .bind(citizen.phone.as_ref().map(Phone::as_str))
+        .bind(&token_hash)
+        .bind(&slot.hold_ref)
+        .bind(now)
+        .execute(&mut *sp)
+        .await;
+        match res {
+            Ok(_) => {
+                sp.commit().await?;
+                chosen = Some(station);
+                break;
+            }
+            Err(e) if constraint(&e) == Some("appointment_no_overlap") => sp.rollback().await?,
+            Err(e) if constraint(&e) == Some("appointments_hold_ref") => {
+                return Err(BookingError::HoldAlreadyUsed)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let station_id = chosen.ok_or(BookingError::SlotUnavailable)?;
+    let numbers: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+    for n in &numbers {
+        let res = sqlx::query(
+            "INSERT INTO appointment_pre_demandes (appointment_id, number, live) VALUES ($1, $2, true)",
+        )
+        .bind(id)
+        .bind(n)
+        .execute(&mut *tx)
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if constraint(&e) == Some("pre_demande_one_live") => {
+                return Err(BookingError::PreDemandeInUse(n.clone()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    sqlx::query(
+        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+         VALUES ('confirmation', $1, $2, $3, $3)",
+    )
+    .bind(id)
+    .bind(json!({ "sequence": 0 }))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
+    tx.commit().await?;
+    Ok(Created {
+        id,
+        reference,
+        manage_token,
+        station_id,
+    })
+}
+
+/// An appointment as its management link shows it.
+#[derive(Debug, Clone, FromRow)]
+pub struct AppointmentView {
+    pub id: Uuid,
+    pub reference: String,
+    pub site_id: Uuid,
+    pub site_name: String,
+    pub address_line: String,
+    pub postcode: String,
+    pub city: String,
+    pub timezone: String,
+    pub motif: String,
+    pub persons: i16,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub status: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub cancel_deadline_minutes: i32,
+    pub pre_demande_numbers: Vec<String>,
+}
+
+/// The appointment behind a management token.
+pub async fn find_by_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<AppointmentView>> {
+    sqlx::query_as(
+        "SELECT a.id, a.reference, a.site_id, s.name AS site_name, s.address_line, s.postcode, s.city, s.timezone,
+                a.motif, a.persons, lower(a.during) AS start, upper(a.during) AS \"end\", a.status,
+                a.first_name, a.last_name, coalesce(p.cancel_deadline_minutes, 240) AS cancel_deadline_minutes,
+                array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number)
+                    AS pre_demande_numbers
+         FROM appointments a JOIN sites s ON s.id = a.site_id
+         LEFT JOIN booking_policies p ON p.site_id = a.site_id
+         WHERE a.manage_token_hash = $1",
+    )
+    .bind(hash_token(token))
+    .fetch_optional(pool)
+    .await
+}
+
+/// Locks a live, citizen-changeable appointment and checks the online deadline.
+/// Returns (site, start, numbers, motif, persons).
+async fn lock_for_citizen_change(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, DateTime<Utc>, Vec<String>, String, i16), BookingError> {
+    let row: Option<(Uuid, DateTime<Utc>, String, String, i16)> = sqlx::query_as(
+        "SELECT site_id, lower(during), status, motif, persons FROM appointments WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (site_id, start, status, motif, persons) = row.ok_or(BookingError::NotFound)?;
+    if status != "booked" {
+        return Err(BookingError::WrongStatus(status));
+    }
+    let pol = policy(&mut *conn, site_id).await?;
+    let deadline = start - Duration::minutes(i64::from(pol.cancel_deadline_minutes));
+    if now > deadline {
+        return Err(BookingError::DeadlinePassed(deadline));
+    }
+    let numbers: Vec<String> = sqlx::query_scalar(
+        "SELECT number FROM appointment_pre_demandes WHERE appointment_id = $1 ORDER BY number",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((site_id, start, numbers, motif, persons))
+}
+
+/// Drops the pending reminder of an appointment (cancelled or moved).
+async fn drop_pending_reminder(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbox SET status = 'dropped' WHERE appointment_id = $1 AND kind = 'reminder' AND status = 'pending'")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Queues the ANTS withdrawal of each number's declaration.
+async fn queue_ants_deletes(
+    conn: &mut PgConnection,
+    id: Uuid,
+    site_id: Uuid,
+    start: DateTime<Utc>,
+    numbers: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    for n in numbers {
+        sqlx::query(
+            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+             VALUES ('ants_delete', $1, $2, $3, $3)",
+        )
+        .bind(id)
+        .bind(json!({ "number": n, "site_id": site_id, "start": start }))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Cancels a booked appointment before the site's online deadline, freeing its slot and numbers.
+pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<(), BookingError> {
+    let mut tx = pool.begin().await?;
+    let (site_id, start, numbers, _, _) = lock_for_citizen_change(&mut tx, id, now).await?;
+    sqlx::query(
+        "UPDATE appointments SET status = 'cancelled', cancelled_by = 'citizen', updated_at = $2,
+                calendar_sequence = calendar_sequence + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE appointment_pre_demandes SET live = false WHERE appointment_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    drop_pending_reminder(&mut tx, id).await?;
+    sqlx::query(
+        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+         VALUES ('cancellation', $1, $2, $3, $3)",
+    )
+    .bind(id)
+    .bind(json!({ "by": "citizen" }))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    queue_ants_deletes(&mut tx, id, site_id, start, &numbers, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves a booked appointment onto the held `slot`: the same row (id, token, calendar UID), in one
+/// transaction. If the new slot is lost, nothing changes.
+pub async fn reschedule(
+    pool: &PgPool,
+    id: Uuid,
+    slot: &SlotRequest,
+    now: DateTime<Utc>,
+) -> Result<Uuid, BookingError> {
+    let mut tx = pool.begin().await?;
+    let (old_site, old_start, numbers, motif, persons) = lock_for_citizen_change(&mut tx, id, now).await?;
+    check_hold_unused(&mut tx, &slot.hold_ref).await?;
+    if motif != slot.motif.code() {
+        return Err(BookingError::Mismatch("motif"));
+    }
+    if persons != slot.persons {
+        return Err(BookingError::Mismatch("persons"));
+    }
+    let candidates = lock_and_check(&mut tx, slot).await?;
+    let mut chosen = None;
+    for station in candidates {
+        let mut sp = tx.begin().await?;
+        let res = sqlx::query(
+            "UPDATE appointments SET site_id = $2, station_id = $3, during = tstzrange($4, $5, '[)'),
+                    hold_ref = $6, calendar_sequence = calendar_sequence + 1, updated_at = $7
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(slot.site_id)
+        .bind(station)
+        .bind(slot.start)
+        .bind(slot.end)
+        .bind(&slot.hold_ref)
+        .bind(now)
+        .execute(&mut *sp)
+        .await;
+        match res {
+            Ok(_) => {
+                sp.commit().await?;
+                chosen = Some(station);
+                break;
+            }
+            Err(e) if constraint(&e) == Some("appointment_no_overlap") => sp.rollback().await?,
+            Err(e) if constraint(&e) == Some("appointments_hold_ref") => {
+                return Err(BookingError::HoldAlreadyUsed)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let station = chosen.ok_or(BookingError::SlotUnavailable)?;
+    let sequence: i32 = sqlx::query_scalar("SELECT calendar_sequence FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    drop_pending_reminder(&mut tx, id).await?;
+    sqlx::query(
+        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+         VALUES ('reschedule', $1, $2, $3, $3)",
+    )
+    .bind(id)
+    .bind(json!({ "sequence": sequence, "previous_site_id": old_site, "previous_start": old_start }))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // ANTS has no update call: withdraw the old declaration, then declare the new one (in this order).
+    queue_ants_deletes(&mut tx, id, old_site, old_start, &numbers, now).await?;
+    queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
+    tx.commit().await?;
+    Ok(station)
+}
+
+/// Marks live appointments that ended more than `grace` ago as `ended` and frees their numbers.
+/// Returns how many were ended.
+pub async fn end_past(pool: &PgPool, now: DateTime<Utc>, grace: Duration) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "WITH ended AS (
+             UPDATE appointments SET status = 'ended', updated_at = $1
+             WHERE status IN ('booked', 'checked_in') AND upper(during) <= $2
+             RETURNING id),
+         freed AS (
+             UPDATE appointment_pre_demandes d SET live = false FROM ended
+             WHERE d.appointment_id = ended.id AND d.live
+             RETURNING 1),
+         reminders AS (
+             UPDATE outbox o SET status = 'dropped' FROM ended
+             WHERE o.appointment_id = ended.id AND o.kind = 'reminder' AND o.status = 'pending'
+             RETURNING 1)
+         SELECT count(*) FROM ended",
+    )
+    .bind(now)
+    .bind(now - grace)
+    .fetch_one(pool)
+    .await
+}
