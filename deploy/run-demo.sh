@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole service with demo data: PostgreSQL and Redis (started if needed), the database
-# created and migrated, the m2A demo territory seeded, then the service in the foreground.
-# Stop with Ctrl-C.
+# created and migrated, the m2A demo territory seeded, the notifier (emails written as .eml files in
+# demo-data/mail), then the booking service in the foreground. Stop with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/services.sh
@@ -10,18 +10,32 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/mairie_rd
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export BIND_ADDR=${BIND_ADDR:-127.0.0.1:8080}
 export PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-http://$BIND_ADDR}
+export MAIL_DIR=${MAIL_DIR:-$PWD/demo-data/mail}
+
+# One secret shared by the service and the notifier, drawn once and kept with the demo data.
+mkdir -p demo-data
+if [ -z "${APP_SECRET:-}" ]; then
+  [ -s demo-data/app-secret ] || head -c 48 /dev/urandom | base64 | tr -d '\n' > demo-data/app-secret
+  APP_SECRET=$(cat demo-data/app-secret)
+  export APP_SECRET
+fi
 
 ensure_postgres
 ensure_redis
 check_pg_login "${DATABASE_URL%/*}/postgres"
 
 say "building"
-cargo build --release --bin booking-service
-bin=target/release/booking-service
+cargo build --release --bin booking-service --bin notifier
+bin=target/release
 
 say "migrating and seeding the demo territory"
-"$bin" migrate
-"$bin" seed-demo
+"$bin/booking-service" migrate
+"$bin/booking-service" seed-demo
+
+say "starting the notifier (emails in $MAIL_DIR)"
+"$bin/notifier" run &
+notifier_pid=$!
+trap 'kill $notifier_pid 2>/dev/null || true' EXIT INT TERM
 
 say "serving on $PUBLIC_BASE_URL  (try $PUBLIC_BASE_URL/api/v1/communes)"
-exec "$bin" serve
+"$bin/booking-service" serve

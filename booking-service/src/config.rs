@@ -33,6 +33,9 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// The secret the test configurations share (booking-service and notifier).
+pub const TEST_APP_SECRET: &str = "test-app-secret-that-is-long-enough-0123456789";
+
 /// Where the service finds PostgreSQL.
 #[derive(Debug, Clone, Args)]
 pub struct DbConfig {
@@ -73,10 +76,10 @@ pub struct ServeConfig {
     /// Longest date range, in days, one availability request may ask for.
     #[arg(long, env = "MAX_AVAILABILITY_DAYS", default_value_t = 92)]
     pub max_availability_days: u32,
-    /// Secret signing hold tokens (HMAC-SHA256). Every replica needs the same one. When unset, a
-    /// random secret is drawn at start: fine for one instance, but holds do not survive a restart.
-    #[arg(long, env = "HOLD_SECRET")]
-    pub hold_secret: Option<Secret>,
+    /// The service's secret: signs hold tokens and seals management tokens for the notifier.
+    /// Every replica and the notifier need the same one (at least 32 characters).
+    #[arg(long, env = "APP_SECRET")]
+    pub app_secret: Secret,
     /// How long a hold keeps its slot, in seconds.
     #[arg(long, env = "HOLD_TTL_SECONDS", default_value_t = 600)]
     pub hold_ttl_secs: u64,
@@ -120,7 +123,7 @@ impl ServeConfig {
             public_base_url: Some("http://rdv.test".to_string()),
             request_timeout_secs: 15,
             max_availability_days: 92,
-            hold_secret: Some(Secret::new("test-hold-secret")),
+            app_secret: Secret::new(TEST_APP_SECRET),
             hold_ttl_secs: 600,
             max_holds_per_client: 2,
             max_live_appointments_per_email: 2,

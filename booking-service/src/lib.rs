@@ -14,3 +14,4 @@ pub mod holds;
 pub mod http;
 pub mod kv;
 pub mod lifecycle;
+pub mod secrets;

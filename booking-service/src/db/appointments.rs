@@ -13,6 +13,7 @@
 use super::calendar::{load_calendar, policy};
 use crate::domain::citizen::{Email, Phone, PreDemandeNumber};
 use crate::domain::motif::Motif;
+use crate::secrets::Sealer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -204,6 +205,7 @@ pub async fn create(
     source: &str,
     now: DateTime<Utc>,
     max_live_per_email: i64,
+    sealer: &Sealer,
 ) -> Result<Created, BookingError> {
     let mut tx = pool.begin().await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
@@ -225,14 +227,15 @@ pub async fn create(
     let id = Uuid::new_v4();
     let reference = new_reference();
     let (manage_token, token_hash) = new_manage_token();
+    let sealed = sealer.seal(&manage_token);
     let mut chosen = None;
     for station in candidates {
         let mut sp = tx.begin().await?;
         let res = sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
-                                       created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), 'booked', $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                                       created_at, updated_at, manage_token_sealed)
+             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), 'booked', $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
         )
         .bind(id)
         .bind(&reference)
@@ -250,6 +253,7 @@ pub async fn create(
         .bind(&token_hash)
         .bind(&slot.hold_ref)
         .bind(now)
+        .bind(&sealed)
         .execute(&mut *sp)
         .await;
         match res {

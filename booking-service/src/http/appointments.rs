@@ -222,6 +222,7 @@ pub async fn confirm(
         "online",
         now,
         state.config.max_live_appointments_per_email,
+        &state.sealer,
     )
     .await
     {

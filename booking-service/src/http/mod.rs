@@ -17,6 +17,7 @@ use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::holds::token::HoldSigner;
 use crate::kv::Kv;
+use crate::secrets::{Keys, Sealer};
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use sqlx::PgPool;
@@ -45,23 +46,18 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Signs and verifies hold tokens.
     pub signer: Arc<HoldSigner>,
+    /// Seals management tokens so the notifier (and only it) can put them in emails.
+    pub sealer: Arc<Sealer>,
 }
 
 impl AppState {
     /// State from its parts.
     pub fn new(pool: PgPool, config: ServeConfig, clock: Arc<dyn Clock>) -> Self {
         let kv = Kv::new(&config.redis_url, &config.redis_key_prefix);
-        let secret = match &config.hold_secret {
-            Some(s) => s.expose().as_bytes().to_vec(),
-            None => {
-                tracing::warn!("HOLD_SECRET unset: using a random one; holds will not survive a restart");
-                let mut b = vec![0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
-                b
-            }
-        };
+        let keys = Keys::derive(config.app_secret.expose());
         Self {
-            signer: Arc::new(HoldSigner::new(&secret)),
+            signer: Arc::new(HoldSigner::new(&keys.hold)),
+            sealer: Arc::new(Sealer::new(&keys.seal)),
             pool,
             kv: Arc::new(kv),
             clock,

@@ -1,0 +1,83 @@
+//! Notifier configuration, from the environment with documented defaults.
+
+use booking_service::config::{DbConfig, Secret};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Everything `notifier run` needs.
+#[derive(Debug, Clone, Args)]
+pub struct NotifierConfig {
+    /// Database settings.
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// SMTP relay: `smtp://host:port` (STARTTLS when offered; `?tls=required` to insist, `?tls=none`
+    /// to refuse), `smtps://host:port` (implicit TLS); credentials as `smtp://user:password@host`.
+    /// Unset: emails are written as `.eml` files in `MAIL_DIR`.
+    #[arg(long, env = "SMTP_URL")]
+    pub smtp_url: Option<Secret>,
+    /// A PEM certificate to trust for the relay (e.g. a mairie's self-signed relay).
+    #[arg(long, env = "SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Seconds an SMTP connection or command may take.
+    #[arg(long, env = "SMTP_TIMEOUT_SECS", default_value_t = 15)]
+    pub smtp_timeout_secs: u64,
+    /// Sender of every email.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Rendez-vous CNI-passeport <rdv@mairies.invalid>"
+    )]
+    pub mail_from: String,
+    /// Where emails go when no SMTP relay is configured.
+    #[arg(long, env = "MAIL_DIR", default_value = "demo-data/mail")]
+    pub mail_dir: PathBuf,
+    /// Public URL of the booking service (links in emails).
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
+    /// The service's secret (the same as booking-service's): opens the sealed management tokens.
+    #[arg(long, env = "APP_SECRET")]
+    pub app_secret: Secret,
+    /// Rows claimed per batch.
+    #[arg(long, env = "NOTIFIER_BATCH_SIZE", default_value_t = 50)]
+    pub batch_size: i64,
+    /// Emails sent at once within a batch.
+    #[arg(long, env = "NOTIFIER_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Seconds between polls when no notification arrives.
+    #[arg(long, env = "NOTIFIER_POLL_SECS", default_value_t = 5)]
+    pub poll_secs: u64,
+    /// Seconds a claimed row stays leased to this worker (a crashed worker's rows return after it).
+    #[arg(long, env = "NOTIFIER_LEASE_SECS", default_value_t = 300)]
+    pub lease_secs: i64,
+    /// Attempts before a row is marked failed.
+    #[arg(long, env = "NOTIFIER_MAX_ATTEMPTS", default_value_t = 10)]
+    pub max_attempts: i32,
+    /// First retry delay in milliseconds; doubled each attempt (with jitter), capped at one hour.
+    #[arg(long, env = "NOTIFIER_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub retry_base_ms: u64,
+}
+
+impl NotifierConfig {
+    /// A configuration for tests (file delivery unless `smtp_url` is set afterwards).
+    pub fn for_tests(database_url: &str, mail_dir: PathBuf) -> Self {
+        Self {
+            db: DbConfig {
+                database_url: database_url.to_string(),
+                database_max_connections: 4,
+            },
+            smtp_url: None,
+            smtp_ca_file: None,
+            smtp_timeout_secs: 5,
+            mail_from: "Mairies de m2A <rdv@m2a.test>".to_string(),
+            mail_dir,
+            public_base_url: "http://rdv.test".to_string(),
+            app_secret: Secret::new(booking_service::config::TEST_APP_SECRET),
+            batch_size: 50,
+            concurrency: 8,
+            poll_secs: 1,
+            lease_secs: 300,
+            max_attempts: 5,
+            retry_base_ms: 100,
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The notifier: drains the outbox that booking-service fills in the same transaction as each
+//! booking, move and cancellation, and sends the citizen's emails.
+
+pub mod config;
+pub mod ics;
+pub mod mail;
+pub mod transport;
+pub mod worker;

@@ -1,0 +1,370 @@
+//! The emails: what they say (French, text and HTML) about one appointment, read at sending time.
+
+use booking_service::domain::motif::Motif;
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+/// The four messages a citizen receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Confirmation,
+    Reschedule,
+    Cancellation,
+    Reminder,
+}
+
+impl MailKind {
+    /// From the outbox `kind` column.
+    pub fn from_outbox(kind: &str) -> Option<Self> {
+        match kind {
+            "confirmation" => Some(Self::Confirmation),
+            "reschedule" => Some(Self::Reschedule),
+            "cancellation" => Some(Self::Cancellation),
+            "reminder" => Some(Self::Reminder),
+            _ => None,
+        }
+    }
+
+    /// The outbox kinds this worker sends.
+    pub const OUTBOX_KINDS: [&'static str; 4] = ["confirmation", "reschedule", "cancellation", "reminder"];
+}
+
+#[derive(Debug, Clone, FromRow)]
+struct Row {
+    id: Uuid,
+    reference: String,
+    status: String,
+    motif: String,
+    persons: i16,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    first_name: String,
+    last_name: String,
+    email: Option<String>,
+    calendar_sequence: i32,
+    cancelled_by: Option<String>,
+    cancel_reason: Option<String>,
+    manage_token_sealed: Option<Vec<u8>>,
+    site_name: String,
+    address_line: String,
+    postcode: String,
+    city: String,
+    timezone: String,
+    site_email: Option<String>,
+    what_to_bring: Option<Vec<String>>,
+    numbers: Vec<String>,
+}
+
+/// Everything an email says about an appointment.
+#[derive(Debug, Clone)]
+pub struct MailData {
+    pub appointment_id: Uuid,
+    pub reference: String,
+    pub status: String,
+    pub motif: Motif,
+    pub persons: i16,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub sequence: i32,
+    pub cancelled_by: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub manage_token_sealed: Option<Vec<u8>>,
+    pub site_name: String,
+    pub address: String,
+    pub tz: Tz,
+    pub site_email: Option<String>,
+    pub what_to_bring: Vec<String>,
+    pub numbers: Vec<String>,
+}
+
+/// The appointment as it is now (a message always tells the current truth).
+pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT a.id, a.reference, a.status, a.motif, a.persons, lower(a.during) AS start, upper(a.during) AS \"end\",
+                a.first_name, a.last_name, a.email, a.calendar_sequence, a.cancelled_by, a.cancel_reason,
+                a.manage_token_sealed, s.name AS site_name, s.address_line, s.postcode, s.city, s.timezone,
+                s.email AS site_email, p.what_to_bring,
+                array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number) AS numbers
+         FROM appointments a JOIN sites s ON s.id = a.site_id LEFT JOIN booking_policies p ON p.site_id = a.site_id
+         WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| {
+        let motif: Motif = r.motif.parse().unwrap_or(Motif::Cni);
+        MailData {
+            appointment_id: r.id,
+            reference: r.reference,
+            status: r.status,
+            persons: r.persons,
+            start: r.start,
+            end: r.end,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email,
+            sequence: r.calendar_sequence,
+            cancelled_by: r.cancelled_by,
+            cancel_reason: r.cancel_reason,
+            manage_token_sealed: r.manage_token_sealed,
+            address: format!("{}, {} {}", r.address_line, r.postcode, r.city),
+            site_name: r.site_name,
+            tz: r.timezone.parse().unwrap_or(chrono_tz::Europe::Paris),
+            site_email: r.site_email,
+            what_to_bring: r
+                .what_to_bring
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| default_what_to_bring(motif)),
+            numbers: r.numbers,
+            motif,
+        }
+    }))
+}
+
+/// What to bring when the site has not set its own list.
+pub fn default_what_to_bring(motif: Motif) -> Vec<String> {
+    let mut items: Vec<&str> = Vec::new();
+    if motif.requires_pre_demande() {
+        items.extend([
+            "Le numéro de pré-demande de chaque personne (ou son QR code)",
+            "Une photo d'identité de moins de 6 mois par personne (ou le code e-photo)",
+            "Un justificatif de domicile de moins d'un an",
+            "L'ancien titre, le cas échéant",
+        ]);
+    } else {
+        items.extend(["Le récépissé de votre demande", "L'ancien titre, le cas échéant"]);
+    }
+    if matches!(motif, Motif::Passport | Motif::CniPassport) {
+        items.push(
+            "Pour un passeport : un timbre fiscal (86 € adulte, 42 € de 15 à 17 ans, 17 € moins de 15 ans)",
+        );
+    }
+    items.push("Un mineur vient accompagné d'un parent ou de son représentant légal");
+    items.into_iter().map(String::from).collect()
+}
+
+const DAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// "mercredi 2 décembre 2026 à 09:00" in the site's time zone.
+pub fn french_datetime(at: DateTime<Utc>, tz: Tz) -> String {
+    let l = at.with_timezone(&tz);
+    format!(
+        "{} {} {} {} à {}",
+        DAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        MONTHS[l.month0() as usize],
+        l.year(),
+        l.format("%H:%M")
+    )
+}
+
+/// Escapes text for HTML (names and reasons are typed by people).
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A message's parts.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders the message of `kind` for `d`. `manage_url` is the citizen's link (absent for a
+/// cancellation); `rebook_url` is where to book again.
+pub fn render(kind: MailKind, d: &MailData, manage_url: Option<&str>, rebook_url: &str) -> Rendered {
+    let when = french_datetime(d.start, d.tz);
+    let (subject, intro) = match kind {
+        MailKind::Confirmation => (
+            format!("Rendez-vous confirmé : {when} – {}", d.site_name),
+            "Votre rendez-vous est confirmé.".to_string(),
+        ),
+        MailKind::Reschedule => (
+            format!("Rendez-vous déplacé : {when} – {}", d.site_name),
+            "Votre rendez-vous a bien été déplacé. Voici le nouvel horaire.".to_string(),
+        ),
+        MailKind::Reminder => (
+            format!("Rappel : rendez-vous {when} – {}", d.site_name),
+            "Nous vous rappelons votre rendez-vous. Si vous ne pouvez pas venir, annulez-le : le créneau servira à quelqu'un d'autre.".to_string(),
+        ),
+        MailKind::Cancellation => {
+            let intro = if d.cancelled_by.as_deref() == Some("staff") {
+                let reason = d.cancel_reason.as_deref().filter(|r| !r.trim().is_empty()).unwrap_or("raison de service");
+                format!(
+                    "Nous sommes désolés : la mairie a dû annuler votre rendez-vous (motif : {reason}). Vous pouvez reprendre rendez-vous en ligne."
+                )
+            } else {
+                "Votre rendez-vous a bien été annulé.".to_string()
+            };
+            (format!("Rendez-vous annulé : {when} – {}", d.site_name), intro)
+        }
+    };
+    let persons = if d.persons > 1 {
+        format!("{} personnes", d.persons)
+    } else {
+        "1 personne".to_string()
+    };
+    let mut facts: Vec<(&str, String)> = vec![
+        ("Date et heure", when.clone()),
+        ("Lieu", format!("{} – {}", d.site_name, d.address)),
+        ("Motif", d.motif.label_fr().to_string()),
+        ("Nombre de personnes", persons),
+        ("Référence", d.reference.clone()),
+    ];
+    if !d.numbers.is_empty() {
+        facts.push(("Numéros de pré-demande", d.numbers.join(", ")));
+    }
+    let show_bring = kind != MailKind::Cancellation;
+    let link_line = match (kind, manage_url) {
+        (MailKind::Cancellation, _) => format!("Reprendre rendez-vous : {rebook_url}"),
+        (_, Some(url)) => format!("Annuler ou déplacer ce rendez-vous : {url}"),
+        (_, None) => format!("Pour annuler ou déplacer ce rendez-vous, contactez la mairie. Prendre rendez-vous : {rebook_url}"),
+    };
+
+    let mut text = format!("Bonjour {} {},\n\n{intro}\n\n", d.first_name, d.last_name);
+    for (k, v) in &facts {
+        text.push_str(&format!("{k} : {v}\n"));
+    }
+    if show_bring {
+        text.push_str("\nÀ apporter :\n");
+        for item in &d.what_to_bring {
+            text.push_str(&format!("- {item}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "\n{link_line}\n\nCet e-mail est envoyé automatiquement, merci de ne pas y répondre.\n"
+    ));
+
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\
+         <p>Bonjour {} {},</p><p>{}</p><table>",
+        html_escape(&subject),
+        html_escape(&d.first_name),
+        html_escape(&d.last_name),
+        html_escape(&intro)
+    );
+    for (k, v) in &facts {
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            html_escape(k),
+            html_escape(v)
+        ));
+    }
+    html.push_str("</table>");
+    if show_bring {
+        html.push_str("<p>À apporter :</p><ul>");
+        for item in &d.what_to_bring {
+            html.push_str(&format!("<li>{}</li>", html_escape(item)));
+        }
+        html.push_str("</ul>");
+    }
+    let (label, url) = match (kind, manage_url) {
+        (MailKind::Cancellation, _) | (_, None) => ("Reprendre rendez-vous", rebook_url),
+        (_, Some(url)) => ("Annuler ou déplacer ce rendez-vous", url),
+    };
+    html.push_str(&format!(
+        "<p><a href=\"{}\">{}</a></p><p><small>Cet e-mail est envoyé automatiquement, merci de ne pas y répondre.</small></p></body></html>",
+        html_escape(url),
+        label
+    ));
+    Rendered { subject, text, html }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn data() -> MailData {
+        MailData {
+            appointment_id: Uuid::nil(),
+            reference: "RDV-ABCD-EFGH".into(),
+            status: "booked".into(),
+            motif: Motif::Passport,
+            persons: 2,
+            start: Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2026, 12, 2, 8, 30, 0).unwrap(),
+            first_name: "Zoé".into(),
+            last_name: "<script>".into(),
+            email: Some("zoe@example.fr".into()),
+            sequence: 0,
+            cancelled_by: None,
+            cancel_reason: None,
+            manage_token_sealed: None,
+            site_name: "Mairie de Rixheim".into(),
+            address: "Hôtel de Ville, 68170 Rixheim".into(),
+            tz: chrono_tz::Europe::Paris,
+            site_email: None,
+            what_to_bring: default_what_to_bring(Motif::Passport),
+            numbers: vec!["ABCDE12345".into(), "FGHIJ67890".into()],
+        }
+    }
+
+    #[test]
+    fn confirmation_names_everything_in_french_and_escapes_html() {
+        let r = render(
+            MailKind::Confirmation,
+            &data(),
+            Some("http://x/rdv/t"),
+            "http://x/",
+        );
+        assert!(r.subject.contains("mercredi 2 décembre 2026 à 09:00"));
+        for needle in [
+            "Mairie de Rixheim",
+            "Hôtel de Ville",
+            "Passeport",
+            "2 personnes",
+            "ABCDE12345",
+            "timbre fiscal",
+            "http://x/rdv/t",
+        ] {
+            assert!(r.text.contains(needle), "{needle}");
+            assert!(r.html.contains(&html_escape(needle)), "{needle}");
+        }
+        assert!(r.html.contains("&lt;script&gt;") && !r.html.contains("<script>"));
+    }
+
+    #[test]
+    fn cancellation_by_the_mairie_gives_the_reason_and_a_rebooking_link() {
+        let mut d = data();
+        d.cancelled_by = Some("staff".into());
+        d.cancel_reason = Some("panne du dispositif".into());
+        let r = render(MailKind::Cancellation, &d, Some("http://x/rdv/t"), "http://x/");
+        assert!(r.text.contains("panne du dispositif"));
+        assert!(r.text.contains("Reprendre rendez-vous : http://x/"));
+        assert!(!r.text.contains("http://x/rdv/t"));
+    }
+}

@@ -1,0 +1,83 @@
+//! `notifier run`: send the outbox's emails; `notifier status`: what is pending or failed.
+
+use booking_service::clock::SystemClock;
+use booking_service::config::DbConfig;
+use clap::{Parser, Subcommand};
+use notifier::config::NotifierConfig;
+use notifier::worker::Worker;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "notifier",
+    version,
+    about = "Envoi des e-mails de rendez-vous (boîte d'envoi)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Drain the outbox until SIGTERM or SIGINT.
+    Run(NotifierConfig),
+    /// Print the outbox by kind and status, and the rows that failed.
+    Status(DbConfig),
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term => {} }
+    tracing::info!("shutdown requested; finishing the current batch");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Run(cfg) => {
+            let pool = booking_service::db::pool(&cfg.db)?;
+            booking_service::db::migrate(&pool).await?;
+            let mode = if cfg.smtp_url.is_some() {
+                "SMTP".to_string()
+            } else {
+                format!("files in {}", cfg.mail_dir.display())
+            };
+            tracing::info!(delivery = %mode, "notifier running");
+            let worker = Arc::new(Worker::new(pool, cfg, Arc::new(SystemClock))?);
+            worker.run(shutdown_signal()).await;
+        }
+        Command::Status(db) => {
+            let pool = booking_service::db::pool(&db)?;
+            let rows: Vec<(String, String, i64)> =
+                sqlx::query_as("SELECT kind, status, count(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")
+                    .fetch_all(&pool)
+                    .await?;
+            for (kind, status, n) in rows {
+                println!("{kind:<14} {status:<8} {n}");
+            }
+            let failed: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT id, kind, format('%s after %s attempts: %s', coalesce(reference, '-'), attempts, last_error)
+                 FROM outbox_failures ORDER BY id DESC LIMIT 50",
+            )
+            .fetch_all(&pool)
+            .await?;
+            for (id, kind, detail) in failed {
+                println!("failed #{id} {kind} {detail}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The outbox worker: claims due email rows (`FOR UPDATE SKIP LOCKED`, then a lease), sends them,
+//! and records the outcome. Wakes on `LISTEN outbox`, polls as a fallback. Several instances may run
+//! at once; a killed instance's rows come back when their lease ends. Delivery is at least once, and
+//! every row has a stable Message-ID so a duplicate is recognisable.
+
+use crate::config::NotifierConfig;
+use crate::ics::{self, Method};
+use crate::mail::{self, MailKind};
+use crate::transport::{SendError, Transport};
+use booking_service::clock::Clock;
+use booking_service::domain::citizen::mask_email;
+use booking_service::secrets::{Keys, Sealer};
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::Message;
+use rand::Rng;
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::{FromRow, PgPool};
+use std::future::Future;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub appointment_id: Option<Uuid>,
+    pub payload: Value,
+    pub attempts: i32,
+}
+
+/// What became of a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Not to be sent (stale reminder, appointment gone, no address): with why.
+    Dropped(String),
+    Retry(String),
+    Failed(String),
+}
+
+/// The email worker.
+pub struct Worker {
+    pool: PgPool,
+    transport: Transport,
+    config: NotifierConfig,
+    clock: Arc<dyn Clock>,
+    sealer: Sealer,
+    from: Mailbox,
+    domain: String,
+}
+
+impl Worker {
+    /// A worker over `pool` with the configured transport.
+    pub fn new(pool: PgPool, config: NotifierConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let transport = Transport::from_config(&config)?;
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("MAIL_FROM: {e}"))?;
+        let domain = from.email.domain().to_string();
+        let sealer = Sealer::new(&Keys::derive(config.app_secret.expose()).seal);
+        Ok(Self {
+            pool,
+            transport,
+            config,
+            clock,
+            sealer,
+            from,
+            domain,
+        })
+    }
+
+    /// Runs until `shutdown` resolves; a batch in progress is finished first.
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut listener = self.listen().await;
+        loop {
+            let claimed = match self.process_batch().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox batch failed; retrying after the poll interval");
+                    0
+                }
+            };
+            if claimed as i64 >= self.config.batch_size {
+                continue;
+            }
+            let poll = tokio::time::sleep(std::time::Duration::from_secs(self.config.poll_secs));
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = poll => {
+                    if listener.is_none() {
+                        listener = self.listen().await;
+                    }
+                }
+                woke = recv(&mut listener) => {
+                    if !woke {
+                        listener = None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
+        l.listen("outbox").await.ok()?;
+        Some(l)
+    }
+
+    /// Claims one batch of due email rows and handles them; returns how many were claimed.
+    pub async fn process_batch(&self) -> sqlx::Result<usize> {
+        let now = self.clock.now();
+        let rows = claim(
+            &self.pool,
+            now,
+            Duration::seconds(self.config.lease_secs),
+            self.config.batch_size,
+        )
+        .await?;
+        let n = rows.len();
+        futures::stream::iter(rows)
+            .for_each_concurrent(self.config.concurrency.max(1), |row| async move {
+                let outcome = self.handle(&row, now).await;
+                if let Err(e) = self.record(&row, &outcome).await {
+                    // The lease will expire and the row be retried: at least once, never lost.
+                    tracing::warn!(outbox = row.id, error = %e, "could not record the outcome");
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    /// Decides and sends one row.
+    pub async fn handle(&self, row: &OutboxRow, now: DateTime<Utc>) -> Outcome {
+        let Some(kind) = MailKind::from_outbox(&row.kind) else {
+            return Outcome::Dropped(format!("not an email kind: {}", row.kind));
+        };
+        let Some(id) = row.appointment_id else {
+            return Outcome::Dropped("no appointment".into());
+        };
+        let data = match mail::load(&self.pool, id).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return Outcome::Dropped("appointment deleted".into()),
+            Err(e) => return Outcome::Retry(format!("database: {e}")),
+        };
+        let live = matches!(data.status.as_str(), "booked" | "checked_in");
+        match kind {
+            MailKind::Reminder => {
+                if !live {
+                    return Outcome::Dropped(format!("appointment {}", data.status));
+                }
+                if now >= data.start {
+                    return Outcome::Dropped("reminder after the start".into());
+                }
+                let planned = row
+                    .payload
+                    .get("start")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<DateTime<Utc>>().ok());
+                if planned.is_some_and(|p| p != data.start) {
+                    return Outcome::Dropped("appointment moved; its new reminder replaces this one".into());
+                }
+            }
+            // A confirmation of what has since been cancelled would mislead: the cancellation follows.
+            MailKind::Confirmation | MailKind::Reschedule if !live => {
+                return Outcome::Dropped(format!("appointment {}", data.status));
+            }
+            _ => {}
+        }
+        let Some(email) = data.email.clone() else {
+            return Outcome::Dropped("no email address".into());
+        };
+        let to: Mailbox = match format!(
+            "{} {} <{email}>",
+            data.first_name.replace(['<', '>', '"'], " "),
+            data.last_name.replace(['<', '>', '"'], " ")
+        )
+        .parse()
+        {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("bad recipient address: {e}")),
+        };
+        let base = self.config.public_base_url.trim_end_matches('/');
+        let manage_url = match (kind, &data.manage_token_sealed) {
+            (MailKind::Cancellation, _) | (_, None) => None,
+            (_, Some(sealed)) => self.sealer.open(sealed).ok().map(|t| format!("{base}/rdv/{t}")),
+        };
+        let rebook = format!("{base}/");
+        let rendered = mail::render(kind, &data, manage_url.as_deref(), &rebook);
+        let method = match kind {
+            MailKind::Confirmation | MailKind::Reschedule => Some(Method::Request),
+            MailKind::Cancellation => Some(Method::Cancel),
+            MailKind::Reminder => None,
+        };
+        let organizer_addr = data
+            .site_email
+            .clone()
+            .unwrap_or_else(|| self.from.email.to_string());
+        let alternative = MultiPart::alternative_plain_html(rendered.text, rendered.html);
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(rendered.subject)
+            .message_id(Some(format!(
+                "<outbox-{}.{}@{}>",
+                row.id,
+                id.simple(),
+                self.domain
+            )));
+        let message = match method {
+            Some(m) => {
+                let cal = ics::calendar(&data, m, (&data.site_name, &organizer_addr), &email, &self.domain);
+                let ctype =
+                    ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", m.as_str()))
+                        .expect("static content type");
+                builder.multipart(
+                    MultiPart::mixed().multipart(alternative).singlepart(
+                        Attachment::new(
+                            if m == Method::Cancel {
+                                "annulation.ics"
+                            } else {
+                                "rendez-vous.ics"
+                            }
+                            .to_string(),
+                        )
+                        .body(cal, ctype),
+                    ),
+                )
+            }
+            None => builder.multipart(alternative),
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("cannot build message: {e}")),
+        };
+        match self
+            .transport
+            .send(&message, &format!("{:08}-{}.eml", row.id, row.kind))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(outbox = row.id, kind = %row.kind, to = %mask_email(&email), "email sent");
+                Outcome::Sent
+            }
+            Err(SendError::Permanent(e)) => Outcome::Failed(e),
+            Err(SendError::Transient(e)) if row.attempts >= self.config.max_attempts => {
+                Outcome::Failed(format!("gave up after {} attempts: {e}", row.attempts))
+            }
+            Err(SendError::Transient(e)) => Outcome::Retry(e),
+        }
+    }
+
+    /// Writes the outcome of a row.
+    async fn record(&self, row: &OutboxRow, outcome: &Outcome) -> sqlx::Result<()> {
+        let now = self.clock.now();
+        let q = match outcome {
+            Outcome::Sent => sqlx::query(
+                "UPDATE outbox SET status = 'sent', sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1",
+            )
+            .bind(row.id)
+            .bind(now),
+            Outcome::Dropped(why) => {
+                sqlx::query("UPDATE outbox SET status = 'dropped', claimed_until = NULL, last_error = $2 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(why)
+            }
+            Outcome::Failed(why) => {
+                tracing::warn!(outbox = row.id, kind = %row.kind, error = %why, "email failed for good");
+                sqlx::query("UPDATE outbox SET status = 'failed', claimed_until = NULL, last_error = $2 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(why)
+            }
+            Outcome::Retry(why) => {
+                let delay = backoff(self.config.retry_base_ms, row.attempts);
+                tracing::info!(outbox = row.id, attempt = row.attempts, retry_in_ms = delay.num_milliseconds(), error = %why, "email deferred");
+                sqlx::query("UPDATE outbox SET claimed_until = NULL, due_at = $2, last_error = $3 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(now + delay)
+                    .bind(why)
+            }
+        };
+        q.execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Waits for a notification; false when the listening connection broke.
+async fn recv(listener: &mut Option<PgListener>) -> bool {
+    match listener {
+        Some(l) => l.try_recv().await.map(|n| n.is_some()).unwrap_or(false),
+        None => std::future::pending().await,
+    }
+}
+
+/// Delay before attempt `attempts + 1`: base × 2^(attempts − 1), capped at an hour, with jitter
+/// (between half and all of it) so a relay coming back is not hit by every row at once.
+pub fn backoff(base_ms: u64, attempts: i32) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(20);
+    let full = base_ms.saturating_mul(1u64 << exp).min(3_600_000);
+    let jittered = rand::thread_rng().gen_range(full / 2..=full.max(1));
+    Duration::milliseconds(i64::try_from(jittered).unwrap_or(3_600_000))
+}
+
+/// Claims due email rows: locked with `SKIP LOCKED` so concurrent workers take different rows, then
+/// leased until `now + lease` and their attempt counted.
+pub async fn claim(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    lease: Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(
+        "UPDATE outbox o SET claimed_until = $2, attempts = o.attempts + 1
+         WHERE o.id IN (
+             SELECT id FROM outbox
+             WHERE status = 'pending' AND due_at <= $1 AND kind = ANY ($3)
+               AND (claimed_until IS NULL OR claimed_until <= $1)
+             ORDER BY due_at, id
+             LIMIT $4
+             FOR UPDATE SKIP LOCKED)
+         RETURNING o.id, o.kind, o.appointment_id, o.payload, o.attempts",
+    )
+    .bind(now)
+    .bind(now + lease)
+    .bind(&MailKind::OUTBOX_KINDS[..])
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        for attempt in 1..8 {
+            let full = 1000i64 << (attempt - 1);
+            let d = backoff(1000, attempt).num_milliseconds();
+            assert!((full / 2..=full).contains(&d), "attempt {attempt}: {d}");
+        }
+        assert!(backoff(30_000, 50).num_milliseconds() <= 3_600_000);
+    }
+}
