@@ -41,7 +41,7 @@ pub struct NotifierConfig {
     #[arg(long, env = "NOTIFIER_BATCH_SIZE", default_value_t = 50)]
     pub batch_size: i64,
     /// Emails sent at once within a batch.
-    #[arg(long, env = "NOTIFIER_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "NOTIFIER_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
     /// Seconds between polls when no notification arrives.
     #[arg(long, env = "NOTIFIER_POLL_SECS", default_value_t = 5)]
