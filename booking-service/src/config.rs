@@ -51,6 +51,40 @@ pub struct DbConfig {
     pub database_max_connections: u32,
 }
 
+/// How to reach the ANTS coordination API (pré-demande statuses and declarations).
+#[derive(Debug, Clone, Args)]
+pub struct AntsApiConfig {
+    /// Base URL of the coordination API (production:
+    /// `https://api-coordination.rendezvouspasseport.ants.gouv.fr/api`). Unset: numbers are only
+    /// checked for their format, and declarations stay queued.
+    #[arg(long, env = "ANTS_API_URL")]
+    pub ants_api_url: Option<String>,
+    /// Token sent as `x-rdv-opt-auth-token`.
+    #[arg(long, env = "ANTS_API_TOKEN")]
+    pub ants_api_token: Option<Secret>,
+    /// Milliseconds one ANTS call may take.
+    #[arg(long, env = "ANTS_TIMEOUT_MS", default_value_t = 3000)]
+    pub ants_timeout_ms: u64,
+}
+
+/// The ANTS national hub calling our editor endpoints.
+#[derive(Debug, Clone, Args)]
+pub struct AntsHubConfig {
+    /// Header carrying the hub's shared secret.
+    #[arg(long, env = "ANTS_HUB_HEADER", default_value = "X-HUB-RDV-AUTH-TOKEN")]
+    pub ants_hub_header: String,
+    /// Accepted hub tokens, comma-separated. Unset: the endpoints answer 401 to everyone.
+    #[arg(long, env = "ANTS_HUB_TOKENS")]
+    pub ants_hub_tokens: Option<Secret>,
+    /// Seconds a booking keeps retrying an unreachable ANTS status check.
+    #[arg(long, env = "ANTS_STATUS_RETRY_SECS", default_value_t = 3)]
+    pub ants_status_retry_secs: u64,
+    /// When ANTS stays unreachable: `accept` the booking and flag its numbers for reconciliation,
+    /// or `refuse` it (503, retry later).
+    #[arg(long, env = "ANTS_UNREACHABLE_POLICY", default_value = "accept")]
+    pub ants_unreachable_policy: String,
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
@@ -95,6 +129,16 @@ pub struct ServeConfig {
     /// Minutes after its end before an unmarked appointment is set `ended` (freeing its numbers).
     #[arg(long, env = "ENDED_GRACE_MINUTES", default_value_t = 120)]
     pub ended_grace_minutes: i64,
+    /// Milliseconds a site's calendar (rules, closures, bookings) is served from memory before being
+    /// read again; this process's own bookings refresh it at once.
+    #[arg(long, env = "AVAILABILITY_CACHE_MS", default_value_t = 2000)]
+    pub availability_cache_ms: u64,
+    /// ANTS coordination API.
+    #[command(flatten)]
+    pub ants_api: AntsApiConfig,
+    /// ANTS hub.
+    #[command(flatten)]
+    pub ants_hub: AntsHubConfig,
     /// Log format: `text` or `json`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -129,6 +173,18 @@ impl ServeConfig {
             max_live_appointments_per_email: 2,
             trust_forwarded_for: true,
             ended_grace_minutes: 120,
+            availability_cache_ms: 2000,
+            ants_api: AntsApiConfig {
+                ants_api_url: None,
+                ants_api_token: None,
+                ants_timeout_ms: 1000,
+            },
+            ants_hub: AntsHubConfig {
+                ants_hub_header: "X-HUB-RDV-AUTH-TOKEN".to_string(),
+                ants_hub_tokens: Some(Secret::new("hub-token-1,hub-token-2")),
+                ants_status_retry_secs: 1,
+                ants_unreachable_policy: "accept".to_string(),
+            },
             log_format: "text".to_string(),
         }
     }

@@ -5,6 +5,8 @@
 //! - [`kv`]: Redis (holds and shared counters), optional at run time.
 //! - [`http`]: the axum application.
 
+pub mod ants;
+pub mod calendar_cache;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -24,7 +24,7 @@ enum Command {
     /// Load the 39 communes of m2A and equip the demo sites (idempotent).
     SeedDemo(DbConfig),
     /// Apply pending migrations and serve HTTP until SIGTERM or SIGINT.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
 }
 
 fn init_tracing(json: bool) {
@@ -75,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Serve(cfg) => {
+            let cfg = *cfg;
             init_tracing(cfg.log_format == "json");
             let pool = db::pool(&cfg.db)?;
             db::migrate(&pool).await?;

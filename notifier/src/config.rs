@@ -1,6 +1,6 @@
 //! Notifier configuration, from the environment with documented defaults.
 
-use booking_service::config::{DbConfig, Secret};
+use booking_service::config::{AntsApiConfig, DbConfig, Secret};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -55,6 +55,15 @@ pub struct NotifierConfig {
     /// First retry delay in milliseconds; doubled each attempt (with jitter), capped at one hour.
     #[arg(long, env = "NOTIFIER_RETRY_BASE_MS", default_value_t = 30_000)]
     pub retry_base_ms: u64,
+    /// The ANTS coordination API (declarations); unset: declarations stay queued.
+    #[command(flatten)]
+    pub ants_api: AntsApiConfig,
+    /// Attempts before an ANTS call is marked failed (ANTS may be down for a day: keep trying).
+    #[arg(long, env = "ANTS_MAX_ATTEMPTS", default_value_t = 200)]
+    pub ants_max_attempts: i32,
+    /// Hours between reconciliations with ANTS's `status` (0: never, outside `notifier reconcile`).
+    #[arg(long, env = "ANTS_RECONCILE_HOURS", default_value_t = 24)]
+    pub ants_reconcile_hours: u64,
 }
 
 impl NotifierConfig {
@@ -78,6 +87,13 @@ impl NotifierConfig {
             lease_secs: 300,
             max_attempts: 5,
             retry_base_ms: 100,
+            ants_api: AntsApiConfig {
+                ants_api_url: None,
+                ants_api_token: None,
+                ants_timeout_ms: 1000,
+            },
+            ants_max_attempts: 200,
+            ants_reconcile_hours: 0,
         }
     }
 }

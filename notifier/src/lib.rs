@@ -1,6 +1,7 @@
 //! The notifier: drains the outbox that booking-service fills in the same transaction as each
 //! booking, move and cancellation, and sends the citizen's emails.
 
+pub mod ants_worker;
 pub mod config;
 pub mod ics;
 pub mod mail;

@@ -13,6 +13,8 @@ pub enum MailKind {
     Reschedule,
     Cancellation,
     Reminder,
+    /// Reconciliation with ANTS found a problem with a number; the appointment stands.
+    AntsWarning,
 }
 
 impl MailKind {
@@ -23,12 +25,19 @@ impl MailKind {
             "reschedule" => Some(Self::Reschedule),
             "cancellation" => Some(Self::Cancellation),
             "reminder" => Some(Self::Reminder),
+            "ants_warning" => Some(Self::AntsWarning),
             _ => None,
         }
     }
 
     /// The outbox kinds this worker sends.
-    pub const OUTBOX_KINDS: [&'static str; 4] = ["confirmation", "reschedule", "cancellation", "reminder"];
+    pub const OUTBOX_KINDS: [&'static str; 5] = [
+        "confirmation",
+        "reschedule",
+        "cancellation",
+        "reminder",
+        "ants_warning",
+    ];
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -55,6 +64,7 @@ struct Row {
     site_email: Option<String>,
     what_to_bring: Option<Vec<String>>,
     numbers: Vec<String>,
+    ants_notes: Vec<String>,
 }
 
 /// Everything an email says about an appointment.
@@ -80,6 +90,8 @@ pub struct MailData {
     pub site_email: Option<String>,
     pub what_to_bring: Vec<String>,
     pub numbers: Vec<String>,
+    /// Why numbers were flagged by the ANTS reconciliation.
+    pub ants_notes: Vec<String>,
 }
 
 /// The appointment as it is now (a message always tells the current truth).
@@ -89,7 +101,10 @@ pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
                 a.first_name, a.last_name, a.email, a.calendar_sequence, a.cancelled_by, a.cancel_reason,
                 a.manage_token_sealed, s.name AS site_name, s.address_line, s.postcode, s.city, s.timezone,
                 s.email AS site_email, p.what_to_bring,
-                array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number) AS numbers
+                array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number) AS numbers,
+                array(SELECT ants_note FROM appointment_pre_demandes d
+                      WHERE d.appointment_id = a.id AND d.ants_check = 'flagged' AND d.ants_note IS NOT NULL
+                      ORDER BY number) AS ants_notes
          FROM appointments a JOIN sites s ON s.id = a.site_id LEFT JOIN booking_policies p ON p.site_id = a.site_id
          WHERE a.id = $1",
     )
@@ -121,6 +136,7 @@ pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
                 .filter(|l| !l.is_empty())
                 .unwrap_or_else(|| default_what_to_bring(motif)),
             numbers: r.numbers,
+            ants_notes: r.ants_notes,
             motif,
         }
     }))
@@ -219,6 +235,13 @@ pub fn render(kind: MailKind, d: &MailData, manage_url: Option<&str>, rebook_url
         MailKind::Reminder => (
             format!("Rappel : rendez-vous {when} – {}", d.site_name),
             "Nous vous rappelons votre rendez-vous. Si vous ne pouvez pas venir, annulez-le : le créneau servira à quelqu'un d'autre.".to_string(),
+        ),
+        MailKind::AntsWarning => (
+            format!("Vérifiez votre pré-demande : rendez-vous du {when}"),
+            format!(
+                "Une vérification auprès de l'ANTS signale un problème : {} Votre rendez-vous est maintenu ; vérifiez votre dossier ou contactez la mairie, et annulez le rendez-vous s'il n'est plus utile.",
+                d.ants_notes.join(" ")
+            ),
         ),
         MailKind::Cancellation => {
             let intro = if d.cancelled_by.as_deref() == Some("staff") {
@@ -330,6 +353,7 @@ mod tests {
             site_email: None,
             what_to_bring: default_what_to_bring(Motif::Passport),
             numbers: vec!["ABCDE12345".into(), "FGHIJ67890".into()],
+            ants_notes: vec![],
         }
     }
 

@@ -3,6 +3,7 @@
 use booking_service::clock::SystemClock;
 use booking_service::config::DbConfig;
 use clap::{Parser, Subcommand};
+use notifier::ants_worker::AntsWorker;
 use notifier::config::NotifierConfig;
 use notifier::worker::Worker;
 use std::sync::Arc;
@@ -21,9 +22,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Drain the outbox until SIGTERM or SIGINT.
-    Run(NotifierConfig),
+    Run(Box<NotifierConfig>),
     /// Print the outbox by kind and status, and the rows that failed.
     Status(DbConfig),
+    /// Compare our appointments with ANTS's records once, and queue the repairs.
+    Reconcile(Box<NotifierConfig>),
 }
 
 async fn shutdown_signal() {
@@ -48,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Run(cfg) => {
+            let cfg = *cfg;
             let pool = booking_service::db::pool(&cfg.db)?;
             booking_service::db::migrate(&pool).await?;
             let mode = if cfg.smtp_url.is_some() {
@@ -56,8 +60,36 @@ async fn main() -> anyhow::Result<()> {
                 format!("files in {}", cfg.mail_dir.display())
             };
             tracing::info!(delivery = %mode, "notifier running");
-            let worker = Arc::new(Worker::new(pool, cfg, Arc::new(SystemClock))?);
-            worker.run(shutdown_signal()).await;
+            let clock = Arc::new(SystemClock);
+            let ants = AntsWorker::new(pool.clone(), cfg.clone(), clock.clone()).map(Arc::new);
+            if ants.is_none() {
+                tracing::info!("ANTS_API_URL unset: ANTS declarations stay queued");
+            }
+            let worker = Arc::new(Worker::new(pool, cfg, clock)?);
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.changed().await;
+            };
+            let emails = worker.run(stopped(stop_rx.clone()));
+            let declarations = async {
+                if let Some(a) = ants {
+                    a.run(stopped(stop_rx.clone())).await;
+                }
+            };
+            let signal = async {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            };
+            tokio::join!(emails, declarations, signal);
+        }
+        Command::Reconcile(cfg) => {
+            let cfg = *cfg;
+            let pool = booking_service::db::pool(&cfg.db)?;
+            let Some(ants) = AntsWorker::new(pool, cfg, Arc::new(SystemClock)) else {
+                anyhow::bail!("ANTS_API_URL is not set");
+            };
+            let report = ants.reconcile().await?;
+            println!("{report:?}");
         }
         Command::Status(db) => {
             let pool = booking_service::db::pool(&db)?;

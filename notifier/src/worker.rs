@@ -77,40 +77,8 @@ impl Worker {
 
     /// Runs until `shutdown` resolves; a batch in progress is finished first.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut listener = self.listen().await;
-        loop {
-            let claimed = match self.process_batch().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox batch failed; retrying after the poll interval");
-                    0
-                }
-            };
-            if claimed as i64 >= self.config.batch_size {
-                continue;
-            }
-            let poll = tokio::time::sleep(std::time::Duration::from_secs(self.config.poll_secs));
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = poll => {
-                    if listener.is_none() {
-                        listener = self.listen().await;
-                    }
-                }
-                woke = recv(&mut listener) => {
-                    if !woke {
-                        listener = None;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn listen(&self) -> Option<PgListener> {
-        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
-        l.listen("outbox").await.ok()?;
-        Some(l)
+        let (pool, poll, batch) = (self.pool.clone(), self.config.poll_secs, self.config.batch_size);
+        drain_loop(&pool, poll, batch, shutdown, || self.process_batch()).await;
     }
 
     /// Claims one batch of due email rows and handles them; returns how many were claimed.
@@ -168,7 +136,7 @@ impl Worker {
                 }
             }
             // A confirmation of what has since been cancelled would mislead: the cancellation follows.
-            MailKind::Confirmation | MailKind::Reschedule if !live => {
+            MailKind::Confirmation | MailKind::Reschedule | MailKind::AntsWarning if !live => {
                 return Outcome::Dropped(format!("appointment {}", data.status));
             }
             _ => {}
@@ -196,7 +164,7 @@ impl Worker {
         let method = match kind {
             MailKind::Confirmation | MailKind::Reschedule => Some(Method::Request),
             MailKind::Cancellation => Some(Method::Cancel),
-            MailKind::Reminder => None,
+            MailKind::Reminder | MailKind::AntsWarning => None,
         };
         let organizer_addr = data
             .site_email
@@ -256,9 +224,75 @@ impl Worker {
         }
     }
 
-    /// Writes the outcome of a row.
     async fn record(&self, row: &OutboxRow, outcome: &Outcome) -> sqlx::Result<()> {
-        let now = self.clock.now();
+        record_outcome(
+            &self.pool,
+            row,
+            outcome,
+            self.clock.now(),
+            self.config.retry_base_ms,
+        )
+        .await
+    }
+}
+
+/// Claims and handles batches until `shutdown`: again at once after a full batch, otherwise on the
+/// next `NOTIFY outbox` or after `poll_secs` (the fallback when notifications are lost).
+pub async fn drain_loop<F, Fut>(
+    pool: &PgPool,
+    poll_secs: u64,
+    batch: i64,
+    shutdown: impl Future<Output = ()>,
+    mut batch_fn: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = sqlx::Result<usize>>,
+{
+    tokio::pin!(shutdown);
+    let mut listener = listen(pool).await;
+    loop {
+        let claimed = match batch_fn().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox batch failed; retrying after the poll interval");
+                0
+            }
+        };
+        if claimed as i64 >= batch {
+            continue;
+        }
+        let poll = tokio::time::sleep(std::time::Duration::from_secs(poll_secs));
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = poll => {
+                if listener.is_none() {
+                    listener = listen(pool).await;
+                }
+            }
+            woke = recv(&mut listener) => {
+                if !woke {
+                    listener = None;
+                }
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut l = PgListener::connect_with(pool).await.ok()?;
+    l.listen("outbox").await.ok()?;
+    Some(l)
+}
+
+/// Writes the outcome of a row: sent, dropped, failed, or deferred with backoff.
+pub async fn record_outcome(
+    pool: &PgPool,
+    row: &OutboxRow,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    retry_base_ms: u64,
+) -> sqlx::Result<()> {
+    {
         let q = match outcome {
             Outcome::Sent => sqlx::query(
                 "UPDATE outbox SET status = 'sent', sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1",
@@ -277,7 +311,7 @@ impl Worker {
                     .bind(why)
             }
             Outcome::Retry(why) => {
-                let delay = backoff(self.config.retry_base_ms, row.attempts);
+                let delay = backoff(retry_base_ms, row.attempts);
                 tracing::info!(outbox = row.id, attempt = row.attempts, retry_in_ms = delay.num_milliseconds(), error = %why, "email deferred");
                 sqlx::query("UPDATE outbox SET claimed_until = NULL, due_at = $2, last_error = $3 WHERE id = $1")
                     .bind(row.id)
@@ -285,7 +319,7 @@ impl Worker {
                     .bind(why)
             }
         };
-        q.execute(&self.pool).await?;
+        q.execute(pool).await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Test harness: a real server on a random port over a fresh PostgreSQL database (created per test
 //! by `#[sqlx::test]`), a manual clock, and helpers to build sites and calendars by SQL.
 
+pub mod ants;
 pub mod smtp;
 
 use booking_service::clock::ManualClock;

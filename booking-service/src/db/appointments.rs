@@ -206,6 +206,7 @@ pub async fn create(
     now: DateTime<Utc>,
     max_live_per_email: i64,
     sealer: &Sealer,
+    ants_check: &str,
 ) -> Result<Created, BookingError> {
     let mut tx = pool.begin().await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
@@ -273,10 +274,11 @@ pub async fn create(
     let numbers: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
     for n in &numbers {
         let res = sqlx::query(
-            "INSERT INTO appointment_pre_demandes (appointment_id, number, live) VALUES ($1, $2, true)",
+            "INSERT INTO appointment_pre_demandes (appointment_id, number, live, ants_check) VALUES ($1, $2, true, $3)",
         )
         .bind(id)
         .bind(n)
+        .bind(ants_check)
         .execute(&mut *tx)
         .await;
         match res {

@@ -5,6 +5,7 @@ use super::extract::Json;
 use super::holds::{invalid_hold, slot_taken};
 use super::sites::find_site;
 use super::AppState;
+use crate::ants::client::{status_message, AntsError};
 use crate::db::appointments::{self, BookingError, Citizen, SlotRequest};
 use crate::db::territory::{self, SiteRow};
 use crate::domain::citizen::{person_name, Email, FieldError, Phone, PreDemandeNumber};
@@ -38,6 +39,10 @@ pub struct AppointmentRequest {
     /// One per person for CNI, PASSPORT, CNI-PASSPORT; none for RETRIEVAL.
     #[serde(default)]
     pre_demande_numbers: Vec<String>,
+    /// Set after ANTS reported appointments elsewhere for a number: the citizen confirms they
+    /// cancel the other one.
+    #[serde(default)]
+    confirm_other_appointments: bool,
 }
 
 /// A confirmed appointment.
@@ -92,6 +97,16 @@ pub async fn slot_of_hold(state: &AppState, claims: &HoldClaims) -> ApiResult<(S
         hold_ref: claims.hid.clone(),
     };
     Ok((site, slot))
+}
+
+/// After a booking or a move onto a held slot: this process's cache forgets the site and the hold
+/// is released (the appointment now occupies the slot). Other replicas' caches may show the slot
+/// free for up to their TTL; a hold there is then refused by the database check.
+pub async fn after_booking(state: &AppState, claims: &HoldClaims, site: Uuid) {
+    state.calendars.invalidate(site);
+    HoldStore::new(&state.kv)
+        .release(claims.site, claims.station, &claims.cli, &claims.hid)
+        .await;
 }
 
 /// Maps a booking failure to its answer; a lost slot comes with alternatives.
@@ -191,6 +206,87 @@ fn citizen(c: &CitizenIn) -> ApiResult<Citizen> {
     })
 }
 
+/// Asks ANTS about every number before the booking transaction (never inside it). Returns what the
+/// numbers' rows record: `validated`, `not_checked` (no ANTS configured) or `unchecked` (ANTS
+/// unreachable and the policy accepts: reconciliation will check later).
+async fn check_with_ants(
+    state: &AppState,
+    numbers: &[PreDemandeNumber],
+    site: Uuid,
+    confirmed: bool,
+) -> ApiResult<&'static str> {
+    let Some(ants) = &state.ants else {
+        return Ok("not_checked");
+    };
+    if numbers.is_empty() {
+        return Ok("not_checked");
+    }
+    let ids: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+    let budget = std::time::Instant::now()
+        + std::time::Duration::from_secs(state.config.ants_hub.ants_status_retry_secs);
+    let answer = loop {
+        match ants.status(&ids, &site.to_string()).await {
+            Ok(map) => break Some(map),
+            Err(AntsError::Unreachable(e)) if std::time::Instant::now() < budget => {
+                tracing::info!(error = %e, "ANTS status check failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "ANTS status check unavailable");
+                break None;
+            }
+        }
+    };
+    let Some(map) = answer else {
+        if state.config.ants_hub.ants_unreachable_policy == "refuse" {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ants_unavailable",
+                "Le service de l'ANTS ne répond pas : réessayez dans quelques minutes.",
+            )
+            .with_retry_after(60));
+        }
+        return Ok("unchecked");
+    };
+    let ours = state.config.public_base_url();
+    let mut elsewhere = Vec::new();
+    for n in &ids {
+        let status = map.get(n).map(|s| s.status.as_str()).unwrap_or("unknown");
+        if status != "validated" {
+            let code = match status {
+                "consumed" => "pre_demande_consumed",
+                "expired" => "pre_demande_expired",
+                "declared" => "pre_demande_declared",
+                _ => "pre_demande_unknown",
+            };
+            return Err(ApiError::unprocessable(code, status_message(n, status))
+                .with_field("pre_demande_numbers")
+                .with_extra(json!({ "number": n })));
+        }
+        for a in map.get(n).map(|s| s.appointments.as_slice()).unwrap_or_default() {
+            // Our own declarations (a move in flight) are not "elsewhere".
+            if !a.management_url.starts_with(&ours) {
+                elsewhere.push(json!({"number": n, "meeting_point": a.meeting_point, "appointment_date": a.appointment_date}));
+            }
+        }
+    }
+    if !elsewhere.is_empty() && !confirmed {
+        let first = &elsewhere[0];
+        return Err(ApiError::conflict(
+            "pre_demande_booked_elsewhere",
+            format!(
+                "La pré-demande {} a déjà un rendez-vous ({}, {}). Pour continuer, confirmez que vous annulez l'autre rendez-vous.",
+                first["number"].as_str().unwrap_or(""),
+                first["meeting_point"].as_str().unwrap_or(""),
+                first["appointment_date"].as_str().unwrap_or("")
+            ),
+        )
+        .with_field("confirm_other_appointments")
+        .with_extra(json!({ "appointments": elsewhere })));
+    }
+    Ok("validated")
+}
+
 /// The link a citizen follows to see, cancel or move an appointment.
 pub fn manage_url(state: &AppState, token: &str) -> String {
     format!("{}/rdv/{token}", state.config.public_base_url())
@@ -213,6 +309,7 @@ pub async fn confirm(
     // The motif may have been withdrawn from the site since the hold.
     let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
     motif_for_site(&settings, site.id, claims.motif, i32::from(claims.persons))?;
+    let ants_check = check_with_ants(&state, &numbers, site.id, req.confirm_other_appointments).await?;
     let now = state.clock.now();
     let created = match appointments::create(
         &state.pool,
@@ -223,15 +320,14 @@ pub async fn confirm(
         now,
         state.config.max_live_appointments_per_email,
         &state.sealer,
+        ants_check,
     )
     .await
     {
         Ok(c) => c,
         Err(e) => return Err(booking_error(&state, &site, &slot, e).await),
     };
-    HoldStore::new(&state.kv)
-        .release(claims.site, claims.station, &claims.cli, &claims.hid)
-        .await;
+    after_booking(&state, &claims, site.id).await;
     tracing::info!(appointment = %created.id, site = %site.id, email = %citizen.email.masked(), "appointment booked");
     Ok((
         StatusCode::CREATED,

@@ -3,7 +3,7 @@
 use super::extract::{Path, Query};
 use super::sites::find_site;
 use super::{params, AppState};
-use crate::db::calendar::{booking_horizon_end, load_calendar};
+use crate::db::calendar::booking_horizon_end;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::motif::Motif;
 use crate::domain::slots::{SiteCalendar, Slot};
@@ -147,9 +147,14 @@ pub async fn calendar_with_holds(
     from: NaiveDate,
     to: NaiveDate,
 ) -> ApiResult<SiteCalendar> {
-    let mut conn = state.pool.acquire().await?;
-    let mut cal = load_calendar(&mut conn, site.id, tz, &site.department_code, from, to).await?;
-    drop(conn);
+    let today = state.clock.now().with_timezone(&tz).date_naive();
+    // A miss loads the next 100 days at once: later requests for other weeks hit.
+    let load = (today, today + Duration::days(100));
+    let cached = state
+        .calendars
+        .get(&state.pool, site.id, tz, &site.department_code, (from, to), load)
+        .await?;
+    let mut cal = SiteCalendar::clone(&cached);
     let stations: Vec<Uuid> = cal.stations.iter().map(|s| s.station_id).collect();
     if let Some(held) = HoldStore::new(&state.kv).held(site.id, &stations).await {
         for (station, iv) in held {

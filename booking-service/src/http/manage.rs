@@ -1,12 +1,11 @@
 //! `GET /api/v1/manage/{token}`, `…/cancel`, `…/reschedule`: what the link in the citizen's email does.
 
-use super::appointments::{booking_error, slot_of_hold, verified_hold};
+use super::appointments::{after_booking, booking_error, slot_of_hold, verified_hold};
 use super::availability::rfc3339_local;
 use super::extract::{Json, Path};
 use super::AppState;
 use crate::db::appointments::{self, AppointmentView, BookingError};
 use crate::error::{ApiError, ApiResult};
-use crate::holds::store::HoldStore;
 use axum::extract::State;
 use chrono::Duration;
 use chrono_tz::Tz;
@@ -127,6 +126,7 @@ pub async fn cancel(
         Ok(()) => {}
         Err(e) => return Err(citizen_change_error(e, tz)),
     }
+    state.calendars.invalidate(a.site_id);
     tracing::info!(appointment = %a.id, "appointment cancelled by citizen");
     let a = load(&state, &token).await?;
     Ok(axum::Json(view(&state, a)?))
@@ -170,9 +170,8 @@ pub async fn reschedule(
     if let Err(e) = appointments::reschedule(&state.pool, a.id, &slot, state.clock.now()).await {
         return Err(booking_error(&state, &site, &slot, e).await);
     }
-    HoldStore::new(&state.kv)
-        .release(claims.site, claims.station, &claims.cli, &claims.hid)
-        .await;
+    state.calendars.invalidate(a.site_id);
+    after_booking(&state, &claims, site.id).await;
     tracing::info!(appointment = %a.id, site = %site.id, "appointment moved by citizen");
     let a = load(&state, &token).await?;
     Ok(axum::Json(view(&state, a)?))

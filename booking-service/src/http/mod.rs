@@ -1,5 +1,6 @@
 //! The HTTP layer: shared state, the router (one module per resource), middleware and serving.
 
+pub mod ants;
 pub mod appointments;
 pub mod availability;
 pub mod client;
@@ -12,6 +13,8 @@ pub mod ops;
 pub mod params;
 pub mod sites;
 
+use crate::ants::client::AntsClient;
+use crate::calendar_cache::CalendarCache;
 use crate::clock::Clock;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
@@ -48,6 +51,10 @@ pub struct AppState {
     pub signer: Arc<HoldSigner>,
     /// Seals management tokens so the notifier (and only it) can put them in emails.
     pub sealer: Arc<Sealer>,
+    /// Site calendars kept in memory for a moment (the rush and the ANTS hub read a lot).
+    pub calendars: Arc<CalendarCache>,
+    /// The ANTS coordination API, when configured.
+    pub ants: Option<Arc<AntsClient>>,
 }
 
 impl AppState {
@@ -58,6 +65,10 @@ impl AppState {
         Self {
             signer: Arc::new(HoldSigner::new(&keys.hold)),
             sealer: Arc::new(Sealer::new(&keys.seal)),
+            calendars: Arc::new(CalendarCache::new(Duration::from_millis(
+                config.availability_cache_ms,
+            ))),
+            ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
             pool,
             kv: Arc::new(kv),
             clock,
@@ -75,6 +86,7 @@ impl AppState {
     ),
     tags(
         (name = "public", description = "API publique, sans connexion"),
+        (name = "ants", description = "Points d'entrée appelés par le moteur national de l'ANTS"),
         (name = "ops", description = "Supervision")
     )
 )]
@@ -94,6 +106,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::show))
         .routes(routes!(manage::cancel))
         .routes(routes!(manage::reschedule))
+        .routes(routes!(ants::get_managed_meeting_points))
+        .routes(routes!(ants::available_time_slots))
+        .routes(routes!(ants::search_application_ids))
+        .routes(routes!(ants::reserve_link))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -1,0 +1,298 @@
+//! ANTS declarations through the outbox: the right calls, in order, through outages and with two
+//! workers; and the reconciliation that repairs what ANTS holds.
+
+use booking_service::clock::ManualClock;
+use e2e_tests::ants::{Declaration, FakeAnts};
+use e2e_tests::{email, hm, numbers, paris, SiteBuilder, TestApp};
+use notifier::ants_worker::AntsWorker;
+use notifier::config::NotifierConfig;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+fn worker(pool: &PgPool, ants: &FakeAnts, clock: &ManualClock) -> Arc<AntsWorker> {
+    let mut c = NotifierConfig::for_tests("postgres://unused", std::env::temp_dir());
+    c.ants_api.ants_api_url = Some(ants.url.clone());
+    c.ants_api.ants_api_token = Some(booking_service::config::Secret::new(ants.token.clone()));
+    Arc::new(AntsWorker::new(pool.clone(), c, Arc::new(clock.clone())).expect("configured"))
+}
+
+async fn drain(w: &AntsWorker) {
+    while w.process_batch().await.unwrap() > 0 {}
+}
+
+fn calls_for(ants: &FakeAnts, number: &str) -> Vec<(String, String)> {
+    ants.calls()
+        .into_iter()
+        .filter(|c| c.1 == number)
+        .map(|c| (c.0, c.3))
+        .collect()
+}
+
+fn call(m: &str, date: &str) -> (String, String) {
+    (m.to_string(), date.to_string())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn booking_moving_and_cancelling_declare_then_withdraw_in_order(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let ants = FakeAnts::start().await;
+    let w = worker(&pool, &ants, &app.clock);
+    let nums = numbers(2);
+    let (s, b) = app
+        .book(
+            site.id,
+            2,
+            "2026-12-02T09:00:00+01:00",
+            "10.6.0.1",
+            &email(),
+            &nums,
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    drain(&w).await;
+    for n in &nums {
+        assert_eq!(calls_for(&ants, n), vec![call("POST", "2026-12-02 09:00:00")]);
+    }
+    let held = ants.declarations();
+    assert_eq!(held.len(), 2);
+    assert!(held
+        .iter()
+        .all(|d| d.meeting_point_id == site.id.to_string() && d.meeting_point.starts_with("Mairie test")));
+    let token = b["manage_token"].as_str().unwrap();
+    assert!(held.iter().all(|d| d
+        .management_url
+        .starts_with(&format!("http://rdv.test/rdv/{token}?application_id="))));
+    assert_ne!(
+        held[0].management_url, held[1].management_url,
+        "unique per number"
+    );
+    // Move: DELETE the old, then POST the new.
+    let (_, h) = app
+        .hold(site.id, "CNI", 2, "2026-12-03T10:00:00+01:00", "10.6.0.1")
+        .await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/manage/{token}/reschedule"),
+            &json!({"hold_id": h["hold_id"]}),
+            "x",
+        )
+        .await;
+    assert_eq!(s, 200);
+    drain(&w).await;
+    // Cancel: DELETE.
+    let (s, _) = app
+        .post(&format!("/api/v1/manage/{token}/cancel"), &Value::Null, "x")
+        .await;
+    assert_eq!(s, 200);
+    drain(&w).await;
+    for n in &nums {
+        assert_eq!(
+            calls_for(&ants, n),
+            vec![
+                call("POST", "2026-12-02 09:00:00"),
+                call("DELETE", "2026-12-02 09:00:00"),
+                call("POST", "2026-12-03 10:00:00"),
+                call("DELETE", "2026-12-03 10:00:00")
+            ]
+        );
+    }
+    assert!(ants.declarations().is_empty());
+    let told: i64 = sqlx::query_scalar("SELECT count(*) FROM ants_declarations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(told, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn ants_down_meanwhile_and_two_workers_still_leave_nothing_declared_after_move_and_cancel(
+    opts: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = opts.max_connections(20).connect_with(connect).await.unwrap();
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let ants = FakeAnts::start().await;
+    let (w1, w2) = (worker(&pool, &ants, &app.clock), worker(&pool, &ants, &app.clock));
+    let mut all = Vec::new();
+    for i in 0..6u32 {
+        let nums = numbers(1);
+        let start = format!("2026-12-02T{:02}:00:00+01:00", 9 + i / 2);
+        let start = if i % 2 == 1 {
+            start.replace(":00:00+", ":30:00+")
+        } else {
+            start
+        };
+        let (s, b) = app
+            .book(site.id, 1, &start, &format!("10.6.1.{i}"), &email(), &nums)
+            .await;
+        assert_eq!(s, 201, "{b}");
+        all.push((nums[0].clone(), b));
+    }
+    // ANTS goes down: the first declarations fail and are deferred.
+    ants.set_down(true);
+    drain(&w1).await;
+    assert!(ants.calls().is_empty());
+    // Meanwhile each citizen moves, then cancels within the same second.
+    for (i, (_, b)) in all.iter().enumerate() {
+        let token = b["manage_token"].as_str().unwrap();
+        let (_, h) = app
+            .hold(
+                site.id,
+                "CNI",
+                1,
+                &format!("2026-12-04T{:02}:{:02}:00+01:00", 9 + i / 4, (i % 4) * 15),
+                &format!("10.6.2.{i}"),
+            )
+            .await;
+        let (s, body) = app
+            .post(
+                &format!("/api/v1/manage/{token}/reschedule"),
+                &json!({"hold_id": h["hold_id"]}),
+                "x",
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let (s, _) = app
+            .post(&format!("/api/v1/manage/{token}/cancel"), &Value::Null, "x")
+            .await;
+        assert_eq!(s, 200);
+    }
+    ants.set_down(false);
+    // Two workers drain together, retries coming due as the clock moves.
+    for _ in 0..30 {
+        app.clock.advance(chrono::Duration::seconds(30));
+        let (a, b) = tokio::join!(w1.process_batch(), w2.process_batch());
+        if a.unwrap() + b.unwrap() == 0 {
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbox WHERE status = 'pending' AND kind LIKE 'ants%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if pending == 0 {
+                break;
+            }
+        }
+    }
+    for (i, (n, _)) in all.iter().enumerate() {
+        let first = if i % 2 == 1 {
+            format!("2026-12-02 {:02}:30:00", 9 + i / 2)
+        } else {
+            format!("2026-12-02 {:02}:00:00", 9 + i / 2)
+        };
+        let second = format!("2026-12-04 {:02}:{:02}:00", 9 + i / 4, (i % 4) * 15);
+        assert_eq!(
+            calls_for(&ants, n),
+            vec![
+                call("POST", &first),
+                call("DELETE", &first),
+                call("POST", &second),
+                call("DELETE", &second)
+            ]
+        );
+    }
+    assert!(ants.declarations().is_empty(), "{:?}", ants.declarations());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn reconciliation_redeclares_withdraws_and_flags_without_cancelling(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let ants = FakeAnts::start().await;
+    let w = worker(&pool, &ants, &app.clock);
+    let mut booked = Vec::new();
+    for (i, t) in ["09:00", "09:30", "10:00"].iter().enumerate() {
+        let n = numbers(1);
+        let (s, b) = app
+            .book(
+                site.id,
+                1,
+                &format!("2026-12-02T{t}:00+01:00"),
+                &format!("10.6.3.{i}"),
+                &email(),
+                &n,
+            )
+            .await;
+        assert_eq!(s, 201);
+        booked.push((n[0].clone(), b));
+    }
+    drain(&w).await;
+    assert_eq!(ants.declarations().len(), 3);
+    // ANTS lost the first; holds a stale declaration of ours for the second; says the third was used.
+    ants.forget(&booked[0].0);
+    ants.inject(Declaration {
+        application_id: booked[1].0.clone(),
+        meeting_point_id: site.id.to_string(),
+        meeting_point: "Mairie test".into(),
+        appointment_date: "2026-12-01 08:00:00".into(),
+        management_url: format!("http://rdv.test/rdv/stale?application_id={}", booked[1].0),
+    });
+    ants.set_status(&booked[2].0, "consumed");
+    let report = w.reconcile().await.unwrap();
+    assert_eq!(
+        (
+            report.checked,
+            report.redeclared,
+            report.withdrawn,
+            report.flagged
+        ),
+        (3, 1, 1, 1)
+    );
+    drain(&w).await;
+    assert_eq!(
+        calls_for(&ants, &booked[0].0).last().unwrap(),
+        &call("POST", "2026-12-02 09:00:00")
+    );
+    assert_eq!(
+        calls_for(&ants, &booked[1].0).last().unwrap(),
+        &call("DELETE", "2026-12-01 08:00:00")
+    );
+    let mut held: Vec<String> = ants
+        .declarations()
+        .into_iter()
+        .map(|d| format!("{} {}", d.application_id, d.appointment_date))
+        .collect();
+    held.sort();
+    let mut want = vec![
+        format!("{} 2026-12-02 09:00:00", booked[0].0),
+        format!("{} 2026-12-02 09:30:00", booked[1].0),
+        format!("{} 2026-12-02 10:00:00", booked[2].0),
+    ];
+    want.sort();
+    assert_eq!(held, want);
+    // The third is flagged for the staff and the citizen is told, but nothing is cancelled.
+    let (check, note): (String, String) =
+        sqlx::query_as("SELECT ants_check, ants_note FROM appointment_pre_demandes WHERE number = $1")
+            .bind(&booked[2].0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(check, "flagged");
+    assert!(note.contains("a déjà servi"), "{note}");
+    let warnings: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'ants_warning'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(warnings, 1);
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments WHERE status = 'booked'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(live, 3);
+    // A second run finds everything in order and flags nothing twice.
+    let again = w.reconcile().await.unwrap();
+    assert_eq!((again.redeclared, again.withdrawn, again.flagged), (0, 0, 0));
+}
