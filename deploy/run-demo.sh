@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole service with demo data: PostgreSQL and Redis (started if needed), the database
-# created and migrated, the m2A demo territory seeded, the notifier (emails written as .eml files in
-# demo-data/mail), then the booking service in the foreground. Stop with Ctrl-C.
+# created and migrated, the m2A demo territory and registry seeded, the notifier (emails written as
+# .eml files in demo-data/mail), the registry (port 8081), then the booking service in the
+# foreground (port 8080). Stop with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/services.sh
@@ -25,17 +26,22 @@ ensure_redis
 check_pg_login "${DATABASE_URL%/*}/postgres"
 
 say "building"
-cargo build --release --bin booking-service --bin notifier
+cargo build --release --bin booking-service --bin notifier --bin registry
 bin=target/release
 
 say "migrating and seeding the demo territory"
 "$bin/booking-service" migrate
 "$bin/booking-service" seed-demo
+"$bin/registry" seed-demo
 
 say "starting the notifier (emails in $MAIL_DIR)"
 "$bin/notifier" run &
 notifier_pid=$!
-trap 'kill $notifier_pid 2>/dev/null || true' EXIT INT TERM
+REGISTRY_BIND_ADDR=${REGISTRY_BIND_ADDR:-127.0.0.1:8081}
+say "starting the registry on http://$REGISTRY_BIND_ADDR  (try /api/v1/allocations?period=2026)"
+"$bin/registry" serve --bind-addr "$REGISTRY_BIND_ADDR" &
+registry_pid=$!
+trap 'kill $notifier_pid $registry_pid 2>/dev/null || true' EXIT INT TERM
 
 say "serving on $PUBLIC_BASE_URL  (try $PUBLIC_BASE_URL/api/v1/communes)"
 "$bin/booking-service" serve

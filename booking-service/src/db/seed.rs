@@ -21,6 +21,7 @@ pub struct CommuneRecord {
     pub name: String,
     pub postcodes: Vec<String>,
     pub population: i32,
+    pub population_totale: i32,
     pub siren: String,
     pub coordinates: Option<(f64, f64)>,
 }
@@ -63,6 +64,9 @@ pub fn parse_communes(csv: &str) -> anyhow::Result<Vec<CommuneRecord>> {
             name: f[1].to_string(),
             postcodes: f[2].split_whitespace().map(str::to_string).collect(),
             population: f[3]
+                .parse()
+                .with_context(|| format!("line {}: bad population", n + 1))?,
+            population_totale: f[4]
                 .parse()
                 .with_context(|| format!("line {}: bad population", n + 1))?,
             siren: f[5].to_string(),

@@ -1,0 +1,173 @@
+//! The téléservices catalog and who offers what.
+
+use super::{require_admin, RegistryState};
+use crate::store::{self, SubscriptionRow, TeleserviceRow};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use booking_service::error::{ApiError, ApiResult};
+use booking_service::http::extract::{Json, Query};
+use booking_service::http::params;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Catalog filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CatalogQuery {
+    /// INSEE code: what the portal shows a resident of this commune today.
+    commune: Option<String>,
+}
+
+/// The catalog, or a commune's residents' view of it.
+#[utoipa::path(get, path = "/api/v1/teleservices", params(CatalogQuery),
+    responses((status = 200, body = [TeleserviceRow]), (status = 400, description = "Code INSEE invalide"),
+              (status = 404, description = "Commune hors du groupement")))]
+pub async fn list_teleservices(
+    State(state): State<RegistryState>,
+    Query(q): Query<CatalogQuery>,
+) -> ApiResult<axum::Json<Vec<TeleserviceRow>>> {
+    let commune = params::insee(q.commune.as_deref())?;
+    if let Some(c) = &commune {
+        let member: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM registry_members WHERE insee_code = $1)")
+                .bind(c)
+                .fetch_one(&state.pool)
+                .await?;
+        if !member {
+            return Err(ApiError::not_found(
+                "commune_not_member",
+                "Cette commune n'est pas membre du groupement.",
+            ));
+        }
+    }
+    let today = state.clock.now().date_naive();
+    Ok(axum::Json(
+        store::teleservices(&state.pool, commune.as_deref(), today).await?,
+    ))
+}
+
+/// A new téléservice.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewTeleservice {
+    code: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    owner_id: Uuid,
+    /// `mutualisable`, `specific` or `state_mission`.
+    kind: String,
+    public_url: Option<String>,
+}
+
+/// Adds a téléservice to the catalog (platform administrator).
+#[utoipa::path(post, path = "/api/v1/teleservices", request_body = NewTeleservice,
+    responses((status = 201, description = "Créé"), (status = 401, description = "Jeton requis"),
+              (status = 409, description = "Code déjà pris"), (status = 422, description = "Champ invalide")))]
+pub async fn create_teleservice(
+    State(state): State<RegistryState>,
+    headers: HeaderMap,
+    Json(t): Json<NewTeleservice>,
+) -> ApiResult<StatusCode> {
+    require_admin(&state, &headers)?;
+    if !matches!(t.kind.as_str(), "mutualisable" | "specific" | "state_mission") {
+        return Err(ApiError::unprocessable(
+            "invalid_kind",
+            "kind : mutualisable, specific ou state_mission.",
+        )
+        .with_field("kind"));
+    }
+    let code_ok = (2..=60).contains(&t.code.len())
+        && t.code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !code_ok || t.name.trim().is_empty() {
+        return Err(
+            ApiError::unprocessable("invalid_field", "code (a-z, 0-9, -) et nom requis.").with_field("code"),
+        );
+    }
+    let res = sqlx::query(
+        "INSERT INTO teleservices (code, name, description, owner_id, kind, public_url) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&t.code)
+    .bind(t.name.trim())
+    .bind(&t.description)
+    .bind(t.owner_id)
+    .bind(&t.kind)
+    .bind(&t.public_url)
+    .execute(&state.pool)
+    .await;
+    match res {
+        Ok(_) => Ok(StatusCode::CREATED),
+        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+            Err(ApiError::conflict("code_taken", "Ce code de téléservice existe déjà.").with_field("code"))
+        }
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_foreign_key_violation()) =>
+        {
+            Err(
+                ApiError::unprocessable("unknown_member", "Membre propriétaire inconnu.")
+                    .with_field("owner_id"),
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Who offers which téléservice, from when to when.
+#[utoipa::path(get, path = "/api/v1/subscriptions", responses((status = 200, body = [SubscriptionRow])))]
+pub async fn list_subscriptions(
+    State(state): State<RegistryState>,
+) -> ApiResult<axum::Json<Vec<SubscriptionRow>>> {
+    Ok(axum::Json(store::subscriptions(&state.pool).await?))
+}
+
+/// A member starts offering a téléservice.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewSubscription {
+    member_id: Uuid,
+    teleservice_code: String,
+    starts_on: NaiveDate,
+    ends_on: Option<NaiveDate>,
+}
+
+/// Records that a member offers a téléservice (platform administrator).
+#[utoipa::path(post, path = "/api/v1/subscriptions", request_body = NewSubscription,
+    responses((status = 201, description = "Créé"), (status = 401, description = "Jeton requis"),
+              (status = 422, description = "Dates ou références invalides")))]
+pub async fn create_subscription(
+    State(state): State<RegistryState>,
+    headers: HeaderMap,
+    Json(s): Json<NewSubscription>,
+) -> ApiResult<StatusCode> {
+    require_admin(&state, &headers)?;
+    if s.ends_on.is_some_and(|e| e <= s.starts_on) {
+        return Err(
+            ApiError::unprocessable("invalid_dates", "La fin doit suivre le début.").with_field("ends_on"),
+        );
+    }
+    let res = sqlx::query(
+        "INSERT INTO subscriptions (id, member_id, teleservice_code, starts_on, ends_on) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(s.member_id)
+    .bind(&s.teleservice_code)
+    .bind(s.starts_on)
+    .bind(s.ends_on)
+    .execute(&state.pool)
+    .await;
+    match res {
+        Ok(_) => Ok(StatusCode::CREATED),
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_foreign_key_violation()) =>
+        {
+            Err(ApiError::unprocessable(
+                "unknown_reference",
+                "Membre ou téléservice inconnu.",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

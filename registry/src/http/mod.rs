@@ -1,0 +1,158 @@
+//! The registry's HTTP API: catalog, members, subscriptions, orders, allocations, and ops routes.
+//! Paths never collide with booking-service's, so one gateway can front both.
+
+pub mod allocations;
+pub mod catalog;
+pub mod members;
+pub mod orders;
+
+use crate::config::RegistryConfig;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Json, Router};
+use booking_service::clock::Clock;
+use booking_service::error::ApiError;
+use serde_json::json;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Shared state of the registry.
+#[derive(Clone)]
+pub struct RegistryState {
+    /// PostgreSQL (the schema shared with booking-service).
+    pub pool: PgPool,
+    /// Configuration.
+    pub config: Arc<RegistryConfig>,
+    /// The clock ("today" for the catalog, timestamps of orders).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Writes need a platform administrator's bearer token (`REGISTRY_ADMIN_TOKENS`).
+pub fn require_admin(state: &RegistryState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok = !given.is_empty()
+        && state.config.admin_tokens.as_ref().is_some_and(|t| {
+            t.expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .fold(false, |acc, t| {
+                    acc | (t.len() == given.len()
+                        && t.bytes().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
+                })
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Réservé à l'administrateur de la plateforme (jeton Bearer).",
+        ))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Registre des téléservices",
+    description = "Catalogue, groupement de commandes et répartition des coûts."
+))]
+struct ApiDoc;
+
+fn api_router() -> OpenApiRouter<RegistryState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(catalog::list_teleservices, catalog::create_teleservice))
+        .routes(routes!(catalog::list_subscriptions, catalog::create_subscription))
+        .routes(routes!(members::list_members, members::join))
+        .routes(routes!(orders::list_orders, orders::announce))
+        .routes(routes!(orders::issue))
+        .routes(routes!(allocations::allocations))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI document, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| api_router().split_for_parts().1)
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "ok")))]
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready: 503 without PostgreSQL.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "prêt"), (status = 503, description = "base indisponible")))]
+async fn readyz(State(state): State<RegistryState>) -> impl IntoResponse {
+    let ok = matches!(
+        tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(&state.pool)
+        )
+        .await,
+        Ok(Ok(_))
+    );
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(
+            json!({"status": if ok { "ready" } else { "unavailable" }, "database": if ok { "ok" } else { "down" }}),
+        ),
+    )
+}
+
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI", body = Object)))]
+async fn openapi_json() -> impl IntoResponse {
+    Json(openapi().clone())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "Cette adresse n'existe pas.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Méthode non autorisée pour cette adresse.",
+    )
+}
+
+/// The registry application.
+pub fn app(state: RegistryState) -> Router {
+    api_router()
+        .split_for_parts()
+        .0
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: RegistryState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,8 @@
+//! The registry: the platform's téléservices, the purchasing group's members and orders, and the
+//! convention's cost allocation.
+
+pub mod allocation;
+pub mod config;
+pub mod http;
+pub mod seed;
+pub mod store;
