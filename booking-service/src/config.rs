@@ -133,6 +133,12 @@ pub struct ServeConfig {
     /// read again; this process's own bookings refresh it at once.
     #[arg(long, env = "AVAILABILITY_CACHE_MS", default_value_t = 2000)]
     pub availability_cache_ms: u64,
+    /// Hours a staff session lasts.
+    #[arg(long, env = "STAFF_SESSION_HOURS", default_value_t = 10)]
+    pub staff_session_hours: i64,
+    /// Login attempts allowed per client address and minute (all accounts together).
+    #[arg(long, env = "STAFF_LOGIN_PER_MINUTE", default_value_t = 20)]
+    pub staff_login_per_minute: u32,
     /// ANTS coordination API.
     #[command(flatten)]
     pub ants_api: AntsApiConfig,
@@ -174,6 +180,8 @@ impl ServeConfig {
             trust_forwarded_for: true,
             ended_grace_minutes: 120,
             availability_cache_ms: 2000,
+            staff_session_hours: 10,
+            staff_login_per_minute: 1000,
             ants_api: AntsApiConfig {
                 ants_api_url: None,
                 ants_api_token: None,

@@ -17,3 +17,4 @@ pub mod http;
 pub mod kv;
 pub mod lifecycle;
 pub mod secrets;
+pub mod staff;

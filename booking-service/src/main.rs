@@ -23,6 +23,14 @@ enum Command {
     Migrate(DbConfig),
     /// Load the 39 communes of m2A and equip the demo sites (idempotent).
     SeedDemo(DbConfig),
+    /// Create a platform administrator; the password is read from standard input.
+    CreateAdmin {
+        #[command(flatten)]
+        db: DbConfig,
+        /// The administrator's email address.
+        #[arg(long)]
+        email: String,
+    },
     /// Apply pending migrations and serve HTTP until SIGTERM or SIGINT.
     Serve(Box<ServeConfig>),
 }
@@ -73,6 +81,26 @@ async fn main() -> anyhow::Result<()> {
                 sites = report.sites,
                 "demo data in place"
             );
+        }
+        Command::CreateAdmin { db, email } => {
+            init_tracing(false);
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            booking_service::staff::accounts::check_password_strength(password)
+                .map_err(anyhow::Error::msg)?;
+            let pool = db::pool(&db)?;
+            db::migrate(&pool).await?;
+            let id = booking_service::staff::accounts::create_account(
+                &pool,
+                &email,
+                password,
+                "Administrateur",
+                booking_service::staff::Role::PlatformAdmin,
+                None,
+            )
+            .await?;
+            tracing::info!(%id, "platform administrator created");
         }
         Command::Serve(cfg) => {
             let cfg = *cfg;

@@ -187,6 +187,20 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("GET", "/api/ants/availableTimeSlots"),
         ("GET", "/api/ants/searchApplicationIds"),
         ("GET", "/reserver"),
+        ("POST", "/api/v1/staff/login"),
+        ("POST", "/api/v1/staff/logout"),
+        ("GET", "/api/v1/staff/me"),
+        ("POST", "/api/v1/staff/password"),
+        ("GET", "/api/v1/staff/sites"),
+        ("GET", "/api/v1/staff/sites/{site_id}/agenda"),
+        ("GET", "/api/v1/staff/appointments"),
+        ("GET", "/api/v1/staff/sites/{site_id}/export"),
+        ("POST", "/api/v1/staff/appointments/{appointment_id}/status"),
+        ("POST", "/api/v1/staff/sites/{site_id}/appointments"),
+        ("GET", "/api/v1/staff/accounts"),
+        ("POST", "/api/v1/staff/accounts"),
+        ("GET", "/api/v1/staff/audit"),
+        ("GET", "/api/v1/staff/outbox/failures"),
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
@@ -204,6 +218,7 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
             app.base,
             path.replace("{site_id}", "00000000-0000-0000-0000-000000000000")
                 .replace("{hold_id}", "x")
+                .replace("{appointment_id}", "x")
                 .replace("{token}", "x")
         );
         let resp = app

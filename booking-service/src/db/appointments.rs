@@ -32,8 +32,22 @@ pub const LIVE_STATUSES: [&str; 2] = ["booked", "checked_in"];
 pub struct Citizen {
     pub first_name: String,
     pub last_name: String,
-    pub email: Email,
+    /// Required online; optional at the counter.
+    pub email: Option<Email>,
     pub phone: Option<Phone>,
+}
+
+/// How a booking is made.
+pub struct BookingOptions<'a> {
+    /// `online`, `counter` or `phone`.
+    pub source: &'a str,
+    pub now: DateTime<Utc>,
+    /// Service-wide limit of live appointments per email address.
+    pub max_live_per_email: i64,
+    /// Seals the management token for the notifier.
+    pub sealer: &'a Sealer,
+    /// What the ANTS status check said (`validated`, `unchecked`, `not_checked`).
+    pub ants_check: &'a str,
 }
 
 /// The slot a booking or a move asks for, as a hold token described it.
@@ -52,6 +66,9 @@ pub struct SlotRequest {
     pub rules_at: DateTime<Utc>,
     /// The hold's id: a hold books once.
     pub hold_ref: String,
+    /// Staff at the counter may book outside the minimum notice and the public horizon (never
+    /// outside openings, nor over another appointment).
+    pub waive_policy: bool,
 }
 
 /// Why a booking, move or cancellation did not happen.
@@ -138,6 +155,11 @@ async fn lock_and_check(conn: &mut PgConnection, slot: &SlotRequest) -> Result<V
     let day = slot.start.with_timezone(&slot.tz).date_naive();
     let cal = load_calendar(conn, slot.site_id, slot.tz, &slot.department, day, day).await?;
     let duration = slot.end - slot.start;
+    let mut cal = cal;
+    if slot.waive_policy {
+        cal.policy.min_notice = Duration::zero();
+        cal.policy.horizon_days = 3650;
+    }
     if !cal.is_offered(slot.start, duration, slot.rules_at) {
         return Err(BookingError::SlotUnavailable);
     }
@@ -196,33 +218,31 @@ async fn queue_reminder_and_declarations(
 }
 
 /// Books `slot` for `citizen` in one transaction: appointment, pré-demande numbers, outbox rows.
-#[allow(clippy::too_many_arguments)]
 pub async fn create(
     pool: &PgPool,
     slot: &SlotRequest,
     citizen: &Citizen,
     numbers: &[PreDemandeNumber],
-    source: &str,
-    now: DateTime<Utc>,
-    max_live_per_email: i64,
-    sealer: &Sealer,
-    ants_check: &str,
+    opts: &BookingOptions<'_>,
 ) -> Result<Created, BookingError> {
+    let (source, now, sealer, ants_check) = (opts.source, opts.now, opts.sealer, opts.ants_check);
     let mut tx = pool.begin().await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
-    // Serialize bookings of one address so two concurrent ones cannot both pass the count.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
-        .bind(citizen.email.as_str())
-        .execute(&mut *tx)
+    if let Some(email) = &citizen.email {
+        // Serialize bookings of one address so two concurrent ones cannot both pass the count.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
+            .bind(email.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM appointments WHERE email = $1 AND status IN ('booked', 'checked_in')",
+        )
+        .bind(email.as_str())
+        .fetch_one(&mut *tx)
         .await?;
-    let live: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM appointments WHERE email = $1 AND status IN ('booked', 'checked_in')",
-    )
-    .bind(citizen.email.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
-    if live >= max_live_per_email {
-        return Err(BookingError::EmailLimit(max_live_per_email));
+        if live >= opts.max_live_per_email {
+            return Err(BookingError::EmailLimit(opts.max_live_per_email));
+        }
     }
     let candidates = lock_and_check(&mut tx, slot).await?;
     let id = Uuid::new_v4();
@@ -249,7 +269,7 @@ pub async fn create(
         .bind(source)
         .bind(&citizen.first_name)
         .bind(&citizen.last_name)
-        .bind(citizen.email.as_str())
+        .bind(citizen.email.as_ref().map(Email::as_str))
         .bind(citizen.phone.as_ref().map(Phone::as_str))
         .bind(&token_hash)
         .bind(&slot.hold_ref)
@@ -534,4 +554,75 @@ pub async fn end_past(pool: &PgPool, now: DateTime<Utc>, grace: Duration) -> sql
     .bind(now - grace)
     .fetch_one(pool)
     .await
+}
+
+/// Staff set an appointment's status. Allowed: booked → checked_in, no_show, cancelled;
+/// checked_in → done, no_show, cancelled; ended → done, no_show (marked late). Leaving the live
+/// statuses frees the numbers and drops the reminder; a cancellation tells the citizen (with the
+/// reason) and withdraws the ANTS declarations. Returns the previous status.
+pub async fn staff_set_status(
+    pool: &PgPool,
+    id: Uuid,
+    new_status: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, BookingError> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(Uuid, String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT site_id, status, lower(during) FROM appointments WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (site_id, old, start) = row.ok_or(BookingError::NotFound)?;
+    let allowed = matches!(
+        (old.as_str(), new_status),
+        ("booked", "checked_in" | "no_show" | "cancelled")
+            | ("checked_in", "done" | "no_show" | "cancelled")
+            | ("ended", "done" | "no_show")
+    );
+    if !allowed {
+        return Err(BookingError::WrongStatus(old));
+    }
+    let cancelled = new_status == "cancelled";
+    sqlx::query(
+        "UPDATE appointments SET status = $2, updated_at = $3,
+                cancelled_by = CASE WHEN $4 THEN 'staff' ELSE cancelled_by END,
+                cancel_reason = CASE WHEN $4 THEN $5 ELSE cancel_reason END,
+                calendar_sequence = calendar_sequence + CASE WHEN $4 THEN 1 ELSE 0 END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(new_status)
+    .bind(now)
+    .bind(cancelled)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    if new_status != "checked_in" {
+        sqlx::query("UPDATE appointment_pre_demandes SET live = false WHERE appointment_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        drop_pending_reminder(&mut tx, id).await?;
+    }
+    if cancelled {
+        let numbers: Vec<String> = sqlx::query_scalar(
+            "SELECT number FROM appointment_pre_demandes WHERE appointment_id = $1 ORDER BY number",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+             VALUES ('cancellation', $1, $2, $3, $3)",
+        )
+        .bind(id)
+        .bind(json!({ "by": "staff", "reason": reason }))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        queue_ants_deletes(&mut tx, id, site_id, start, &numbers, now).await?;
+    }
+    tx.commit().await?;
+    Ok(old)
 }

@@ -6,7 +6,7 @@ use super::holds::{invalid_hold, slot_taken};
 use super::sites::find_site;
 use super::AppState;
 use crate::ants::client::{status_message, AntsError};
-use crate::db::appointments::{self, BookingError, Citizen, SlotRequest};
+use crate::db::appointments::{self, BookingError, BookingOptions, Citizen, SlotRequest};
 use crate::db::territory::{self, SiteRow};
 use crate::domain::citizen::{person_name, Email, FieldError, Phone, PreDemandeNumber};
 use crate::domain::motif::Motif;
@@ -95,6 +95,7 @@ pub async fn slot_of_hold(state: &AppState, claims: &HoldClaims) -> ApiResult<(S
         persons: i16::from(claims.persons),
         rules_at: claims.issued_at(),
         hold_ref: claims.hid.clone(),
+        waive_policy: false,
     };
     Ok((site, slot))
 }
@@ -198,7 +199,7 @@ fn citizen(c: &CitizenIn) -> ApiResult<Citizen> {
     Ok(Citizen {
         first_name: person_name(&c.first_name, "citizen.first_name").map_err(field_error)?,
         last_name: person_name(&c.last_name, "citizen.last_name").map_err(field_error)?,
-        email: Email::parse(&c.email).map_err(field_error)?,
+        email: Some(Email::parse(&c.email).map_err(field_error)?),
         phone: match c.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             None => None,
             Some(p) => Some(Phone::parse(p).map_err(field_error)?),
@@ -311,24 +312,19 @@ pub async fn confirm(
     motif_for_site(&settings, site.id, claims.motif, i32::from(claims.persons))?;
     let ants_check = check_with_ants(&state, &numbers, site.id, req.confirm_other_appointments).await?;
     let now = state.clock.now();
-    let created = match appointments::create(
-        &state.pool,
-        &slot,
-        &citizen,
-        &numbers,
-        "online",
+    let opts = BookingOptions {
+        source: "online",
         now,
-        state.config.max_live_appointments_per_email,
-        &state.sealer,
+        max_live_per_email: state.config.max_live_appointments_per_email,
+        sealer: &state.sealer,
         ants_check,
-    )
-    .await
-    {
+    };
+    let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
         Ok(c) => c,
         Err(e) => return Err(booking_error(&state, &site, &slot, e).await),
     };
     after_booking(&state, &claims, site.id).await;
-    tracing::info!(appointment = %created.id, site = %site.id, email = %citizen.email.masked(), "appointment booked");
+    tracing::info!(appointment = %created.id, site = %site.id, email = %citizen.email.as_ref().map(Email::masked).unwrap_or_default(), "appointment booked");
     Ok((
         StatusCode::CREATED,
         axum::Json(AppointmentOut {

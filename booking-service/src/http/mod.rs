@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod ops;
 pub mod params;
 pub mod sites;
+pub mod staff;
 
 use crate::ants::client::AntsClient;
 use crate::calendar_cache::CalendarCache;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub calendars: Arc<CalendarCache>,
     /// The ANTS coordination API, when configured.
     pub ants: Option<Arc<AntsClient>>,
+    /// Staff login attempts per client address (per process).
+    pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -69,6 +72,9 @@ impl AppState {
                 config.availability_cache_ms,
             ))),
             ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
+            login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(config.staff_login_per_minute.max(1)).expect("at least one"),
+            ))),
             pool,
             kv: Arc::new(kv),
             clock,
@@ -86,6 +92,7 @@ impl AppState {
     ),
     tags(
         (name = "public", description = "API publique, sans connexion"),
+        (name = "staff", description = "Agents et administrateurs des mairies (connexion requise)"),
         (name = "ants", description = "Points d'entrée appelés par le moteur national de l'ANTS"),
         (name = "ops", description = "Supervision")
     )
@@ -110,6 +117,19 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ants::available_time_slots))
         .routes(routes!(ants::search_application_ids))
         .routes(routes!(ants::reserve_link))
+        .routes(routes!(staff::auth::login))
+        .routes(routes!(staff::auth::logout))
+        .routes(routes!(staff::auth::me))
+        .routes(routes!(staff::auth::change_password))
+        .routes(routes!(staff::agenda::sites))
+        .routes(routes!(staff::agenda::agenda))
+        .routes(routes!(staff::agenda::search))
+        .routes(routes!(staff::agenda::export))
+        .routes(routes!(staff::appointments::set_status))
+        .routes(routes!(staff::appointments::counter_booking))
+        .routes(routes!(staff::admin::list_accounts, staff::admin::create_account))
+        .routes(routes!(staff::admin::audit_log))
+        .routes(routes!(staff::admin::outbox_failures))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

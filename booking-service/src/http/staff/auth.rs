@@ -1,0 +1,183 @@
+//! Login, logout, who am I, password change.
+
+use super::{Staff, COOKIE};
+use crate::error::{ApiError, ApiResult};
+use crate::http::client::{client_key, PeerAddr};
+use crate::http::extract::Json;
+use crate::http::AppState;
+use crate::staff::{accounts, audit, StaffUser};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+/// An open session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOut {
+    /// Send as `Authorization: Bearer …` (also set as an HttpOnly cookie for the web pages).
+    token: String,
+    expires_at: String,
+    account: StaffUser,
+}
+
+/// Opens a session (rate-limited per client address; an account locks after 5 wrong passwords).
+#[utoipa::path(post, path = "/api/v1/staff/login", tag = "staff", request_body = LoginRequest,
+    responses((status = 200, body = LoginOut), (status = 401, description = "Identifiants invalides"),
+              (status = 429, description = "Trop de tentatives (compte verrouillé ou adresse limitée)")))]
+pub async fn login(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    let client = client_key(&state, &headers, &peer);
+    if state.login_limiter.check_key(&client).is_err() {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "Trop de tentatives de connexion : patientez une minute.",
+        )
+        .with_retry_after(60));
+    }
+    if req.email.len() > 254 || req.password.len() > 1024 {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "Identifiants trop longs.",
+        ));
+    }
+    let now = state.clock.now();
+    match accounts::login(
+        &state.pool,
+        &req.email,
+        &req.password,
+        now,
+        state.config.staff_session_hours,
+    )
+    .await?
+    {
+        accounts::Login::Ok {
+            user,
+            token,
+            expires_at,
+        } => {
+            audit::record(&state.pool, &user, None, "login", None, None, json!({}), now).await?;
+            let max_age = (expires_at - now).num_seconds().max(0);
+            let cookie =
+                format!("{COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}");
+            let body = LoginOut {
+                token,
+                expires_at: expires_at.to_rfc3339(),
+                account: user,
+            };
+            let mut resp = axum::Json(body).into_response();
+            resp.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+            );
+            Ok(resp)
+        }
+        accounts::Login::Invalid => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "Adresse ou mot de passe incorrect.",
+        )),
+        accounts::Login::Locked(until) => {
+            let secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(60);
+            Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_locked",
+                "Trop d'essais infructueux : le compte est verrouillé pour quelques minutes.",
+            )
+            .with_retry_after(secs))
+        }
+    }
+}
+
+/// Closes the session.
+#[utoipa::path(post, path = "/api/v1/staff/logout", tag = "staff",
+    responses((status = 204, description = "Déconnecté"), (status = 401, description = "Non connecté")))]
+pub async fn logout(State(state): State<AppState>, staff: Staff) -> ApiResult<Response> {
+    let now = state.clock.now();
+    accounts::logout(&state.pool, &staff.token, now).await?;
+    audit::record(
+        &state.pool,
+        &staff.user,
+        None,
+        "logout",
+        None,
+        None,
+        json!({}),
+        now,
+    )
+    .await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("rdv_staff=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok(resp)
+}
+
+/// The logged-in member.
+#[utoipa::path(get, path = "/api/v1/staff/me", tag = "staff",
+    responses((status = 200, body = StaffUser), (status = 401, description = "Non connecté")))]
+pub async fn me(staff: Staff) -> axum::Json<StaffUser> {
+    axum::Json(staff.user)
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes one's password; other sessions are closed.
+#[utoipa::path(post, path = "/api/v1/staff/password", tag = "staff", request_body = PasswordChange,
+    responses((status = 204, description = "Changé"), (status = 401, description = "Non connecté"),
+              (status = 422, description = "Mot de passe actuel faux ou nouveau trop faible")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    staff: Staff,
+    Json(req): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    accounts::check_password_strength(&req.new_password)
+        .map_err(|m| ApiError::unprocessable("weak_password", m).with_field("new_password"))?;
+    let now = state.clock.now();
+    if !accounts::change_password(
+        &state.pool,
+        staff.user.id,
+        &req.current_password,
+        &req.new_password,
+        &staff.token,
+        now,
+    )
+    .await?
+    {
+        return Err(
+            ApiError::unprocessable("wrong_password", "Mot de passe actuel incorrect.")
+                .with_field("current_password"),
+        );
+    }
+    audit::record(
+        &state.pool,
+        &staff.user,
+        None,
+        "password_change",
+        None,
+        None,
+        json!({}),
+        now,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

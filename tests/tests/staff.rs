@@ -1,0 +1,601 @@
+//! The staff API: authentication, roles and commune isolation on every route, lockout and sessions,
+//! counter bookings, status changes, CSV export and the audit log.
+
+use booking_service::staff::{accounts, Role};
+use e2e_tests::{email, numbers, paris, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    app.post(
+        "/api/v1/staff/login",
+        &json!({"email": email, "password": password}),
+        "10.20.0.1",
+    )
+    .await
+}
+
+async fn token(app: &TestApp, email: &str) -> String {
+    let (s, body) = login(app, email, PASSWORD).await;
+    assert_eq!(s, 200, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method.parse().unwrap(), format!("{}{}", app.base, path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if method != "GET" {
+        req = req.json(body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn site_of(pool: &PgPool, insee: &str) -> String {
+    // The site with the most stations (Mulhouse's Hôtel de Ville has three).
+    sqlx::query_scalar(
+        "SELECT s.id::text FROM sites s WHERE commune_insee = $1
+         ORDER BY (SELECT count(*) FROM stations st WHERE st.site_id = s.id) DESC, name LIMIT 1",
+    )
+    .bind(insee)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+struct World {
+    app: TestApp,
+    site_a: String,
+    site_b: String,
+    appt_a: String,
+    appt_b: String,
+}
+
+/// Mulhouse (A) and Rixheim (B), an admin and an agent in A, an agent in B, a platform admin, and
+/// one appointment in each commune.
+async fn world(pool: PgPool) -> World {
+    booking_service::db::seed::seed_demo(&pool).await.unwrap();
+    for (mail, role, commune) in [
+        ("admin@m2a.fr", Role::PlatformAdmin, None),
+        ("chef@mulhouse.fr", Role::CommuneAdmin, Some("68224")),
+        ("agent@mulhouse.fr", Role::Agent, Some("68224")),
+        ("agent@rixheim.fr", Role::Agent, Some("68278")),
+    ] {
+        accounts::create_account(&pool, mail, PASSWORD, "Test", role, commune)
+            .await
+            .unwrap();
+    }
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let (site_a, site_b) = (site_of(&pool, "68224").await, site_of(&pool, "68278").await);
+    let agent_a = token(&app, "agent@mulhouse.fr").await;
+    let agent_b = token(&app, "agent@rixheim.fr").await;
+    let book = |site: String, t: String, at: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"motif": "CNI", "persons": 1, "start": at, "first_name": "Éloïse", "last_name": "=cmd|' /C calc'!A0", "email": email()});
+            let (s, b) = call(
+                app,
+                "POST",
+                &format!("/api/v1/staff/sites/{site}/appointments"),
+                &body,
+                Some(&t),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+            b["id"].as_str().unwrap().to_string()
+        }
+    };
+    let appt_a = book(site_a.clone(), agent_a, "2026-12-02T09:00:00+01:00").await;
+    let appt_b = book(site_b.clone(), agent_b, "2026-12-02T09:00:00+01:00").await;
+    World {
+        app,
+        site_a,
+        site_b,
+        appt_a,
+        appt_b,
+    }
+}
+
+/// (method, path, body, expected status for the right role, admin only, concerns commune A's resource)
+fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
+    let (a, appt) = (&w.site_a, &w.appt_a);
+    vec![
+        ("GET", "/api/v1/staff/me".into(), Value::Null, 200, false, false),
+        (
+            "POST",
+            "/api/v1/staff/password".into(),
+            json!({"current_password": "wrong wrong wrong", "new_password": "another long password"}),
+            422,
+            false,
+            false,
+        ),
+        (
+            "GET",
+            "/api/v1/staff/sites".into(),
+            Value::Null,
+            200,
+            false,
+            false,
+        ),
+        (
+            "GET",
+            format!("/api/v1/staff/sites/{a}/agenda?date=2026-12-02&days=7"),
+            Value::Null,
+            200,
+            false,
+            true,
+        ),
+        (
+            "GET",
+            "/api/v1/staff/appointments?q=calc".into(),
+            Value::Null,
+            200,
+            false,
+            false,
+        ),
+        (
+            "GET",
+            format!("/api/v1/staff/sites/{a}/export?from=2026-12-01&to=2026-12-31"),
+            Value::Null,
+            200,
+            false,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/appointments/{appt}/status"),
+            json!({"status": "checked_in"}),
+            200,
+            false,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/sites/{a}/appointments"),
+            json!({"motif": "CNI", "persons": 1, "start": "2026-12-03T10:00:00+01:00", "first_name": "A", "last_name": "B"}),
+            201,
+            false,
+            true,
+        ),
+        (
+            "GET",
+            "/api/v1/staff/accounts".into(),
+            Value::Null,
+            200,
+            true,
+            false,
+        ),
+        (
+            "POST",
+            "/api/v1/staff/accounts".into(),
+            json!({"email": "nouvel.agent@mulhouse.fr", "password": "a long enough password", "role": "agent"}),
+            201,
+            true,
+            false,
+        ),
+        ("GET", "/api/v1/staff/audit".into(), Value::Null, 200, true, false),
+        (
+            "GET",
+            "/api/v1/staff/outbox/failures".into(),
+            Value::Null,
+            200,
+            true,
+            false,
+        ),
+        (
+            "POST",
+            "/api/v1/staff/logout".into(),
+            Value::Null,
+            204,
+            false,
+            false,
+        ),
+    ]
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let app = &w.app;
+    let table = routes(&w);
+    // The table covers every staff route of the OpenAPI document.
+    let (_, doc) = app.get("/openapi.json").await;
+    let mut documented: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.starts_with("/api/v1/staff/") && !p.ends_with("/login"))
+        .cloned()
+        .collect();
+    documented.sort();
+    let mut tested: Vec<String> = table
+        .iter()
+        .map(|r| {
+            let p =
+                r.1.split('?')
+                    .next()
+                    .unwrap()
+                    .replace(&w.site_a, "{site_id}")
+                    .replace(&w.appt_a, "{appointment_id}");
+            p
+        })
+        .collect();
+    tested.sort();
+    tested.dedup();
+    assert_eq!(tested, documented);
+    let agent_b = token(app, "agent@rixheim.fr").await;
+    for (method, path, body, _, admin_only, commune_a) in &table {
+        // Anonymous: 401.
+        let (s, b) = call(app, method, path, body, None).await;
+        assert_eq!(s, 401, "anonymous {method} {path}: {b}");
+        assert_eq!(b["error"]["code"], "unauthenticated");
+        let (s, _) = call(app, method, path, body, Some("garbage-token")).await;
+        assert_eq!(s, 401, "bad token {method} {path}");
+        if *commune_a {
+            // Another commune's agent: 404, its existence not revealed.
+            let (s, b) = call(app, method, path, body, Some(&agent_b)).await;
+            assert_eq!(s, 404, "agent B on {method} {path}: {b}");
+        }
+        if *admin_only {
+            let (s, b) = call(app, method, path, body, Some(&agent_b)).await;
+            assert_eq!(s, 403, "agent on admin route {method} {path}: {b}");
+        }
+    }
+    // The right role: 2xx (or the route's own 4xx for the deliberately wrong password).
+    let admin_a = token(app, "chef@mulhouse.fr").await;
+    for (method, path, body, want, _, _) in &table {
+        let (s, b) = call(app, method, path, body, Some(&admin_a)).await;
+        assert_eq!(s, *want, "commune admin {method} {path}: {b}");
+    }
+    // Rixheim's appointment is invisible to Mulhouse's admin, visible to the platform admin.
+    let admin_a = token(app, "chef@mulhouse.fr").await;
+    let (s, _) = call(
+        app,
+        "POST",
+        &format!("/api/v1/staff/appointments/{}/status", w.appt_b),
+        &json!({"status": "checked_in"}),
+        Some(&admin_a),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        app,
+        "GET",
+        &format!("/api/v1/staff/sites/{}/agenda", w.site_b),
+        &Value::Null,
+        Some(&admin_a),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let platform = token(app, "admin@m2a.fr").await;
+    let (s, b) = call(
+        app,
+        "GET",
+        &format!("/api/v1/staff/sites/{}/agenda?date=2026-12-02", w.site_b),
+        &Value::Null,
+        Some(&platform),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b.as_array().unwrap().len(), 1);
+    // A commune admin cannot create accounts elsewhere or a platform admin.
+    let (s, _) = call(
+        app,
+        "POST",
+        "/api/v1/staff/accounts",
+        &json!({"email": "x@y.fr", "password": "a long enough password", "role": "platform_admin"}),
+        Some(&admin_a),
+    )
+    .await;
+    assert_eq!(s, 403);
+    // The search stays inside the commune.
+    let (_, found) = call(
+        app,
+        "GET",
+        "/api/v1/staff/appointments?q=calc",
+        &Value::Null,
+        Some(&admin_a),
+    )
+    .await;
+    assert!(found
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["site_id"] == w.site_a.as_str()));
+    assert!(!found.as_array().unwrap().is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn five_wrong_passwords_lock_the_login_sessions_expire_and_logout_ends_them(pool: PgPool) {
+    let w = world(pool).await;
+    let app = &w.app;
+    for _ in 0..4 {
+        assert_eq!(login(app, "agent@mulhouse.fr", "wrong password!").await.0, 401);
+    }
+    let (s, b) = login(app, "agent@mulhouse.fr", "wrong password!").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (429, Some("account_locked")));
+    let (s, _) = login(app, "agent@mulhouse.fr", PASSWORD).await;
+    assert_eq!(s, 429, "locked even with the right password");
+    // An unknown address gets the same answer as a wrong password.
+    assert_eq!(login(app, "nobody@mulhouse.fr", PASSWORD).await.0, 401);
+    app.clock.advance(chrono::Duration::minutes(16));
+    let t = token(app, "agent@mulhouse.fr").await;
+    assert_eq!(
+        call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&t))
+            .await
+            .0,
+        200
+    );
+    // The cookie works too, and is HttpOnly, Secure, SameSite.
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/staff/login", app.base))
+        .json(&json!({"email": "agent@mulhouse.fr", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let me = app
+        .client
+        .get(format!("{}/api/v1/staff/me", app.base))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    // Sessions expire.
+    app.clock.advance(chrono::Duration::hours(11));
+    assert_eq!(
+        call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&t))
+            .await
+            .0,
+        401
+    );
+    // Logout ends a session at once.
+    let t2 = token(app, "agent@mulhouse.fr").await;
+    assert_eq!(
+        call(app, "POST", "/api/v1/staff/logout", &Value::Null, Some(&t2))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&t2))
+            .await
+            .0,
+        401
+    );
+    // The hash, never the token, is stored.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_sessions WHERE token_hash = $1")
+        .bind(t2.as_bytes())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM staff_accounts WHERE email = 'agent@mulhouse.fr'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn counter_bookings_waive_notice_and_horizon_but_never_overlap(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let app = &w.app;
+    let agent = token(app, "agent@mulhouse.fr").await;
+    // The Hôtel de Ville's public horizon is 60 days: mid-March 2027 is not public yet.
+    let far = "2027-03-10T09:00:00+01:00";
+    let (s, _) = app
+        .hold(w.site_a.parse().unwrap(), "CNI", 1, far, "10.21.0.1")
+        .await;
+    assert_eq!(s, 422, "not offered to the public");
+    let path = format!("/api/v1/staff/sites/{}/appointments", w.site_a);
+    let body = |at: &str| json!({"motif": "PASSPORT", "persons": 2, "start": at, "first_name": "Jean", "last_name": "Guichet", "source": "phone"});
+    let (s, first) = call(app, "POST", &path, &body(far), Some(&agent)).await;
+    assert_eq!(s, 201, "{first}");
+    // Within the minimum notice, too (it is 07:00; the counter books 09:00 today... a Monday).
+    let (s, b) = call(
+        app,
+        "POST",
+        &path,
+        &body("2026-11-30T09:00:00+01:00"),
+        Some(&agent),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    // Three stations; the 4th booking at the same time overlaps: 409.
+    for _ in 0..2 {
+        assert_eq!(call(app, "POST", &path, &body(far), Some(&agent)).await.0, 201);
+    }
+    let (s, b) = call(app, "POST", &path, &body(far), Some(&agent)).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("slot_unavailable")),
+        "{b}"
+    );
+    // Outside openings (a Sunday) is refused too.
+    let (s, _) = call(
+        app,
+        "POST",
+        &path,
+        &body("2026-12-06T10:00:00+01:00"),
+        Some(&agent),
+    )
+    .await;
+    assert_eq!(s, 409);
+    assert_eq!(e2e_tests::overlapping_pairs(&pool).await, 0);
+    let (source, email): (String, Option<String>) =
+        sqlx::query_as("SELECT source, email FROM appointments WHERE id = $1::uuid")
+            .bind(first["id"].as_str().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (source.as_str(), email),
+        ("phone", None),
+        "a phone booking, no email needed"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn status_changes_cancellation_export_and_audit(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let app = &w.app;
+    let agent = token(app, "agent@mulhouse.fr").await;
+    // An online booking with a number, cancelled by the mairie with a reason.
+    let n = numbers(1);
+    let (s, online) = app
+        .book(
+            w.site_a.parse().unwrap(),
+            1,
+            "2026-12-03T09:00:00+01:00",
+            "10.22.0.1",
+            &email(),
+            &n,
+        )
+        .await;
+    assert_eq!(s, 201, "{online}");
+    let id = online["id"].as_str().unwrap();
+    let status = |st: &str, reason: Option<&str>| json!({"status": st, "reason": reason});
+    let (s, b) = call(
+        app,
+        "POST",
+        &format!("/api/v1/staff/appointments/{id}/status"),
+        &status("cancelled", None),
+        Some(&agent),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (422, Some("reason_required")));
+    let (s, _) = call(
+        app,
+        "POST",
+        &format!("/api/v1/staff/appointments/{id}/status"),
+        &status("cancelled", Some("Panne du dispositif")),
+        Some(&agent),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, b) = call(
+        app,
+        "POST",
+        &format!("/api/v1/staff/appointments/{id}/status"),
+        &status("checked_in", None),
+        Some(&agent),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
+    let (kind, payload): (String, Value) = sqlx::query_as(
+        "SELECT kind, payload FROM outbox WHERE appointment_id = $1::uuid AND kind = 'cancellation'",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (kind.as_str(), payload["by"].as_str(), payload["reason"].as_str()),
+        ("cancellation", Some("staff"), Some("Panne du dispositif"))
+    );
+    let live: bool = sqlx::query_scalar("SELECT live FROM appointment_pre_demandes WHERE number = $1")
+        .bind(&n[0])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(!live, "the number is free again");
+    // Check-in then done.
+    let a = &w.appt_a;
+    assert_eq!(
+        call(
+            app,
+            "POST",
+            &format!("/api/v1/staff/appointments/{a}/status"),
+            &status("checked_in", None),
+            Some(&agent)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            app,
+            "POST",
+            &format!("/api/v1/staff/appointments/{a}/status"),
+            &status("done", None),
+            Some(&agent)
+        )
+        .await
+        .0,
+        200
+    );
+    // CSV: BOM, semicolons, French headers, accents intact, formulas neutralised.
+    let (s, csv) = call(
+        app,
+        "GET",
+        &format!(
+            "/api/v1/staff/sites/{}/export?from=2026-12-01&to=2026-12-31",
+            w.site_a
+        ),
+        &Value::Null,
+        Some(&agent),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let csv = csv.as_str().unwrap();
+    assert!(csv.starts_with('\u{feff}'));
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "Date;Heure;Poste;Référence;Statut;Origine;Motif;Personnes;Nom;Prénom;Courriel;Téléphone;Numéros de pré-demande");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Éloïse") && l.contains("'=cmd|' /C calc'!A0")),
+        "{csv}"
+    );
+    assert!(lines.iter().all(|l| !l.contains(";=cmd")));
+    assert_eq!(lines.len(), 3);
+    // Every mutating action left an audit row, without secrets.
+    let admin = token(app, "chef@mulhouse.fr").await;
+    let (_, log) = call(
+        app,
+        "GET",
+        "/api/v1/staff/audit?limit=500",
+        &Value::Null,
+        Some(&admin),
+    )
+    .await;
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for want in ["counter_booking", "status_change", "export", "login"] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
+    assert_eq!(actions.iter().filter(|a| **a == "status_change").count(), 3);
+    let text = log.to_string();
+    assert!(!text.contains(PASSWORD) && !text.contains(&agent));
+    // Mulhouse's admin does not see Rixheim's rows.
+    assert!(log
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["commune_insee"] == "68224"));
+}
