@@ -197,6 +197,14 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("GET", "/api/v1/staff/sites/{site_id}/export"),
         ("POST", "/api/v1/staff/appointments/{appointment_id}/status"),
         ("POST", "/api/v1/staff/sites/{site_id}/appointments"),
+        ("GET", "/api/v1/staff/sites/{site_id}/calendar"),
+        ("POST", "/api/v1/staff/sites/{site_id}/rules"),
+        ("DELETE", "/api/v1/staff/rules/{rule_id}"),
+        ("POST", "/api/v1/staff/sites/{site_id}/closures"),
+        ("PUT", "/api/v1/staff/sites/{site_id}/policy"),
+        ("POST", "/api/v1/staff/sites/{site_id}/release-events"),
+        ("POST", "/api/v1/staff/stations/{station_id}/breakdown"),
+        ("GET", "/api/v1/staff/sites/{site_id}/stats"),
         ("GET", "/api/v1/staff/accounts"),
         ("POST", "/api/v1/staff/accounts"),
         ("GET", "/api/v1/staff/audit"),
@@ -219,6 +227,8 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
             path.replace("{site_id}", "00000000-0000-0000-0000-000000000000")
                 .replace("{hold_id}", "x")
                 .replace("{appointment_id}", "x")
+                .replace("{rule_id}", "x")
+                .replace("{station_id}", "x")
                 .replace("{token}", "x")
         );
         let resp = app

@@ -57,6 +57,8 @@ struct World {
     site_b: String,
     appt_a: String,
     appt_b: String,
+    station_a: String,
+    rule_a: String,
 }
 
 /// Mulhouse (A) and Rixheim (B), an admin and an agent in A, an agent in B, a platform admin, and
@@ -95,19 +97,98 @@ async fn world(pool: PgPool) -> World {
     };
     let appt_a = book(site_a.clone(), agent_a, "2026-12-02T09:00:00+01:00").await;
     let appt_b = book(site_b.clone(), agent_b, "2026-12-02T09:00:00+01:00").await;
+    let station_a: String =
+        sqlx::query_scalar("SELECT id::text FROM stations WHERE site_id = $1::uuid ORDER BY name LIMIT 1")
+            .bind(&site_a)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let rule_a: String = sqlx::query_scalar(
+        "SELECT id::text FROM opening_rules WHERE station_id = $1::uuid ORDER BY weekday, start_time LIMIT 1",
+    )
+    .bind(&station_a)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     World {
         app,
         site_a,
         site_b,
         appt_a,
         appt_b,
+        station_a,
+        rule_a,
     }
 }
 
 /// (method, path, body, expected status for the right role, admin only, concerns commune A's resource)
 fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
-    let (a, appt) = (&w.site_a, &w.appt_a);
+    let (a, appt, st, rule) = (&w.site_a, &w.appt_a, &w.station_a, &w.rule_a);
     vec![
+        (
+            "GET",
+            format!("/api/v1/staff/sites/{a}/calendar"),
+            Value::Null,
+            200,
+            false,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/sites/{a}/rules"),
+            json!({"station_id": st, "weekday": 7, "start_time": "10:00", "end_time": "11:00", "valid_from": "2026-12-01"}),
+            201,
+            true,
+            true,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/staff/rules/{rule}"),
+            Value::Null,
+            200,
+            true,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/sites/{a}/closures"),
+            json!({"start": "2026-12-24T08:00:00+01:00", "end": "2026-12-24T12:00:00+01:00", "reason": "Formation"}),
+            200,
+            true,
+            true,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/staff/sites/{a}/policy"),
+            json!({"min_notice_minutes": 60, "horizon_days": 45, "release_time": "08:00", "cancel_deadline_minutes": 240, "slot_step_minutes": 15, "reminder_hours": 48}),
+            204,
+            true,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/sites/{a}/release-events"),
+            json!({"up_to": "2027-02-28", "release_at": "2026-12-15T08:00:00+01:00"}),
+            201,
+            true,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/stations/{st}/breakdown"),
+            json!({"start": "2027-02-01T08:00:00+01:00", "end": "2027-02-01T12:00:00+01:00", "reason": "Panne"}),
+            200,
+            false,
+            true,
+        ),
+        (
+            "GET",
+            format!("/api/v1/staff/sites/{a}/stats?month=2026-12"),
+            Value::Null,
+            200,
+            true,
+            true,
+        ),
         ("GET", "/api/v1/staff/me".into(), Value::Null, 200, false, false),
         (
             "POST",
@@ -219,19 +300,20 @@ async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
     let mut tested: Vec<String> = table
         .iter()
         .map(|r| {
-            let p =
-                r.1.split('?')
-                    .next()
-                    .unwrap()
-                    .replace(&w.site_a, "{site_id}")
-                    .replace(&w.appt_a, "{appointment_id}");
-            p
+            r.1.split('?')
+                .next()
+                .unwrap()
+                .replace(&w.site_a, "{site_id}")
+                .replace(&w.appt_a, "{appointment_id}")
+                .replace(&w.station_a, "{station_id}")
+                .replace(&w.rule_a, "{rule_id}")
         })
         .collect();
     tested.sort();
     tested.dedup();
     assert_eq!(tested, documented);
     let agent_b = token(app, "agent@rixheim.fr").await;
+    let agent_a = token(app, "agent@mulhouse.fr").await;
     for (method, path, body, _, admin_only, commune_a) in &table {
         // Anonymous: 401.
         let (s, b) = call(app, method, path, body, None).await;
@@ -245,7 +327,8 @@ async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
             assert_eq!(s, 404, "agent B on {method} {path}: {b}");
         }
         if *admin_only {
-            let (s, b) = call(app, method, path, body, Some(&agent_b)).await;
+            // An agent of the right commune: 403.
+            let (s, b) = call(app, method, path, body, Some(&agent_a)).await;
             assert_eq!(s, 403, "agent on admin route {method} {path}: {b}");
         }
     }

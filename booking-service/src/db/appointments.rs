@@ -568,6 +568,19 @@ pub async fn staff_set_status(
     now: DateTime<Utc>,
 ) -> Result<String, BookingError> {
     let mut tx = pool.begin().await?;
+    let old = staff_set_status_in(&mut tx, id, new_status, reason, now).await?;
+    tx.commit().await?;
+    Ok(old)
+}
+
+/// [`staff_set_status`] inside a caller's transaction (a breakdown cancels several at once).
+pub async fn staff_set_status_in(
+    tx: &mut PgConnection,
+    id: Uuid,
+    new_status: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, BookingError> {
     let row: Option<(Uuid, String, DateTime<Utc>)> =
         sqlx::query_as("SELECT site_id, status, lower(during) FROM appointments WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -603,7 +616,7 @@ pub async fn staff_set_status(
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        drop_pending_reminder(&mut tx, id).await?;
+        drop_pending_reminder(&mut *tx, id).await?;
     }
     if cancelled {
         let numbers: Vec<String> = sqlx::query_scalar(
@@ -621,8 +634,7 @@ pub async fn staff_set_status(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        queue_ants_deletes(&mut tx, id, site_id, start, &numbers, now).await?;
+        queue_ants_deletes(&mut *tx, id, site_id, start, &numbers, now).await?;
     }
-    tx.commit().await?;
     Ok(old)
 }

@@ -2,6 +2,7 @@
 
 pub mod appointments;
 pub mod calendar;
+pub mod calendar_admin;
 pub mod seed;
 pub mod territory;
 

@@ -218,6 +218,16 @@ impl SiteCalendar {
         open.is_offered(start, duration, now)
     }
 
+    /// The stations open (by their rules, outside closures and holidays) for the whole range,
+    /// whatever is booked on them.
+    pub fn open_stations(&self, start: DateTime<Utc>, duration: Duration) -> Vec<Uuid> {
+        let mut open = self.clone();
+        for st in &mut open.stations {
+            st.blocked.clear();
+        }
+        open.free_stations(start, duration)
+    }
+
     /// The stations that are open and free for the whole of `[start, start + duration)`, in order.
     pub fn free_stations(&self, start: DateTime<Utc>, duration: Duration) -> Vec<Uuid> {
         let d = self.local_date(start);

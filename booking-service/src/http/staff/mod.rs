@@ -5,6 +5,7 @@ pub mod admin;
 pub mod agenda;
 pub mod appointments;
 pub mod auth;
+pub mod calendar;
 
 use super::AppState;
 use crate::error::ApiError;
