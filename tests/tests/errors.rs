@@ -199,6 +199,7 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("POST", "/api/v1/staff/sites/{site_id}/appointments"),
         ("GET", "/api/v1/staff/sites/{site_id}/calendar"),
         ("POST", "/api/v1/staff/sites/{site_id}/rules"),
+        ("PUT", "/api/v1/staff/rules/{rule_id}"),
         ("DELETE", "/api/v1/staff/rules/{rule_id}"),
         ("POST", "/api/v1/staff/sites/{site_id}/closures"),
         ("PUT", "/api/v1/staff/sites/{site_id}/policy"),

@@ -129,7 +129,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::appointments::counter_booking))
         .routes(routes!(staff::calendar::calendar))
         .routes(routes!(staff::calendar::add_rule))
-        .routes(routes!(staff::calendar::delete_rule))
+        .routes(routes!(
+            staff::calendar::change_rule,
+            staff::calendar::delete_rule
+        ))
         .routes(routes!(staff::calendar::add_closure))
         .routes(routes!(staff::calendar::set_policy))
         .routes(routes!(staff::calendar::add_release))

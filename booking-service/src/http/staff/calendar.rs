@@ -138,6 +138,36 @@ fn time(raw: &str, field: &'static str) -> ApiResult<NaiveTime> {
         .map_err(|_| ApiError::unprocessable("invalid_time", "Heure invalide (HH:MM).").with_field(field))
 }
 
+/// A rule as typed, checked: weekday 1–7, end after start, validity in order.
+fn validated_rule(r: &NewRule) -> ApiResult<RuleInput> {
+    let rule = RuleInput {
+        station_id: r.station_id,
+        weekday: r.weekday,
+        start_time: time(&r.start_time, "start_time")?,
+        end_time: time(&r.end_time, "end_time")?,
+        valid_from: r.valid_from,
+        valid_until: r.valid_until,
+    };
+    if !(1..=7).contains(&rule.weekday) {
+        return Err(
+            ApiError::unprocessable("invalid_weekday", "Jour : 1 (lundi) à 7 (dimanche).")
+                .with_field("weekday"),
+        );
+    }
+    if rule.end_time <= rule.start_time {
+        return Err(
+            ApiError::unprocessable("invalid_range", "La fin doit suivre le début.").with_field("end_time"),
+        );
+    }
+    if rule.valid_until.is_some_and(|u| u < rule.valid_from) {
+        return Err(
+            ApiError::unprocessable("invalid_range", "La fin de validité précède son début.")
+                .with_field("valid_until"),
+        );
+    }
+    Ok(rule)
+}
+
 /// Adds an opening range to a station (no overlap with its other ranges on that weekday).
 #[utoipa::path(post, path = "/api/v1/staff/sites/{site_id}/rules", tag = "staff", request_body = NewRule, params(("site_id" = String, Path, description = "Lieu")),
     responses((status = 201, description = "Créée"), (status = 401, description = "Non connecté"), (status = 403, description = "Réservé aux administrateurs"),
@@ -297,6 +327,76 @@ pub async fn delete_rule(
             now,
         )
         .await?;
+        tx.commit().await?;
+        state.calendars.invalidate(site.id);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(axum::Json(ChangeOut { applied: apply, hits }))
+}
+
+/// Changes an opening range: first a preview of the appointments the change would leave outside
+/// any opening; `?confirm=true` applies it (those appointments are kept, and listed).
+#[utoipa::path(put, path = "/api/v1/staff/rules/{rule_id}", tag = "staff", request_body = NewRule, params(("rule_id" = String, Path, description = "Plage"), Confirm),
+    responses((status = 200, body = ChangeOut), (status = 401, description = "Non connecté"), (status = 403, description = "Réservé aux administrateurs"),
+              (status = 404, description = "Plage inconnue ou d'une autre commune"), (status = 422, description = "Plage invalide ou chevauchante")))]
+pub async fn change_rule(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(rule_id): Path<String>,
+    Query(q): Query<Confirm>,
+    Json(r): Json<NewRule>,
+) -> ApiResult<axum::Json<ChangeOut>> {
+    let id = params::uuid(&rule_id, "rule_id")?;
+    let site_id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT st.site_id FROM opening_rules r JOIN stations st ON st.id = r.station_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let site = administered_site(
+        &state,
+        &staff,
+        &site_id.ok_or_else(|| not_yours("rule_not_found"))?.to_string(),
+    )
+    .await?;
+    let rule = validated_rule(&r)?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    calendar_admin::lock_site(&mut tx, site.id).await?;
+    let ours: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1 AND site_id = $2)")
+            .bind(rule.station_id)
+            .bind(site.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !ours {
+        return Err(not_yours("station_not_found"));
+    }
+    if calendar_admin::rule_overlaps(&mut tx, &rule, Some(id)).await? {
+        return Err(ApiError::unprocessable(
+            "overlapping_rule",
+            "Cette plage chevauche une autre plage du poste ce jour-là.",
+        )
+        .with_field("start_time"));
+    }
+    sqlx::query(
+        "UPDATE opening_rules SET station_id = $2, weekday = $3, start_time = $4, end_time = $5, valid_from = $6, valid_until = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(rule.station_id)
+    .bind(rule.weekday)
+    .bind(rule.start_time)
+    .bind(rule.end_time)
+    .bind(rule.valid_from)
+    .bind(rule.valid_until)
+    .execute(&mut *tx)
+    .await?;
+    let hits = uncovered(&mut tx, &site, now).await?;
+    let apply = q.confirm.unwrap_or(false);
+    if apply {
+        audit::record(&mut *tx, &staff.user, Some(&site.commune_insee), "rule_change", None, Some(&id.to_string()),
+            json!({"weekday": rule.weekday, "start": rule.start_time, "end": rule.end_time, "hits": hits.len()}), now).await?;
         tx.commit().await?;
         state.calendars.invalidate(site.id);
     } else {
