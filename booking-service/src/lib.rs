@@ -17,4 +17,5 @@ pub mod http;
 pub mod kv;
 pub mod lifecycle;
 pub mod secrets;
+pub mod signals;
 pub mod staff;

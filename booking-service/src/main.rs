@@ -47,22 +47,6 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown requested; draining in-flight requests");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -117,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_secs(60),
             );
             let state = http::AppState::new(pool, cfg, clock);
-            http::run(listener, state, shutdown_signal()).await?;
+            http::run(listener, state, booking_service::signals::shutdown_signal()).await?;
         }
     }
     Ok(())

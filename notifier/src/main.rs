@@ -29,19 +29,6 @@ enum Command {
     Reconcile(Box<NotifierConfig>),
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term => {} }
-    tracing::info!("shutdown requested; finishing the current batch");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -77,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let signal = async {
-                shutdown_signal().await;
+                booking_service::signals::shutdown_signal().await;
                 let _ = stop_tx.send(true);
             };
             tokio::join!(emails, declarations, signal);

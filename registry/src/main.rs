@@ -28,18 +28,6 @@ enum Command {
     Serve(RegistryConfig),
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term => {} }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -67,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
                 config: Arc::new(cfg),
                 clock: Arc::new(SystemClock),
             };
-            http::run(listener, state, shutdown_signal()).await?;
+            http::run(listener, state, booking_service::signals::shutdown_signal()).await?;
         }
     }
     Ok(())

@@ -119,6 +119,16 @@ pub async fn booking_error(
 ) -> ApiError {
     match e {
         BookingError::SlotUnavailable => slot_taken(state, site, slot.end - slot.start).await,
+        other => refusal(other, slot.tz),
+    }
+}
+
+/// The answer to a booking, move or cancellation refused for a reason other than a lost slot.
+pub fn refusal(e: BookingError, tz: chrono_tz::Tz) -> ApiError {
+    match e {
+        BookingError::SlotUnavailable => {
+            ApiError::conflict("slot_unavailable", "Ce créneau n'est plus disponible.")
+        }
         BookingError::PreDemandeInUse(n) => ApiError::conflict(
             "pre_demande_in_use",
             format!("Le numéro de pré-demande {n} est déjà utilisé pour un autre rendez-vous."),
@@ -146,7 +156,7 @@ pub async fn booking_error(
             "deadline_passed",
             format!(
                 "Le rendez-vous ne peut plus être modifié en ligne depuis le {} : contactez la mairie.",
-                at.with_timezone(&slot.tz).format("%d/%m/%Y à %H:%M")
+                at.with_timezone(&tz).format("%d/%m/%Y à %H:%M")
             ),
         ),
         BookingError::Mismatch(field) => ApiError::unprocessable(

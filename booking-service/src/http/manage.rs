@@ -1,10 +1,10 @@
 //! `GET /api/v1/manage/{token}`, `…/cancel`, `…/reschedule`: what the link in the citizen's email does.
 
-use super::appointments::{after_booking, booking_error, slot_of_hold, verified_hold};
+use super::appointments::{after_booking, booking_error, refusal, slot_of_hold, verified_hold};
 use super::availability::rfc3339_local;
 use super::extract::{Json, Path};
 use super::AppState;
-use crate::db::appointments::{self, AppointmentView, BookingError};
+use crate::db::appointments::{self, AppointmentView};
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use chrono::Duration;
@@ -124,30 +124,12 @@ pub async fn cancel(
         .map_err(|_| ApiError::internal("bad site time zone"))?;
     match appointments::cancel_by_citizen(&state.pool, a.id, state.clock.now()).await {
         Ok(()) => {}
-        Err(e) => return Err(citizen_change_error(e, tz)),
+        Err(e) => return Err(refusal(e, tz)),
     }
     state.calendars.invalidate(a.site_id);
     tracing::info!(appointment = %a.id, "appointment cancelled by citizen");
     let a = load(&state, &token).await?;
     Ok(axum::Json(view(&state, a)?))
-}
-
-fn citizen_change_error(e: BookingError, tz: Tz) -> ApiError {
-    match e {
-        BookingError::WrongStatus(s) => ApiError::conflict(
-            "not_modifiable",
-            format!("Ce rendez-vous ne peut plus être modifié (statut : {s})."),
-        ),
-        BookingError::DeadlinePassed(at) => ApiError::conflict(
-            "deadline_passed",
-            format!(
-                "Le rendez-vous ne peut plus être modifié en ligne depuis le {} : contactez la mairie.",
-                at.with_timezone(&tz).format("%d/%m/%Y à %H:%M")
-            ),
-        ),
-        BookingError::NotFound => ApiError::not_found("appointment_not_found", "Rendez-vous introuvable."),
-        other => ApiError::internal(other),
-    }
 }
 
 /// Move it onto another held slot: same appointment (id, link, calendar entry); if the new slot is

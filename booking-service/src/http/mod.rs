@@ -153,11 +153,13 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     DOC.get_or_init(|| api_router().split_for_parts().1)
 }
 
-async fn not_found() -> ApiError {
+/// The JSON 404 of unknown routes (shared with the registry).
+pub async fn not_found() -> ApiError {
     ApiError::not_found("route_not_found", "Cette adresse n'existe pas.")
 }
 
-async fn method_not_allowed() -> ApiError {
+/// The JSON 405 of a known route with another method (shared with the registry).
+pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

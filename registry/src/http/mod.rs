@@ -123,25 +123,13 @@ async fn openapi_json() -> impl IntoResponse {
     Json(openapi().clone())
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "Cette adresse n'existe pas.")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "Méthode non autorisée pour cette adresse.",
-    )
-}
-
 /// The registry application.
 pub fn app(state: RegistryState) -> Router {
     api_router()
         .split_for_parts()
         .0
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(booking_service::http::not_found)
+        .method_not_allowed_fallback(booking_service::http::method_not_allowed)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -6,6 +6,7 @@ use crate::db::appointments::{self, BookingError, BookingOptions, Citizen, SlotR
 use crate::db::territory;
 use crate::domain::citizen::{person_name, Email, Phone, PreDemandeNumber};
 use crate::error::{ApiError, ApiResult};
+use crate::http::appointments::refusal;
 use crate::http::availability::{duration_for, motif_for_site, rfc3339_local, site_tz};
 use crate::http::extract::{Json, Path};
 use crate::http::holds::{parse_instant, slot_taken};
@@ -217,14 +218,7 @@ pub async fn counter_booking(
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
         Ok(c) => c,
         Err(BookingError::SlotUnavailable) => return Err(slot_taken(&state, &site, duration).await),
-        Err(BookingError::PreDemandeInUse(n)) => {
-            return Err(ApiError::conflict(
-                "pre_demande_in_use",
-                format!("Le numéro {n} a déjà un rendez-vous."),
-            )
-            .with_field("pre_demande_numbers"))
-        }
-        Err(e) => return Err(ApiError::internal(e)),
+        Err(e) => return Err(refusal(e, tz)),
     };
     state.calendars.invalidate(site.id);
     audit::record(

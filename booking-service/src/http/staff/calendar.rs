@@ -138,6 +138,21 @@ fn time(raw: &str, field: &'static str) -> ApiResult<NaiveTime> {
         .map_err(|_| ApiError::unprocessable("invalid_time", "Heure invalide (HH:MM).").with_field(field))
 }
 
+/// 404 unless `station` belongs to `site` (a station of another site or commune is not revealed).
+async fn station_of_site(tx: &mut sqlx::PgConnection, station: Uuid, site: Uuid) -> ApiResult<()> {
+    let ours: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1 AND site_id = $2)")
+            .bind(station)
+            .bind(site)
+            .fetch_one(tx)
+            .await?;
+    if ours {
+        Ok(())
+    } else {
+        Err(not_yours("station_not_found"))
+    }
+}
+
 /// A rule as typed, checked: weekday 1–7, end after start, validity in order.
 fn validated_rule(r: &NewRule) -> ApiResult<RuleInput> {
     let rule = RuleInput {
@@ -206,15 +221,7 @@ pub async fn add_rule(
     }
     let mut tx = state.pool.begin().await?;
     calendar_admin::lock_site(&mut tx, site.id).await?;
-    let ours: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1 AND site_id = $2)")
-            .bind(rule.station_id)
-            .bind(site.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !ours {
-        return Err(not_yours("station_not_found"));
-    }
+    station_of_site(&mut tx, rule.station_id, site.id).await?;
     if calendar_admin::rule_overlaps(&mut tx, &rule, None).await? {
         return Err(ApiError::unprocessable(
             "overlapping_rule",
@@ -364,15 +371,7 @@ pub async fn change_rule(
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     calendar_admin::lock_site(&mut tx, site.id).await?;
-    let ours: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1 AND site_id = $2)")
-            .bind(rule.station_id)
-            .bind(site.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !ours {
-        return Err(not_yours("station_not_found"));
-    }
+    station_of_site(&mut tx, rule.station_id, site.id).await?;
     if calendar_admin::rule_overlaps(&mut tx, &rule, Some(id)).await? {
         return Err(ApiError::unprocessable(
             "overlapping_rule",
@@ -440,15 +439,7 @@ pub async fn add_closure(
     let mut tx = state.pool.begin().await?;
     calendar_admin::lock_site(&mut tx, site.id).await?;
     if let Some(st) = c.station_id {
-        let ours: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1 AND site_id = $2)")
-                .bind(st)
-                .bind(site.id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !ours {
-            return Err(not_yours("station_not_found"));
-        }
+        station_of_site(&mut tx, st, site.id).await?;
     }
     let hits = calendar_admin::live_overlapping(&mut tx, site.id, c.station_id, start, end).await?;
     if c.confirm {
