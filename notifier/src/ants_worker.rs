@@ -154,6 +154,23 @@ impl AntsWorker {
         let site_id_s = site_id.to_string();
         let result = match row.kind.as_str() {
             "ants_declare" => {
+                // A declaration queued for what is no longer live (cancelled meanwhile, or a repair
+                // queued by a reconciliation that raced the cancellation) must never reach ANTS:
+                // it would block the number nationwide.
+                let live: bool = match sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM appointment_pre_demandes WHERE appointment_id = $1 AND number = $2 AND live)",
+                )
+                .bind(row.appointment_id)
+                .bind(number)
+                .fetch_one(&self.pool)
+                .await
+                {
+                    Ok(l) => l,
+                    Err(e) => return Outcome::Retry(format!("database: {e}")),
+                };
+                if !live {
+                    return Outcome::Dropped("no longer live: not declared".into());
+                }
                 let url = match self.management_url(row.appointment_id, number).await {
                     Ok(u) => u,
                     Err(o) => return o,

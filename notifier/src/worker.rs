@@ -144,14 +144,9 @@ impl Worker {
         let Some(email) = data.email.clone() else {
             return Outcome::Dropped("no email address".into());
         };
-        let to: Mailbox = match format!(
-            "{} {} <{email}>",
-            data.first_name.replace(['<', '>', '"'], " "),
-            data.last_name.replace(['<', '>', '"'], " ")
-        )
-        .parse()
-        {
-            Ok(m) => m,
+        // Mailbox::new quotes the display name: "Martin (épouse Durand)" or "Dupont, Marie" are fine.
+        let to = match email.parse::<lettre::Address>() {
+            Ok(address) => Mailbox::new(Some(format!("{} {}", data.first_name, data.last_name)), address),
             Err(e) => return Outcome::Failed(format!("bad recipient address: {e}")),
         };
         let base = self.config.public_base_url.trim_end_matches('/');

@@ -608,3 +608,29 @@ async fn a_notifier_killed_mid_batch_and_restarted_loses_nothing(
         ids.len() - 300
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn names_with_commas_and_parentheses_are_quoted_not_refused(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let smtp = SmtpServer::start(SmtpOptions::default()).await;
+    let w = worker(&pool, config(smtp.port), &app.clock);
+    let (_, hold) = app
+        .hold(site.id, "CNI", 1, "2026-12-02T09:00:00+01:00", "10.9.4.1")
+        .await;
+    let to = email();
+    let body = serde_json::json!({"hold_id": hold["hold_id"], "pre_demande_numbers": numbers(1),
+        "citizen": {"first_name": "Marie", "last_name": "Dupont, épouse Martin (dite \"Mimi\")", "email": to}});
+    let (s, b) = app.post("/api/v1/appointments", &body, "10.9.4.1").await;
+    assert_eq!(s, 201, "{b}");
+    drain(&w).await;
+    let msgs = smtp.messages();
+    assert_eq!(msgs.len(), 1);
+    let m = MessageParser::default().parse(msgs[0].data.as_bytes()).unwrap();
+    let addr = m.to().unwrap().first().unwrap();
+    assert_eq!(addr.address(), Some(to.as_str()));
+    assert!(addr.name().unwrap().contains("Dupont, épouse Martin"));
+}

@@ -211,6 +211,18 @@ async fn altered_or_expired_hold_tokens_are_refused_and_quotas_hold(pool: PgPool
         .hold(site, "CNI", 1, "2026-12-02T10:00:00+01:00", "10.0.2.1")
         .await;
     assert_eq!(s, 201);
+    // Behind the proxy the client is the last X-Forwarded-For entry (the proxy's own), not the
+    // forgeable ones before it: changing the first entry does not buy more holds.
+    let h = |start: &'static str, xff: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"site_id": site, "motif": "CNI", "persons": 1, "start": start});
+            app.post("/api/v1/holds", &body, xff).await.0
+        }
+    };
+    assert_eq!(h("2026-12-02T10:15:00+01:00", "6.6.6.1, 10.0.2.50").await, 201);
+    assert_eq!(h("2026-12-02T10:30:00+01:00", "6.6.6.2, 10.0.2.50").await, 201);
+    assert_eq!(h("2026-12-02T10:45:00+01:00", "6.6.6.3, 10.0.2.50").await, 429);
     // Released: 09:30 is offered again.
     let (_, a) = app.get(&format!("/api/v1/sites/{site}/availability?{WED}")).await;
     assert!(starts(&a).contains(&"2026-12-02T09:30:00+01:00".to_string()));

@@ -357,3 +357,77 @@ async fn rules_are_validated_and_changes_are_previewed_before_they_apply(pool: P
     .await;
     assert_eq!(s, 400);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_breakdown_recorded_late_leaves_past_and_checked_in_appointments_alone(pool: PgPool) {
+    let site = SiteBuilder {
+        stations: 2,
+        ..SiteBuilder::default()
+    }
+    .weekdays(&[(hm(9, 0), hm(12, 0))])
+    .create(&pool)
+    .await;
+    accounts::create_account(
+        &pool,
+        "chef@rixheim.fr",
+        PASSWORD,
+        "Chef",
+        Role::CommuneAdmin,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let s1 = site.stations[0];
+    let past = insert_appointment(
+        &pool,
+        site.id,
+        s1,
+        paris(2026, 12, 2, 9, 0, 0),
+        paris(2026, 12, 2, 9, 15, 0),
+        "booked",
+    )
+    .await;
+    let here = insert_appointment(
+        &pool,
+        site.id,
+        s1,
+        paris(2026, 12, 2, 10, 0, 0),
+        paris(2026, 12, 2, 10, 15, 0),
+        "checked_in",
+    )
+    .await;
+    let later = insert_appointment(
+        &pool,
+        site.id,
+        s1,
+        paris(2026, 12, 2, 11, 0, 0),
+        paris(2026, 12, 2, 11, 15, 0),
+        "booked",
+    )
+    .await;
+    // It is 10:05; the agent records that the station broke at 08:00.
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 10, 5, 0)).await;
+    let token = admin_token(&app).await;
+    let body =
+        json!({"start": "2026-12-02T08:00:00+01:00", "end": "2026-12-02T13:00:00+01:00", "reason": "Panne"});
+    let (s, report) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/staff/stations/{s1}/breakdown"),
+        &body,
+        &token,
+    )
+    .await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["moved"].as_array().unwrap().len(), 1);
+    assert_eq!(report["moved"][0][0], later.to_string());
+    assert!(report["cancelled"].as_array().unwrap().is_empty());
+    for (id, want) in [(past, "booked"), (here, "checked_in")] {
+        let st: String = sqlx::query_scalar("SELECT status FROM appointments WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(st, want);
+    }
+}

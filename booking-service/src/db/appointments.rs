@@ -127,7 +127,7 @@ fn new_reference() -> String {
 /// A hold books once: a second confirmation of it (a double click, a retry) is told so, rather
 /// than "slot taken" by its own first booking. The unique index settles concurrent ones.
 async fn check_hold_unused(conn: &mut PgConnection, hold_ref: &str) -> Result<(), BookingError> {
-    let used: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM appointments WHERE hold_ref = $1)")
+    let used: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM used_holds WHERE hold_ref = $1)")
         .bind(hold_ref)
         .fetch_one(conn)
         .await?;
@@ -135,6 +135,26 @@ async fn check_hold_unused(conn: &mut PgConnection, hold_ref: &str) -> Result<()
         Err(BookingError::HoldAlreadyUsed)
     } else {
         Ok(())
+    }
+}
+
+/// Records that a hold was used by `appointment`; a concurrent use of the same hold fails here.
+async fn mark_hold_used(
+    conn: &mut PgConnection,
+    hold_ref: &str,
+    appointment: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let res = sqlx::query("INSERT INTO used_holds (hold_ref, appointment_id, used_at) VALUES ($1, $2, $3)")
+        .bind(hold_ref)
+        .bind(appointment)
+        .bind(now)
+        .execute(conn)
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if constraint(&e) == Some("used_holds_pkey") => Err(BookingError::HoldAlreadyUsed),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -291,6 +311,7 @@ pub async fn create(
         }
     }
     let station_id = chosen.ok_or(BookingError::SlotUnavailable)?;
+    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     let numbers: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
     for n in &numbers {
         let res = sqlx::query(
@@ -471,6 +492,19 @@ pub async fn reschedule(
     now: DateTime<Utc>,
 ) -> Result<Uuid, BookingError> {
     let mut tx = pool.begin().await?;
+    // Sites before the appointment row, in id order: the order a breakdown takes its locks (site,
+    // then appointments), so the two can never wait on each other.
+    let current_site: Option<Uuid> = sqlx::query_scalar("SELECT site_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let mut sites = vec![current_site.ok_or(BookingError::NotFound)?, slot.site_id];
+    sites.sort();
+    sites.dedup();
+    sqlx::query("SELECT id FROM sites WHERE id = ANY ($1) ORDER BY id FOR SHARE")
+        .bind(&sites)
+        .execute(&mut *tx)
+        .await?;
     let (old_site, old_start, numbers, motif, persons) = lock_for_citizen_change(&mut tx, id, now).await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
     if motif != slot.motif.code() {
@@ -511,6 +545,7 @@ pub async fn reschedule(
         }
     }
     let station = chosen.ok_or(BookingError::SlotUnavailable)?;
+    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     let sequence: i32 = sqlx::query_scalar("SELECT calendar_sequence FROM appointments WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *tx)

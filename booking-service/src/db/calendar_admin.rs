@@ -128,7 +128,24 @@ pub async fn breakdown(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let hits = live_overlapping(&mut tx, site, Some(station), from, to).await?;
+    // Appointments still to come (one already started, or a citizen checked in at the counter, is
+    // the staff's to handle in person), locked so a concurrent cancellation cannot change them
+    // under the breakdown.
+    let hits: Vec<Hit> = sqlx::query_as(
+        "SELECT id, reference, station_id, lower(during) AS start, upper(during) AS \"end\", persons, last_name
+         FROM appointments
+         WHERE site_id = $1 AND station_id = $2 AND status = 'booked' AND during && tstzrange($3, $4)
+           AND lower(during) >= $5
+         ORDER BY lower(during), id
+         FOR UPDATE",
+    )
+    .bind(site)
+    .bind(station)
+    .bind(from)
+    .bind(to)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
     let (tz, department): (String, String) = sqlx::query_as(
         "SELECT s.timezone, c.department_code FROM sites s JOIN communes c ON c.insee_code = s.commune_insee WHERE s.id = $1",
     )

@@ -22,14 +22,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
     }
 }
 
-/// A stable, non-reversible key for the client behind a request.
+/// A stable, non-reversible key for the client behind a request. Behind a trusted proxy, the
+/// address is the last `X-Forwarded-For` entry: the one the proxy itself appended (entries to its
+/// left come from the client and can be forged).
 pub fn client_key(state: &AppState, headers: &HeaderMap, peer: &PeerAddr) -> String {
     let forwarded = state
         .config
         .trust_forwarded_for
         .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
         .flatten()
-        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
     let addr = forwarded.unwrap_or_else(|| {

@@ -122,7 +122,9 @@ pub async fn login(
     .fetch_optional(pool)
     .await?;
     let Some(row) = row.filter(|r| r.active) else {
-        let _ = verify_password(password, dummy_hash());
+        // The same work as a real check (off the async threads), so timing reveals no account.
+        let password = password.to_string();
+        let _ = tokio::task::spawn_blocking(move || verify_password(&password, dummy_hash())).await;
         return Ok(Login::Invalid);
     };
     if let Some(until) = row.locked_until.filter(|u| *u > now) {
