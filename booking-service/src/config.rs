@@ -129,6 +129,9 @@ pub struct ServeConfig {
     /// Minutes after its end before an unmarked appointment is set `ended` (freeing its numbers).
     #[arg(long, env = "ENDED_GRACE_MINUTES", default_value_t = 120)]
     pub ended_grace_minutes: i64,
+    /// Days after its end before a past appointment's personal data is anonymised.
+    #[arg(long, env = "RETENTION_DAYS", default_value_t = 365)]
+    pub retention_days: i64,
     /// Milliseconds a site's calendar (rules, closures, bookings) is served from memory before being
     /// read again; this process's own bookings refresh it at once.
     #[arg(long, env = "AVAILABILITY_CACHE_MS", default_value_t = 2000)]
@@ -179,6 +182,7 @@ impl ServeConfig {
             max_live_appointments_per_email: 2,
             trust_forwarded_for: true,
             ended_grace_minutes: 120,
+            retention_days: 365,
             availability_cache_ms: 2000,
             staff_session_hours: 10,
             staff_login_per_minute: 1000,

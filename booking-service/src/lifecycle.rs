@@ -1,18 +1,26 @@
 //! Periodic work of the service: appointments nobody marked after they ended become `ended`,
-//! which frees their pré-demande numbers.
+//! which frees their pré-demande numbers; once an hour, personal data past its retention is purged.
 
 use crate::clock::Clock;
 use crate::db::appointments::end_past;
+use crate::db::retention::purge_before;
 use chrono::Duration;
 use sqlx::PgPool;
 use std::sync::Arc;
 
-/// Runs the ending job every `every` until the process stops. Safe with several replicas: each
-/// run is one idempotent statement.
-pub fn spawn_ending_job(pool: PgPool, clock: Arc<dyn Clock>, grace: Duration, every: std::time::Duration) {
+/// Runs the ending job every `every`, and the retention purge every 60th run, until the process
+/// stops. Safe with several replicas: each run is idempotent.
+pub fn spawn_ending_job(
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    grace: Duration,
+    retention: Duration,
+    every: std::time::Duration,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut runs: u64 = 0;
         loop {
             tick.tick().await;
             match end_past(&pool, clock.now(), grace).await {
@@ -20,6 +28,20 @@ pub fn spawn_ending_job(pool: PgPool, clock: Arc<dyn Clock>, grace: Duration, ev
                 Ok(n) => tracing::info!(count = n, "past appointments marked ended"),
                 Err(e) => tracing::warn!(error = %e, "ending job failed; will retry"),
             }
+            if runs.is_multiple_of(60) {
+                match purge_before(&pool, clock.now() - retention).await {
+                    Ok(p) if p.appointments + p.outbox_rows > 0 => {
+                        tracing::info!(
+                            appointments = p.appointments,
+                            outbox = p.outbox_rows,
+                            "personal data past retention purged"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+                }
+            }
+            runs += 1;
         }
     });
 }

@@ -98,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
                 pool.clone(),
                 clock.clone(),
                 chrono::Duration::minutes(cfg.ended_grace_minutes),
+                chrono::Duration::days(cfg.retention_days),
                 std::time::Duration::from_secs(60),
             );
             let state = http::AppState::new(pool, cfg, clock);

@@ -591,3 +591,73 @@ async fn online_cancellation_stops_at_the_sites_deadline(pool: PgPool) {
         .await;
     assert_eq!(s, 200);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn personal_data_is_purged_after_the_retention_and_live_appointments_are_untouched(pool: PgPool) {
+    let site = site_9_to_11(&pool).await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let (s, live) = app
+        .book(
+            site,
+            1,
+            "2026-12-02T09:00:00+01:00",
+            "10.0.7.1",
+            &email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, old) = app
+        .book(
+            site,
+            1,
+            "2026-12-02T10:00:00+01:00",
+            "10.0.7.2",
+            &email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let token = old["manage_token"].as_str().unwrap();
+    let (s, _) = app
+        .post(&format!("/api/v1/manage/{token}/cancel"), &Value::Null, "x")
+        .await;
+    assert_eq!(s, 200);
+    sqlx::query("UPDATE outbox SET status = 'sent'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // A year and a day later, the cancelled one is anonymised; the live one keeps everything.
+    let cutoff = paris(2027, 12, 3, 0, 0, 0) - chrono::Duration::days(365);
+    let purged = booking_service::db::retention::purge_before(&pool, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(purged.appointments, 1);
+    // The messages (all delivered, created before the cutoff) go too.
+    assert!(purged.outbox_rows >= 3, "{purged:?}");
+    let (name, email_col, numbers_left): (String, Option<String>, i64) = sqlx::query_as(
+        "SELECT last_name, email, (SELECT count(*) FROM appointment_pre_demandes WHERE appointment_id = a.id) FROM appointments a WHERE id = $1::uuid",
+    )
+    .bind(old["id"].as_str().unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((name.as_str(), email_col, numbers_left), ("anonymisé", None, 0));
+    assert_eq!(
+        app.get(&format!("/api/v1/manage/{token}")).await.0,
+        404,
+        "the link no longer leads anywhere"
+    );
+    let (s, still) = app
+        .get(&format!(
+            "/api/v1/manage/{}",
+            live["manage_token"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!((s, still["last_name"].as_str()), (200, Some("Test")));
+    // Idempotent.
+    let again = booking_service::db::retention::purge_before(&pool, cutoff)
+        .await
+        .unwrap();
+    assert_eq!((again.appointments, again.outbox_rows), (0, 0));
+}

@@ -3,6 +3,7 @@
 pub mod appointments;
 pub mod calendar;
 pub mod calendar_admin;
+pub mod retention;
 pub mod seed;
 pub mod territory;
 
