@@ -104,6 +104,13 @@ pub struct ServeConfig {
     /// Defaults to `http://BIND_ADDR`.
     #[arg(long, env = "PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
+    /// Requests served at once; beyond, new ones are answered 503 with `Retry-After` at once
+    /// rather than queued (a rush must not pile up until everything times out).
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// Holds, confirmations and management actions one client may send per minute (per process).
+    #[arg(long, env = "PUBLIC_WRITES_PER_MINUTE", default_value_t = 30)]
+    pub public_writes_per_minute: u32,
     /// Seconds a request may run before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
@@ -175,6 +182,8 @@ impl ServeConfig {
             bind_addr: "127.0.0.1:0".parse().expect("literal address"),
             public_base_url: Some("http://rdv.test".to_string()),
             request_timeout_secs: 15,
+            max_in_flight: 512,
+            public_writes_per_minute: 100_000,
             max_availability_days: 92,
             app_secret: Secret::new(TEST_APP_SECRET),
             hold_ttl_secs: 600,

@@ -11,9 +11,17 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
     let db = connect.get_database().unwrap().to_string();
     let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
     let bin = env!("CARGO_BIN_EXE_booking-service");
-    let seeded = Command::new(bin).arg("seed-demo").env("DATABASE_URL", &url).output().unwrap();
+    let seeded = Command::new(bin)
+        .arg("seed-demo")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
     assert!(seeded.status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let log_path = std::env::temp_dir().join(format!("rdv-logs-{db}.txt"));
     let log = std::fs::File::create(&log_path).unwrap();
     let mut server = Command::new(bin)
@@ -35,9 +43,25 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let sites: Vec<Value> = client.get(format!("{base}/api/v1/sites")).send().await.unwrap().json().await.unwrap();
+    let sites: Vec<Value> = client
+        .get(format!("{base}/api/v1/sites"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let site = sites[0]["id"].as_str().unwrap().to_string();
-    let avail: Value = client.get(format!("{base}/api/v1/sites/{site}/availability?motif=CNI&persons=1")).send().await.unwrap().json().await.unwrap();
+    let avail: Value = client
+        .get(format!(
+            "{base}/api/v1/sites/{site}/availability?motif=CNI&persons=1"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let start = avail["slots"][5]["start"].as_str().unwrap().to_string();
     let hold: Value = client
         .post(format!("{base}/api/v1/holds"))
@@ -49,7 +73,13 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
         .await
         .unwrap();
     let hold_id = hold["hold_id"].as_str().unwrap().to_string();
-    let (mail, first, last, phone, number) = ("journal.secret@example.fr", "Zéphyrine", "Confidentielle", "+33612345678", "ZZLOG12345");
+    let (mail, first, last, phone, number) = (
+        "journal.secret@example.fr",
+        "Zéphyrine",
+        "Confidentielle",
+        "+33612345678",
+        "ZZLOG12345",
+    );
     let booked: Value = client
         .post(format!("{base}/api/v1/appointments"))
         .json(&json!({"hold_id": hold_id, "pre_demande_numbers": [number],
@@ -61,8 +91,26 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
         .await
         .unwrap();
     let token = booked["manage_token"].as_str().expect("booked").to_string();
-    assert_eq!(client.get(format!("{base}/api/v1/manage/{token}")).send().await.unwrap().status().as_u16(), 200);
-    assert_eq!(client.post(format!("{base}/api/v1/manage/{token}/cancel")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        client
+            .get(format!("{base}/api/v1/manage/{token}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        client
+            .post(format!("{base}/api/v1/manage/{token}/cancel"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     // A refused one too: errors are logged as well.
     let _ = client
         .post(format!("{base}/api/v1/appointments"))
@@ -74,9 +122,22 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
     server.wait().unwrap();
     let logs = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
-    assert!(logs.contains("appointment booked"), "the test must see the logs:\n{logs}");
+    assert!(
+        logs.contains("appointment booked"),
+        "the test must see the logs:\n{logs}"
+    );
     assert!(logs.contains("appointment cancelled by citizen"));
-    for secret in [mail, "journal.secret", first, last, phone, "612345678", number, token.as_str(), hold_id.as_str()] {
+    for secret in [
+        mail,
+        "journal.secret",
+        first,
+        last,
+        phone,
+        "612345678",
+        number,
+        token.as_str(),
+        hold_id.as_str(),
+    ] {
         assert!(!logs.contains(secret), "« {secret} » found in the logs");
     }
 }

@@ -285,3 +285,72 @@ async fn readiness_is_503_without_postgres_and_ok_with_redis(pool: PgPool) {
     assert!(status == 503 || status == 500, "{status}");
     assert!(body["error"]["code"].is_string());
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_client_sending_too_many_writes_gets_429_with_retry_after(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        c.public_writes_per_minute = 3
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let start = format!("2026-12-02T09:{:02}:00+01:00", i * 15);
+        statuses.push(app.hold(site.id, "CNI", 1, &start, "10.40.0.1").await.0);
+    }
+    // Two holds, the quota's 429, then the rate limit's.
+    assert_eq!(statuses, vec![201, 201, 429, 429, 429]);
+    let body = serde_json::json!({"site_id": site.id, "motif": "CNI", "persons": 1, "start": "2026-12-02T10:00:00+01:00"});
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/holds", app.base))
+        .header("x-forwarded-for", "10.40.0.1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let b: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "rate_limited");
+    // Another client is not affected.
+    assert_eq!(
+        app.hold(site.id, "CNI", 1, "2026-12-02T10:00:00+01:00", "10.40.0.2")
+            .await
+            .0,
+        201
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn beyond_the_in_flight_bound_requests_get_a_quick_503_never_a_hang(pool: PgPool) {
+    let site = SiteBuilder {
+        stations: 3,
+        ..SiteBuilder::default()
+    }
+    .weekdays(&[(hm(9, 0), hm(12, 0))])
+    .create(&pool)
+    .await;
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| c.max_in_flight = 1).await;
+    let url = format!(
+        "{}/api/v1/sites/{}/availability?from=2026-12-01&to=2027-02-28",
+        app.base, site.id
+    );
+    let answers = futures::future::join_all((0..40).map(|_| {
+        let (client, url) = (&app.client, &url);
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.headers().contains_key("retry-after"))
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|(s, _)| *s == 200 || *s == 503), "{answers:?}");
+    assert!(answers.iter().any(|(s, _)| *s == 200));
+    assert!(
+        answers.iter().any(|(s, retry)| *s == 503 && *retry),
+        "nothing was shed: {answers:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `POST /api/v1/appointments`: confirm a held slot.
 
 use super::availability::{motif_for_site, rfc3339_local, site_tz};
+use super::client::{check_write_rate, client_key, PeerAddr};
 use super::extract::Json;
 use super::holds::{invalid_hold, slot_taken};
 use super::sites::find_site;
@@ -14,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::holds::store::HoldStore;
 use crate::holds::token::HoldClaims;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -311,8 +312,11 @@ pub fn manage_url(state: &AppState, token: &str) -> String {
               (status = 422, description = "Champ invalide")))]
 pub async fn confirm(
     State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
     Json(req): Json<AppointmentRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<AppointmentOut>)> {
+    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
     let claims = verified_hold(&state, &req.hold_id)?;
     let citizen = citizen(&req.citizen)?;
     let numbers = numbers_for(claims.motif, claims.persons, &req.pre_demande_numbers)?;

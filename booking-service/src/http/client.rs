@@ -42,3 +42,15 @@ pub fn client_key(state: &AppState, headers: &HeaderMap, peer: &PeerAddr) -> Str
     let digest = Sha256::digest(addr.as_bytes());
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Per-client rate limit of public writes: 429 with `Retry-After` beyond `PUBLIC_WRITES_PER_MINUTE`.
+pub fn check_write_rate(state: &AppState, client: &str) -> Result<(), crate::error::ApiError> {
+    state.write_limiter.check_key(&client.to_string()).map_err(|_| {
+        crate::error::ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Trop de demandes depuis votre connexion : patientez quelques secondes.",
+        )
+        .with_retry_after(10)
+    })
+}

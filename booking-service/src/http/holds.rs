@@ -1,7 +1,7 @@
 //! `POST /api/v1/holds` and `DELETE /api/v1/holds/{hold_id}`: keep a slot while the form is filled.
 
 use super::availability::{alternatives, duration_for, motif_for_site, rfc3339_local, site_tz};
-use super::client::{client_key, PeerAddr};
+use super::client::{check_write_rate, client_key, PeerAddr};
 use super::extract::{Json, Path};
 use super::sites::find_site;
 use super::{params, AppState};
@@ -78,6 +78,8 @@ pub async fn create_hold(
     headers: HeaderMap,
     Json(req): Json<HoldRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<HoldOut>)> {
+    let client = client_key(&state, &headers, &peer);
+    check_write_rate(&state, &client)?;
     let motif = params::motif(Some(&req.motif), Motif::Cni)?;
     if req.persons < 1 || req.persons > 100 {
         return Err(
@@ -113,7 +115,6 @@ pub async fn create_hold(
     let free = cal.free_stations(start, duration);
     let end = start + duration;
     let ttl = std::time::Duration::from_secs(state.config.hold_ttl_secs);
-    let client = client_key(&state, &headers, &peer);
     let mut hid_bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut hid_bytes);
     let hid: String = hid_bytes.iter().map(|b| format!("{b:02x}")).collect();

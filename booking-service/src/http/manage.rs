@@ -2,11 +2,13 @@
 
 use super::appointments::{after_booking, booking_error, refusal, slot_of_hold, verified_hold};
 use super::availability::rfc3339_local;
+use super::client::{check_write_rate, client_key, PeerAddr};
 use super::extract::{Json, Path};
 use super::AppState;
 use crate::db::appointments::{self, AppointmentView};
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use chrono::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -115,8 +117,11 @@ pub async fn show(
               (status = 409, description = "Déjà annulé, passé ou délai dépassé")))]
 pub async fn cancel(
     State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
     Path(token): Path<String>,
 ) -> ApiResult<axum::Json<ManagedOut>> {
+    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
     let a = load(&state, &token).await?;
     let tz: Tz = a
         .timezone
@@ -143,9 +148,12 @@ pub async fn cancel(
               (status = 422, description = "Motif ou nombre de personnes différent")))]
 pub async fn reschedule(
     State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Json(req): Json<RescheduleRequest>,
 ) -> ApiResult<axum::Json<ManagedOut>> {
+    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
     let a = load(&state, &token).await?;
     let claims = verified_hold(&state, &req.hold_id)?;
     let (site, slot) = slot_of_hold(&state, &claims).await?;

@@ -58,6 +58,8 @@ pub struct AppState {
     pub ants: Option<Arc<AntsClient>>,
     /// Staff login attempts per client address (per process).
     pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Public writes (holds, confirmations, management actions) per client (per process).
+    pub write_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -74,6 +76,9 @@ impl AppState {
             ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
             login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 std::num::NonZeroU32::new(config.staff_login_per_minute.max(1)).expect("at least one"),
+            ))),
+            write_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(config.public_writes_per_minute.max(1)).expect("at least one"),
             ))),
             pool,
             kv: Arc::new(kv),
@@ -167,6 +172,16 @@ pub async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Beyond `MAX_IN_FLIGHT`, an immediate 503 with `Retry-After` instead of a queue.
+async fn overloaded(_: tower::BoxError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "Service très sollicité, réessayez dans un instant.",
+    )
+    .with_retry_after(2)
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     use axum::response::IntoResponse;
     ApiError::internal("handler panicked").into_response()
@@ -187,6 +202,12 @@ pub fn app(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(state.config.max_in_flight.max(1)),
+        )
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             // The span names the route pattern, never the raw URI: paths can carry management tokens.
