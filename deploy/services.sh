@@ -70,3 +70,18 @@ check_pg_login() {
     sudo -u postgres psql -c \"ALTER ROLE postgres PASSWORD 'postgres'\"
     export DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/mairie_rdv"
 }
+
+# The browser tests drive Debian's Chromium through chromedriver and inject axe-core (npm).
+ensure_browser() {
+  if ! command -v chromedriver >/dev/null || [ ! -x /usr/bin/chromium ]; then
+    say "installing chromium and chromium-driver"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+      || { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+      || die "could not install chromium and chromium-driver (needed by the browser tests)"
+  fi
+  if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+    command -v npm >/dev/null || die "npm is needed to install axe-core for the browser tests"
+    say "installing axe-core for the accessibility checks"
+    npm install --prefix tests/browser --no-audit --no-fund --silent || die "npm install axe-core failed"
+  fi
+}

@@ -11,6 +11,7 @@ export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 
 ensure_postgres
 ensure_redis
+ensure_browser
 check_pg_login "$DATABASE_URL"
 
 say "cargo fmt --check"

@@ -19,3 +19,4 @@ pub mod lifecycle;
 pub mod secrets;
 pub mod signals;
 pub mod staff;
+pub mod web;

@@ -2,6 +2,7 @@
 //! by `#[sqlx::test]`), a manual clock, and helpers to build sites and calendars by SQL.
 
 pub mod ants;
+pub mod browser;
 pub mod smtp;
 
 use booking_service::clock::ManualClock;

@@ -162,31 +162,36 @@ async fn a_slot_listed_for_the_hub_can_be_held_booked_and_found_by_number(pool: 
         first["datetime"], "2026-12-02T09:00:00Z",
         "09:00 in Paris, shown as the hub wants it"
     );
+    // The callback link holds the slot and opens the booking form (HTML, rendered by the pages).
     let callback = first["callback_url"]
         .as_str()
         .unwrap()
         .replace("http://rdv.test", "");
-    let (s, details) = app.get(&callback).await;
-    assert_eq!(s, 200, "{details}");
-    assert_eq!(details["available"], true);
-    assert_eq!(details["motif"], "PASSPORT");
-    let (s, hold) = app
-        .hold(
-            site.id,
-            "PASSPORT",
-            1,
-            details["start"].as_str().unwrap(),
-            "10.7.0.1",
-        )
-        .await;
-    assert_eq!(s, 201);
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirect
+        .get(format!("{}{callback}", app.base))
+        .header("x-forwarded-for", "10.7.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let form = resp.headers()["location"].to_str().unwrap().to_string();
+    let hold = form.split("jeton=").nth(1).unwrap().to_string();
     let number = numbers(1);
-    let (s, booked) = app
-        .confirm(hold["hold_id"].as_str().unwrap(), &email(), &number)
-        .await;
-    assert_eq!(s, 201);
-    let (_, after) = app.get(&callback).await;
-    assert_eq!(after["available"], false);
+    let (s, booked) = app.confirm(&hold, &email(), &number).await;
+    assert_eq!(s, 201, "{booked}");
+    // Taken now: the same link offers the next free times instead.
+    let resp = no_redirect
+        .get(format!("{}{callback}", app.base))
+        .header("x-forwarded-for", "10.7.0.2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    assert!(resp.text().await.unwrap().contains("vient d&#39;être pris"));
     let lower = number[0].to_lowercase();
     let (s, found) = hub(
         &app,

@@ -2,9 +2,7 @@
 //! time format (ants.md), and the public `/reserver` link the hub sends citizens to.
 
 use super::availability::{calendar_with_holds, duration_for, motif_for_site, rfc3339_local, site_tz};
-use super::extract::Query;
-use super::holds::parse_instant;
-use super::{params, AppState};
+use super::AppState;
 use crate::ants::hub_datetime;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::citizen::PreDemandeNumber;
@@ -15,11 +13,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sqlx::FromRow;
 use std::collections::HashMap;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Longest `availableTimeSlots` range (the hub asks about 150 days).
@@ -393,57 +391,4 @@ pub async fn search_application_ids(
         out.insert(a.clone(), Value::Array(list));
     }
     Json(Value::Object(out)).into_response()
-}
-
-/// The slot behind a hub `callback_url`.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ReserveQuery {
-    site: Option<String>,
-    motif: Option<String>,
-    persons: Option<String>,
-    start: Option<String>,
-}
-
-/// What the citizen arriving from the hub is about to book.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReserveOut {
-    site_id: Uuid,
-    site_name: String,
-    address: String,
-    motif: Motif,
-    persons: i32,
-    start: String,
-    end: String,
-    /// Whether the slot is still free now (then `POST /api/v1/holds` with these fields).
-    available: bool,
-}
-
-/// The booking a hub link opens (the web pages render it; this answers with the slot's details).
-#[utoipa::path(get, path = "/reserver", tag = "public", params(ReserveQuery),
-    responses((status = 200, body = ReserveOut), (status = 400, description = "Lien invalide"),
-              (status = 404, description = "Lieu inconnu")))]
-pub async fn reserve_link(
-    State(state): State<AppState>,
-    Query(q): Query<ReserveQuery>,
-) -> ApiResult<Json<ReserveOut>> {
-    let motif = params::motif(q.motif.as_deref(), Motif::Cni)?;
-    let persons = params::persons(q.persons.as_deref())?;
-    let start = parse_instant(q.start.as_deref().unwrap_or(""), "start")?;
-    let site = super::sites::find_site(&state, q.site.as_deref().unwrap_or("")).await?;
-    let tz = site_tz(&site)?;
-    let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
-    let setting = motif_for_site(&settings, site.id, motif, persons)?;
-    let duration = duration_for(&setting, persons);
-    let day = start.with_timezone(&tz).date_naive();
-    let cal = calendar_with_holds(&state, &site, tz, day, day).await?;
-    Ok(Json(ReserveOut {
-        available: cal.is_offered(start, duration, state.clock.now()),
-        site_id: site.id,
-        address: format!("{}, {} {}", site.address_line, site.postcode, site.city),
-        site_name: site.name,
-        motif,
-        persons,
-        start: rfc3339_local(start, tz),
-        end: rfc3339_local(start + duration, tz),
-    }))
 }

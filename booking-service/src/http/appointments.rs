@@ -24,43 +24,43 @@ use uuid::Uuid;
 /// The citizen's details.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CitizenIn {
-    first_name: String,
-    last_name: String,
-    email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
     /// Optional, E.164, any country.
-    phone: Option<String>,
+    pub phone: Option<String>,
 }
 
 /// A confirmation.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AppointmentRequest {
     /// The token from `POST /api/v1/holds`.
-    hold_id: String,
-    citizen: CitizenIn,
+    pub hold_id: String,
+    pub citizen: CitizenIn,
     /// One per person for CNI, PASSPORT, CNI-PASSPORT; none for RETRIEVAL.
     #[serde(default)]
-    pre_demande_numbers: Vec<String>,
+    pub pre_demande_numbers: Vec<String>,
     /// Set after ANTS reported appointments elsewhere for a number: the citizen confirms they
     /// cancel the other one.
     #[serde(default)]
-    confirm_other_appointments: bool,
+    pub confirm_other_appointments: bool,
 }
 
 /// A confirmed appointment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentOut {
-    id: Uuid,
-    reference: String,
-    site_id: Uuid,
-    motif: Motif,
-    persons: u8,
-    start: String,
-    end: String,
-    status: &'static str,
+    pub id: Uuid,
+    pub reference: String,
+    pub site_id: Uuid,
+    pub motif: Motif,
+    pub persons: u8,
+    pub start: String,
+    pub end: String,
+    pub status: &'static str,
     /// The citizen's page to see, cancel or move the appointment.
-    manage_url: String,
+    pub manage_url: String,
     /// The management token (shown once; only its hash is stored).
-    manage_token: String,
+    pub manage_token: String,
 }
 
 fn field_error(e: FieldError) -> ApiError {
@@ -317,14 +317,19 @@ pub async fn confirm(
     Json(req): Json<AppointmentRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<AppointmentOut>)> {
     check_write_rate(&state, &client_key(&state, &headers, &peer))?;
-    let claims = verified_hold(&state, &req.hold_id)?;
+    Ok((StatusCode::CREATED, axum::Json(confirm_hold(&state, &req).await?)))
+}
+
+/// Books a held slot (the API and the web pages both come here).
+pub async fn confirm_hold(state: &AppState, req: &AppointmentRequest) -> ApiResult<AppointmentOut> {
+    let claims = verified_hold(state, &req.hold_id)?;
     let citizen = citizen(&req.citizen)?;
     let numbers = numbers_for(claims.motif, claims.persons, &req.pre_demande_numbers)?;
-    let (site, slot) = slot_of_hold(&state, &claims).await?;
+    let (site, slot) = slot_of_hold(state, &claims).await?;
     // The motif may have been withdrawn from the site since the hold.
     let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
     motif_for_site(&settings, site.id, claims.motif, i32::from(claims.persons))?;
-    let ants_check = check_with_ants(&state, &numbers, site.id, req.confirm_other_appointments).await?;
+    let ants_check = check_with_ants(state, &numbers, site.id, req.confirm_other_appointments).await?;
     let now = state.clock.now();
     let opts = BookingOptions {
         source: "online",
@@ -335,23 +340,20 @@ pub async fn confirm(
     };
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
         Ok(c) => c,
-        Err(e) => return Err(booking_error(&state, &site, &slot, e).await),
+        Err(e) => return Err(booking_error(state, &site, &slot, e).await),
     };
-    after_booking(&state, &claims, site.id).await;
+    after_booking(state, &claims, site.id).await;
     tracing::info!(appointment = %created.id, site = %site.id, email = %citizen.email.as_ref().map(Email::masked).unwrap_or_default(), "appointment booked");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(AppointmentOut {
-            id: created.id,
-            reference: created.reference,
-            site_id: site.id,
-            motif: claims.motif,
-            persons: claims.persons,
-            start: rfc3339_local(slot.start, slot.tz),
-            end: rfc3339_local(slot.end, slot.tz),
-            status: "booked",
-            manage_url: manage_url(&state, &created.manage_token),
-            manage_token: created.manage_token,
-        }),
-    ))
+    Ok(AppointmentOut {
+        id: created.id,
+        reference: created.reference,
+        site_id: site.id,
+        motif: claims.motif,
+        persons: claims.persons,
+        start: rfc3339_local(slot.start, slot.tz),
+        end: rfc3339_local(slot.end, slot.tz),
+        status: "booked",
+        manage_url: manage_url(state, &created.manage_token),
+        manage_token: created.manage_token,
+    })
 }

@@ -23,28 +23,28 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct HoldRequest {
     /// The site (UUID).
-    site_id: String,
+    pub site_id: String,
     /// Motif code.
-    motif: String,
+    pub motif: String,
     /// Number of persons.
-    persons: i64,
+    pub persons: i64,
     /// A start as availability lists it (RFC 3339).
-    start: String,
+    pub start: String,
 }
 
 /// A held slot.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HoldOut {
     /// Opaque signed token: confirm with it, or release it.
-    hold_id: String,
-    site_id: Uuid,
-    motif: Motif,
-    persons: i64,
-    start: String,
-    end: String,
-    expires_at: String,
+    pub hold_id: String,
+    pub site_id: Uuid,
+    pub motif: Motif,
+    pub persons: i64,
+    pub start: String,
+    pub end: String,
+    pub expires_at: String,
     /// False when Redis is unavailable: the token is valid but the slot is not reserved.
-    reserved: bool,
+    pub reserved: bool,
 }
 
 /// A parsed instant from the API (RFC 3339, any offset).
@@ -80,6 +80,14 @@ pub async fn create_hold(
 ) -> ApiResult<(StatusCode, axum::Json<HoldOut>)> {
     let client = client_key(&state, &headers, &peer);
     check_write_rate(&state, &client)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(place_hold(&state, &client, &req).await?),
+    ))
+}
+
+/// Holds a slot for `client` (the API and the web pages both come here).
+pub async fn place_hold(state: &AppState, client: &str, req: &HoldRequest) -> ApiResult<HoldOut> {
     let motif = params::motif(Some(&req.motif), Motif::Cni)?;
     if req.persons < 1 || req.persons > 100 {
         return Err(
@@ -88,7 +96,7 @@ pub async fn create_hold(
     }
     let persons = i32::try_from(req.persons).unwrap_or(1);
     let start = parse_instant(&req.start, "start")?;
-    let site = find_site(&state, &req.site_id).await?;
+    let site = find_site(state, &req.site_id).await?;
     let tz = site_tz(&site)?;
     let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
     let setting = motif_for_site(&settings, site.id, motif, persons)?;
@@ -104,7 +112,7 @@ pub async fn create_hold(
         // "Taken" (409, with alternatives) when only bookings stand in the way; otherwise the start
         // is never offered (off grid, closed, a holiday, too soon, not released): 422.
         if cal.is_offered_ignoring_bookings(start, duration, now) {
-            return Err(slot_taken(&state, &site, duration).await);
+            return Err(slot_taken(state, &site, duration).await);
         }
         return Err(ApiError::unprocessable(
             "slot_not_offered",
@@ -120,7 +128,7 @@ pub async fn create_hold(
     let hid: String = hid_bytes.iter().map(|b| format!("{b:02x}")).collect();
     let store = HoldStore::new(&state.kv);
     let (station, reserved) = match store
-        .acquire_client(&client, &hid, state.config.max_holds_per_client, ttl)
+        .acquire_client(client, &hid, state.config.max_holds_per_client, ttl)
         .await
     {
         Some(false) => {
@@ -134,8 +142,8 @@ pub async fn create_hold(
         Some(true) => match store.reserve(site.id, &free, &hid, start, end, ttl).await {
             Some(Some(station)) => (station, true),
             Some(None) => {
-                store.release_client(&client, &hid).await;
-                return Err(slot_taken(&state, &site, duration).await);
+                store.release_client(client, &hid).await;
+                return Err(slot_taken(state, &site, duration).await);
             }
             None => (free[0], false),
         },
@@ -153,22 +161,19 @@ pub async fn create_hold(
         persons: u8::try_from(persons).unwrap_or(u8::MAX),
         iat: now.timestamp(),
         exp: expires.timestamp(),
-        cli: client,
+        cli: client.to_string(),
     };
     let token = state.signer.sign(&claims);
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(HoldOut {
-            hold_id: token,
-            site_id: site.id,
-            motif,
-            persons: req.persons,
-            start: rfc3339_local(start, tz),
-            end: rfc3339_local(end, tz),
-            expires_at: rfc3339_local(expires, tz),
-            reserved,
-        }),
-    ))
+    Ok(HoldOut {
+        hold_id: token,
+        site_id: site.id,
+        motif,
+        persons: req.persons,
+        start: rfc3339_local(start, tz),
+        end: rfc3339_local(end, tz),
+        expires_at: rfc3339_local(expires, tz),
+        reserved,
+    })
 }
 
 /// The 409 of a taken slot, with the next free starts at that site.

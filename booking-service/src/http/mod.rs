@@ -121,7 +121,29 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(ants::get_managed_meeting_points))
         .routes(routes!(ants::available_time_slots))
         .routes(routes!(ants::search_application_ids))
-        .routes(routes!(ants::reserve_link))
+        .routes(routes!(crate::web::citizen::home))
+        .routes(routes!(crate::web::citizen::search))
+        .routes(routes!(crate::web::citizen::site_page))
+        .routes(routes!(
+            crate::web::citizen::hold_post,
+            crate::web::citizen::hold_from_link
+        ))
+        .routes(routes!(crate::web::citizen::form_page))
+        .routes(routes!(crate::web::citizen::confirm_post))
+        .routes(routes!(crate::web::citizen::manage_page))
+        .routes(routes!(crate::web::citizen::ics))
+        .routes(routes!(
+            crate::web::citizen::cancel_page,
+            crate::web::citizen::cancel_post
+        ))
+        .routes(routes!(crate::web::stylesheet))
+        .routes(routes!(
+            crate::web::staff::login_page,
+            crate::web::staff::login_post
+        ))
+        .routes(routes!(crate::web::staff::sites))
+        .routes(routes!(crate::web::staff::day))
+        .routes(routes!(crate::web::staff::set_status))
         .routes(routes!(staff::auth::login))
         .routes(routes!(staff::auth::logout))
         .routes(routes!(staff::auth::me))

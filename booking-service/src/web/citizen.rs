@@ -1,0 +1,755 @@
+//! The citizen's pages: search, a site's free times, the held slot's form, confirmation, and the
+//! management page behind the email link (see, cancel, move). The ANTS `callback_url` lands on
+//! `/reserver`, which holds the slot if it is still free.
+
+use super::{error_page, esc, page};
+use crate::db::appointments::{self, AppointmentView};
+use crate::db::territory::{self, CommuneFilter, SiteFilter};
+use crate::domain::motif::Motif;
+use crate::domain::text::fold;
+use crate::error::ApiError;
+use crate::http::appointments::{confirm_hold, refusal, AppointmentRequest, CitizenIn};
+use crate::http::availability::{calendar_with_holds, duration_for, motif_for_site, site_tz};
+use crate::http::client::{check_write_rate, client_key, PeerAddr};
+use crate::http::extract::{Path, Query};
+use crate::http::holds::{place_hold, HoldOut, HoldRequest};
+use crate::http::sites::find_site;
+use crate::http::{params, AppState};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const DAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+fn day_label(at: DateTime<Utc>, tz: Tz) -> String {
+    let l = at.with_timezone(&tz);
+    format!(
+        "{} {} {} {}",
+        DAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        MONTHS[l.month0() as usize],
+        l.year()
+    )
+}
+
+fn when(at: DateTime<Utc>, tz: Tz) -> String {
+    format!(
+        "{} à {}",
+        day_label(at, tz),
+        at.with_timezone(&tz).format("%H:%M")
+    )
+}
+
+/// Home: search by commune or postcode.
+#[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn home() -> Html<String> {
+    page(
+        "Prendre rendez-vous pour une carte d'identité ou un passeport",
+        "<p>Cherchez une mairie par le nom de la commune ou son code postal. Vous pouvez prendre rendez-vous \
+         dans n'importe quelle mairie équipée, quelle que soit votre commune.</p>\
+         <form method=\"get\" action=\"/recherche\" role=\"search\"><label for=\"q\">Commune ou code postal</label>\
+         <input id=\"q\" name=\"q\" required autocomplete=\"address-level2\"><button type=\"submit\">Rechercher</button></form>",
+    )
+}
+
+/// A search.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    q: Option<String>,
+}
+
+/// Sites matching a commune name or postcode, and their earliest free times.
+#[utoipa::path(get, path = "/recherche", tag = "pages", params(SearchQuery), responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> Response {
+    let text = q.q.unwrap_or_default();
+    let trimmed = text.trim();
+    let is_postcode = trimmed.len() == 5 && trimmed.bytes().all(|b| b.is_ascii_digit());
+    let filter = if is_postcode {
+        CommuneFilter {
+            postcode: Some(trimmed.to_string()),
+            ..CommuneFilter::default()
+        }
+    } else {
+        CommuneFilter {
+            q: Some(fold(trimmed)).filter(|s| !s.is_empty() && s.len() <= 100),
+            ..CommuneFilter::default()
+        }
+    };
+    let communes = match territory::list_communes(&state.pool, &filter).await {
+        Ok(c) => c,
+        Err(e) => return error_page(e.into()),
+    };
+    let sites = match territory::list_sites(&state.pool, &SiteFilter::default()).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e.into()),
+    };
+    let mut body = format!("<p>Résultats pour « {} ».</p>", esc(trimmed));
+    let mut any = false;
+    for c in &communes {
+        let here: Vec<_> = sites.iter().filter(|s| s.commune_insee == c.insee_code).collect();
+        if here.is_empty() {
+            continue;
+        }
+        any = true;
+        body.push_str(&format!("<h2>{}</h2><ul>", esc(&c.name)));
+        for s in here {
+            body.push_str(&format!(
+                "<li><a href=\"/lieux/{}\">{}</a> – {}</li>",
+                s.id,
+                esc(&s.name),
+                esc(&format!("{}, {} {}", s.address_line, s.postcode, s.city))
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    if !any {
+        body.push_str("<p>Aucune mairie équipée ne correspond. Essayez le nom d'une commune voisine, ou <a href=\"/recherche?q=\">voyez toutes les mairies</a>.</p>");
+    }
+    page("Mairies où prendre rendez-vous", &body).into_response()
+}
+
+/// Which motif, how many persons, and (when moving) which appointment.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SiteQuery {
+    motif: Option<String>,
+    persons: Option<String>,
+    /// Management token of an appointment being moved.
+    deplacer: Option<String>,
+}
+
+/// A site's free times for the next two weeks, by day.
+#[utoipa::path(get, path = "/lieux/{site_id}", tag = "pages", params(("site_id" = String, Path, description = "Lieu"), SiteQuery),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "Lieu inconnu")))]
+pub async fn site_page(
+    State(state): State<AppState>,
+    Path(site_id): Path<String>,
+    Query(q): Query<SiteQuery>,
+) -> Response {
+    match site_body(&state, &site_id, &q).await {
+        Ok((title, body)) => page(&title, &body).into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(String, String), ApiError> {
+    let site = find_site(state, site_id).await?;
+    let tz = site_tz(&site)?;
+    let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
+    let motif = params::motif(q.motif.as_deref(), Motif::Cni)?;
+    let persons = params::persons(q.persons.as_deref())?;
+    let setting = motif_for_site(&settings, site.id, motif, persons)?;
+    let now = state.clock.now();
+    let today = now.with_timezone(&tz).date_naive();
+    let to = today + Duration::days(20);
+    let cal = calendar_with_holds(state, &site, tz, today, to).await?;
+    let slots = cal.slots(today, to, duration_for(&setting, persons), now);
+    let moving = q.deplacer.as_deref().filter(|t| !t.is_empty());
+    let mut body = format!(
+        "<p>{}</p>",
+        esc(&format!("{}, {} {}", site.address_line, site.postcode, site.city))
+    );
+    body.push_str(
+        "<form method=\"get\"><label for=\"motif\">Motif</label><select id=\"motif\" name=\"motif\">",
+    );
+    for (_, m) in settings.iter().filter(|(id, _)| *id == site.id) {
+        let sel = if m.motif == motif { " selected" } else { "" };
+        body.push_str(&format!(
+            "<option value=\"{}\"{sel}>{}</option>",
+            m.motif.code(),
+            esc(m.motif.label_fr())
+        ));
+    }
+    body.push_str(&format!(
+        "</select><label for=\"persons\">Nombre de personnes (une pré-demande chacune)</label>\
+         <input id=\"persons\" name=\"persons\" type=\"number\" min=\"1\" max=\"{}\" value=\"{persons}\">",
+        setting.max_persons
+    ));
+    if let Some(t) = moving {
+        body.push_str(&format!(
+            "<input type=\"hidden\" name=\"deplacer\" value=\"{}\">",
+            esc(t)
+        ));
+    }
+    body.push_str("<button type=\"submit\" class=\"secondary\">Mettre à jour les horaires</button></form>");
+    if slots.is_empty() {
+        body.push_str("<p class=\"notice\">Aucun créneau libre dans les trois prochaines semaines ici. Essayez une autre mairie.</p>");
+    }
+    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for s in &slots {
+        by_day
+            .entry(s.start.with_timezone(&tz).date_naive())
+            .or_default()
+            .push(s.start);
+    }
+    for starts in by_day.values() {
+        body.push_str(&format!(
+            "<h2>{}</h2><ul class=\"slots\">",
+            esc(&day_label(starts[0], tz))
+        ));
+        for s in starts {
+            let hm = s.with_timezone(&tz).format("%H:%M").to_string();
+            body.push_str(&format!(
+                "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"motif\" value=\"{}\"><input type=\"hidden\" name=\"persons\" value=\"{persons}\">\
+                 <input type=\"hidden\" name=\"start\" value=\"{}\">{}\
+                 <button type=\"submit\" aria-label=\"{}\">{hm}</button></form></li>",
+                site.id,
+                motif.code(),
+                esc(&s.to_rfc3339()),
+                moving.map(|t| format!("<input type=\"hidden\" name=\"deplacer\" value=\"{}\">", esc(t))).unwrap_or_default(),
+                esc(&format!("Réserver le {}", when(*s, tz)))
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    Ok((site.name, body))
+}
+
+/// A slot to hold (from a page, or the ANTS `callback_url`).
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+pub struct HoldForm {
+    #[serde(alias = "site")]
+    site_id: String,
+    motif: String,
+    persons: String,
+    start: String,
+    /// Management token when moving an appointment.
+    deplacer: Option<String>,
+}
+
+async fn hold_and_continue(state: &AppState, client: &str, f: &HoldForm) -> Response {
+    if let Err(e) = check_write_rate(state, client) {
+        return error_page(e);
+    }
+    let persons = match params::persons(Some(&f.persons)) {
+        Ok(p) => i64::from(p),
+        Err(e) => return error_page(e),
+    };
+    let req = HoldRequest {
+        site_id: f.site_id.clone(),
+        motif: f.motif.clone(),
+        persons,
+        start: f.start.clone(),
+    };
+    match place_hold(state, client, &req).await {
+        Ok(hold) => match f.deplacer.as_deref().filter(|t| !t.is_empty()) {
+            Some(token) => move_to(state, token, &hold).await,
+            None => Redirect::to(&format!("/reserver/formulaire?jeton={}", hold.hold_id)).into_response(),
+        },
+        Err(e) if e.code == "slot_unavailable" => taken_page(state, f, e).await,
+        Err(e) => error_page(e),
+    }
+}
+
+/// The kind answer to a lost race: what happened, and the next free times as buttons.
+async fn taken_page(state: &AppState, f: &HoldForm, e: ApiError) -> Response {
+    let mut body = format!("<p class=\"notice\" role=\"alert\">{}</p>", esc("Désolé, ce créneau vient d'être pris par une autre personne. Voici les prochains créneaux libres dans cette mairie :"));
+    let alts = e
+        .extra
+        .as_ref()
+        .and_then(|x| x.get("alternatives"))
+        .and_then(|a| a.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let tz = match find_site(state, &f.site_id).await.and_then(|s| site_tz(&s)) {
+        Ok(tz) => tz,
+        Err(e) => return error_page(e),
+    };
+    body.push_str("<ul class=\"slots\">");
+    for a in alts
+        .iter()
+        .filter_map(|a| a.get("start").and_then(|s| s.as_str()))
+    {
+        let Ok(at) = DateTime::parse_from_rfc3339(a) else {
+            continue;
+        };
+        let at = at.with_timezone(&Utc);
+        body.push_str(&format!(
+            "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{}\">\
+             <input type=\"hidden\" name=\"motif\" value=\"{}\"><input type=\"hidden\" name=\"persons\" value=\"{}\">\
+             <input type=\"hidden\" name=\"start\" value=\"{}\"><button type=\"submit\">{}</button></form></li>",
+            esc(&f.site_id), esc(&f.motif), esc(&f.persons), esc(a), esc(&when(at, tz))
+        ));
+    }
+    body.push_str(&format!(
+        "</ul><p><a href=\"/lieux/{}\">Voir tous les horaires de cette mairie</a></p>",
+        esc(&f.site_id)
+    ));
+    (StatusCode::CONFLICT, page("Ce créneau n'est plus libre", &body)).into_response()
+}
+
+/// Holds the chosen time and continues to the form.
+#[utoipa::path(post, path = "/reserver", tag = "pages", request_body(content = HoldForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Vers le formulaire"), (status = 409, content_type = "text/html", body = String)))]
+pub async fn hold_post(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Form(f): Form<HoldForm>,
+) -> Response {
+    let client = client_key(&state, &headers, &peer);
+    hold_and_continue(&state, &client, &f).await
+}
+
+/// Where the ANTS `callback_url` lands: holds that slot if it is still free and opens the form,
+/// or offers the next free times.
+#[utoipa::path(get, path = "/reserver", tag = "pages", params(HoldForm),
+    responses((status = 303, description = "Vers le formulaire"), (status = 409, content_type = "text/html", body = String)))]
+pub async fn hold_from_link(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Query(f): Query<HoldForm>,
+) -> Response {
+    let client = client_key(&state, &headers, &peer);
+    hold_and_continue(&state, &client, &f).await
+}
+
+/// The held slot's form.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FormQuery {
+    jeton: String,
+}
+
+/// The form for a held slot, with the time it stays held.
+#[utoipa::path(get, path = "/reserver/formulaire", tag = "pages", params(FormQuery),
+    responses((status = 200, content_type = "text/html", body = String), (status = 410, description = "Délai dépassé")))]
+pub async fn form_page(State(state): State<AppState>, Query(q): Query<FormQuery>) -> Response {
+    render_form(&state, &q.jeton, None, &ConfirmForm::default()).await
+}
+
+/// What the citizen typed.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    jeton: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    numero_1: String,
+    #[serde(default)]
+    numero_2: String,
+    #[serde(default)]
+    numero_3: String,
+    #[serde(default)]
+    numero_4: String,
+    #[serde(default)]
+    numero_5: String,
+    #[serde(default)]
+    confirm_other_appointments: Option<String>,
+}
+
+impl ConfirmForm {
+    fn numbers(&self, n: usize) -> Vec<String> {
+        [
+            &self.numero_1,
+            &self.numero_2,
+            &self.numero_3,
+            &self.numero_4,
+            &self.numero_5,
+        ]
+        .iter()
+        .take(n)
+        .map(|s| s.to_string())
+        .collect()
+    }
+}
+
+async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f: &ConfirmForm) -> Response {
+    let claims = match crate::http::appointments::verified_hold(state, token) {
+        Ok(c) => c,
+        Err(e) => return error_page(e),
+    };
+    let site = match find_site(state, &claims.site.to_string()).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
+    };
+    let tz = site_tz(&site).unwrap_or(chrono_tz::Europe::Paris);
+    let field_err = |field: &str| -> String {
+        error
+            .filter(|e| {
+                e.field.is_some_and(|f| {
+                    f == field || (field == "pre_demande_numbers" && f.starts_with("pre_demande"))
+                })
+            })
+            .map(|e| {
+                format!(
+                    "<p class=\"error\" id=\"err-{field}\" role=\"alert\">{}</p>",
+                    esc(&e.message)
+                )
+            })
+            .unwrap_or_default()
+    };
+    let described = |field: &str| {
+        if field_err(field).is_empty() {
+            String::new()
+        } else {
+            format!(" aria-describedby=\"err-{field}\" aria-invalid=\"true\"")
+        }
+    };
+    let mut body = format!(
+        "<p class=\"notice\">{} – {}, {}. Ce créneau vous est réservé jusqu'à {} : remplissez le formulaire avant.</p>",
+        esc(&site.name),
+        esc(&when(claims.start_at(), tz)),
+        esc(claims.motif.label_fr()),
+        claims.expires_at().with_timezone(&tz).format("%H:%M")
+    );
+    if let Some(e) = error.filter(|e| e.field.is_none()) {
+        body.push_str(&format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            esc(&e.message)
+        ));
+    }
+    body.push_str(&format!("<form method=\"post\" action=\"/reserver/confirmer\"><input type=\"hidden\" name=\"jeton\" value=\"{}\">", esc(token)));
+    for (name, label, value, auto, kind, field) in [
+        (
+            "first_name",
+            "Prénom",
+            &f.first_name,
+            "given-name",
+            "text",
+            "citizen.first_name",
+        ),
+        (
+            "last_name",
+            "Nom",
+            &f.last_name,
+            "family-name",
+            "text",
+            "citizen.last_name",
+        ),
+        (
+            "email",
+            "Adresse électronique (pour la confirmation et le lien d'annulation)",
+            &f.email,
+            "email",
+            "email",
+            "citizen.email",
+        ),
+        (
+            "phone",
+            "Téléphone (facultatif)",
+            &f.phone,
+            "tel",
+            "tel",
+            "citizen.phone",
+        ),
+    ] {
+        let required = if name == "phone" { "" } else { " required" };
+        body.push_str(&format!(
+            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{auto}\" value=\"{}\"{required}{}>{}",
+            esc(value),
+            described(field),
+            field_err(field)
+        ));
+    }
+    if claims.motif.requires_pre_demande() {
+        let numbers = f.numbers(usize::from(claims.persons));
+        for i in 1..=usize::from(claims.persons).min(5) {
+            body.push_str(&format!(
+                "<label for=\"numero_{i}\">Numéro de pré-demande ANTS, personne {i} (10 lettres ou chiffres)</label>\
+                 <input id=\"numero_{i}\" name=\"numero_{i}\" required minlength=\"10\" maxlength=\"12\" autocapitalize=\"characters\" value=\"{}\"{}>",
+                esc(numbers.get(i - 1).map(String::as_str).unwrap_or("")),
+                described("pre_demande_numbers")
+            ));
+        }
+        body.push_str(&field_err("pre_demande_numbers"));
+        if error.is_some_and(|e| e.code == "pre_demande_booked_elsewhere") {
+            body.push_str("<label><input type=\"checkbox\" name=\"confirm_other_appointments\" value=\"oui\" style=\"width:auto\"> \
+                           J'annule mon autre rendez-vous et je confirme celui-ci</label>");
+        }
+    }
+    body.push_str("<button type=\"submit\">Confirmer le rendez-vous</button></form>");
+    let status = error.map(|e| e.status).unwrap_or(StatusCode::OK);
+    (status, page("Vos coordonnées", &body)).into_response()
+}
+
+/// Books the held slot, or shows the form again with each error next to its field.
+#[utoipa::path(post, path = "/reserver/confirmer", tag = "pages", request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Vers la page du rendez-vous"), (status = 422, content_type = "text/html", body = String)))]
+pub async fn confirm_post(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Form(f): Form<ConfirmForm>,
+) -> Response {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+        return error_page(e);
+    }
+    let persons = crate::http::appointments::verified_hold(&state, &f.jeton)
+        .map(|c| usize::from(c.persons))
+        .unwrap_or(1);
+    let req = AppointmentRequest {
+        hold_id: f.jeton.clone(),
+        citizen: CitizenIn {
+            first_name: f.first_name.clone(),
+            last_name: f.last_name.clone(),
+            email: f.email.clone(),
+            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
+        },
+        pre_demande_numbers: f
+            .numbers(persons)
+            .into_iter()
+            .filter(|n| !n.trim().is_empty())
+            .collect(),
+        confirm_other_appointments: f.confirm_other_appointments.is_some(),
+    };
+    match confirm_hold(&state, &req).await {
+        Ok(done) => Redirect::to(&format!("/rdv/{}?nouveau=1", done.manage_token)).into_response(),
+        Err(e) if e.status == StatusCode::GONE || e.code == "invalid_hold" => error_page(e),
+        Err(e) => render_form(&state, &f.jeton, Some(&e), &f).await,
+    }
+}
+
+async fn load_appointment(state: &AppState, token: &str) -> Result<AppointmentView, ApiError> {
+    let ok = token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(ApiError::bad_request(
+            "invalid_token",
+            "Lien de gestion invalide.",
+        ));
+    }
+    appointments::find_by_token(&state.pool, token)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "appointment_not_found",
+                "Aucun rendez-vous ne correspond à ce lien.",
+            )
+        })
+}
+
+/// Flags of the management page.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ManageQuery {
+    nouveau: Option<String>,
+    deplace: Option<String>,
+}
+
+/// The management page behind the email link: see, cancel, move.
+#[utoipa::path(get, path = "/rdv/{token}", tag = "pages", params(("token" = String, Path, description = "Lien de gestion"), ManageQuery),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "Lien inconnu")))]
+pub async fn manage_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<ManageQuery>,
+) -> Response {
+    let a = match load_appointment(&state, &token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let motif: Motif = a.motif.parse().unwrap_or(Motif::Cni);
+    let live = a.status == "booked";
+    let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
+    let can_change = live && state.clock.now() <= deadline;
+    let mut body = String::new();
+    if q.nouveau.is_some() {
+        body.push_str("<p class=\"success\" role=\"status\">Rendez-vous confirmé. Un e-mail de confirmation vous est envoyé avec ce lien.</p>");
+    }
+    if q.deplace.is_some() {
+        body.push_str("<p class=\"success\" role=\"status\">Rendez-vous déplacé.</p>");
+    }
+    let status = match a.status.as_str() {
+        "booked" => "confirmé",
+        "cancelled" => "annulé",
+        "checked_in" => "accueilli en mairie",
+        "done" => "terminé",
+        "no_show" => "absent",
+        _ => "passé",
+    };
+    body.push_str(&format!(
+        "<table><tr><th scope=\"row\">Statut</th><td>Rendez-vous {status}</td></tr>\
+         <tr><th scope=\"row\">Date et heure</th><td>{}</td></tr><tr><th scope=\"row\">Lieu</th><td>{}<br>{}</td></tr>\
+         <tr><th scope=\"row\">Motif</th><td>{}</td></tr><tr><th scope=\"row\">Personnes</th><td>{}</td></tr>\
+         <tr><th scope=\"row\">Référence</th><td>{}</td></tr><tr><th scope=\"row\">Numéros de pré-demande</th><td>{}</td></tr></table>",
+        esc(&when(a.start, tz)),
+        esc(&a.site_name),
+        esc(&format!("{}, {} {}", a.address_line, a.postcode, a.city)),
+        esc(motif.label_fr()),
+        a.persons,
+        esc(&a.reference),
+        esc(&a.pre_demande_numbers.join(", "))
+    ));
+    if live {
+        body.push_str("<h2>À apporter</h2><ul>");
+        for item in what_to_bring(motif) {
+            body.push_str(&format!("<li>{}</li>", esc(item)));
+        }
+        body.push_str(&format!("</ul><p><a class=\"button\" href=\"/rdv/{token}/calendrier.ics\">Ajouter à mon agenda (.ics)</a></p>"));
+    }
+    if can_change {
+        body.push_str(&format!(
+            "<h2>Modifier</h2><p>Vous pouvez annuler ou déplacer ce rendez-vous en ligne jusqu'au {}.</p>\
+             <p><a href=\"/lieux/{}?motif={}&amp;persons={}&amp;deplacer={token}\">Choisir un autre horaire</a></p>\
+             <form method=\"post\" action=\"/rdv/{token}/annuler\"><button type=\"submit\" class=\"secondary\">Annuler le rendez-vous</button></form>",
+            esc(&when(deadline, tz)),
+            a.site_id,
+            motif.code(),
+            a.persons
+        ));
+    } else if live {
+        body.push_str(
+            "<p class=\"notice\">Le délai pour modifier en ligne est dépassé : contactez la mairie.</p>",
+        );
+    }
+    page("Votre rendez-vous", &body).into_response()
+}
+
+fn what_to_bring(motif: Motif) -> Vec<&'static str> {
+    let mut items = Vec::new();
+    if motif.requires_pre_demande() {
+        items.extend([
+            "Le numéro de pré-demande de chaque personne (ou son QR code)",
+            "Une photo d'identité de moins de 6 mois par personne (ou le code e-photo)",
+            "Un justificatif de domicile de moins d'un an",
+            "L'ancien titre, le cas échéant",
+        ]);
+    } else {
+        items.extend(["Le récépissé de votre demande", "L'ancien titre, le cas échéant"]);
+    }
+    if matches!(motif, Motif::Passport | Motif::CniPassport) {
+        items.push(
+            "Pour un passeport : un timbre fiscal (86 € adulte, 42 € de 15 à 17 ans, 17 € moins de 15 ans)",
+        );
+    }
+    items.push("Un mineur vient accompagné d'un parent ou de son représentant légal");
+    items
+}
+
+/// The appointment as an iCalendar file.
+#[utoipa::path(get, path = "/rdv/{token}/calendrier.ics", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, description = "Lien inconnu")))]
+pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    use icalendar::{Calendar, Component, Event, EventLike};
+    let a = match load_appointment(&state, &token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let motif: Motif = a.motif.parse().unwrap_or(Motif::Cni);
+    let mut event = Event::new();
+    event
+        .uid(&format!("{}@rdv", a.id))
+        .summary(&format!("Rendez-vous {} – {}", motif.label_fr(), a.site_name))
+        .location(&format!(
+            "{} – {}, {} {}",
+            a.site_name, a.address_line, a.postcode, a.city
+        ))
+        .description(&format!("Référence {}", a.reference))
+        .starts(a.start)
+        .ends(a.end);
+    let mut cal = Calendar::new();
+    cal.push(event.done());
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"rendez-vous.ics\"",
+            ),
+        ],
+        cal.done().to_string(),
+    )
+        .into_response()
+}
+
+/// The cancellation link of emails and of ANTS: asks for confirmation.
+#[utoipa::path(get, path = "/rdv/{token}/annuler", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "Lien inconnu")))]
+pub async fn cancel_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let a = match load_appointment(&state, &token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let body = format!(
+        "<p>Annuler le rendez-vous du {} à {} ? Le créneau sera aussitôt proposé à quelqu'un d'autre.</p>\
+         <form method=\"post\" action=\"/rdv/{token}/annuler\"><button type=\"submit\">Oui, annuler</button></form>\
+         <p><a href=\"/rdv/{token}\">Non, revenir au rendez-vous</a></p>",
+        esc(&when(a.start, tz)),
+        esc(&a.site_name)
+    );
+    page("Annuler le rendez-vous", &body).into_response()
+}
+
+/// Cancels and shows the result.
+#[utoipa::path(post, path = "/rdv/{token}/annuler", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
+    responses((status = 200, content_type = "text/html", body = String), (status = 409, description = "Plus modifiable")))]
+pub async fn cancel_post(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+        return error_page(e);
+    }
+    let a = match load_appointment(&state, &token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    if let Err(e) = appointments::cancel_by_citizen(&state.pool, a.id, state.clock.now()).await {
+        return error_page(refusal(e, tz));
+    }
+    state.calendars.invalidate(a.site_id);
+    page(
+        "Rendez-vous annulé",
+        &format!("<p class=\"success\" role=\"status\">Votre rendez-vous du {} est annulé. Un e-mail vous le confirme.</p><p><a href=\"/\">Prendre un autre rendez-vous</a></p>", esc(&when(a.start, tz))),
+    )
+    .into_response()
+}
+
+/// Moves an appointment onto a hold just placed.
+async fn move_to(state: &AppState, token: &str, hold: &HoldOut) -> Response {
+    let a = match load_appointment(state, token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let claims = match crate::http::appointments::verified_hold(state, &hold.hold_id) {
+        Ok(c) => c,
+        Err(e) => return error_page(e),
+    };
+    let (site, slot) = match crate::http::appointments::slot_of_hold(state, &claims).await {
+        Ok(x) => x,
+        Err(e) => return error_page(e),
+    };
+    match appointments::reschedule(&state.pool, a.id, &slot, state.clock.now()).await {
+        Ok(_) => {
+            state.calendars.invalidate(a.site_id);
+            crate::http::appointments::after_booking(state, &claims, site.id).await;
+            Redirect::to(&format!("/rdv/{token}?deplace=1")).into_response()
+        }
+        Err(e) => error_page(crate::http::appointments::booking_error(state, &site, &slot, e).await),
+    }
+}

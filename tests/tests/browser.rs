@@ -1,0 +1,282 @@
+//! The pages in a real browser (headless Chromium): a booking from search to confirmation, the
+//! email's management link, cancellation, accessibility, two browsers racing, staff check-in, and
+//! every link the service sends out. Screenshots: target/browser-screenshots/<test>/.
+
+use booking_service::staff::{accounts, Role};
+use e2e_tests::browser::{axe_source, Browser};
+use e2e_tests::{hm, numbers, paris, SiteBuilder, TestApp};
+use notifier::config::NotifierConfig;
+use notifier::worker::Worker;
+use sqlx::PgPool;
+use std::sync::Arc;
+
+async fn drain_mail(app: &TestApp, dir: &std::path::Path) {
+    let mut c = NotifierConfig::for_tests("postgres://unused", dir.to_path_buf());
+    c.public_base_url = app.base.clone();
+    let w = Worker::new(app.pool.clone(), c, Arc::new(app.clock.clone())).unwrap();
+    while w.process_batch().await.unwrap() > 0 {}
+}
+
+fn management_link(eml: &str, base: &str) -> String {
+    let m = mail_parser::MessageParser::default()
+        .parse(eml.as_bytes())
+        .unwrap();
+    let text = m.body_text(0).unwrap().to_string();
+    let start = text
+        .find(&format!("{base}/rdv/"))
+        .expect("management link in the email");
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+fn assert_accessible(violations: Vec<String>, page: &str) {
+    assert!(
+        violations.is_empty(),
+        "accessibility violations on {page}: {violations:#?}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    // Sunday morning: the first free time is Monday 09:00, still cancellable online afterwards.
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 29, 7, 0, 0)).await;
+    let axe = axe_source();
+    let b = Browser::start("booking").await;
+    b.goto(&format!("{}/", app.base)).await;
+    b.shot("accueil").await;
+    assert_accessible(b.axe_violations(&axe).await, "home");
+    b.type_into("#q", "68170").await;
+    b.click("form[role=search] button").await;
+    b.shot("recherche").await;
+    assert!(b.text().await.contains("Mairie test"));
+    assert_accessible(b.axe_violations(&axe).await, "search");
+    b.click("main a[href^='/lieux/']").await;
+    b.shot("horaires").await;
+    assert!(b.url().await.contains(&site.id.to_string()));
+    assert_accessible(b.axe_violations(&axe).await, "site");
+    b.click("ul.slots button").await;
+    b.shot("formulaire").await;
+    let text = b.text().await;
+    assert!(text.contains("Ce créneau vous est réservé jusqu'à"), "{text}");
+    assert_accessible(b.axe_violations(&axe).await, "form");
+    // A wrong number first: the error is shown next to its field, what was typed is kept.
+    b.type_into("#first_name", "Élise").await;
+    b.type_into("#last_name", "Martin").await;
+    b.type_into("#email", "elise.martin@example.fr").await;
+    b.type_into("#numero_1", "ABC").await;
+    b.script(
+        "document.querySelector('#numero_1').removeAttribute('minlength');",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("main form button[type=submit]").await;
+    b.shot("erreur").await;
+    assert!(b.text().await.contains("Numéro de pré-demande invalide"));
+    assert_accessible(b.axe_violations(&axe).await, "form with error");
+    let number = numbers(1).remove(0);
+    b.script(
+        "document.querySelector('#numero_1').value = '';",
+        serde_json::json!([]),
+    )
+    .await;
+    b.type_into("#numero_1", &number).await;
+    b.click("main form button[type=submit]").await;
+    b.shot("confirmation").await;
+    let text = b.text().await;
+    assert!(text.contains("Rendez-vous confirmé"), "{text}");
+    assert!(text.contains("timbre fiscal") || text.contains("photo d'identité"));
+    assert_accessible(b.axe_violations(&axe).await, "confirmation");
+    // The email the notifier wrote carries the management link; it opens the page.
+    let dir = std::env::temp_dir().join(format!("rdv-mail-{}", uuid::Uuid::new_v4()));
+    drain_mail(&app, &dir).await;
+    let eml = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("confirmation"))
+        .unwrap();
+    let link = management_link(&std::fs::read_to_string(eml).unwrap(), &app.base);
+    b.goto(&link).await;
+    b.shot("lien-email").await;
+    assert!(b.text().await.contains("Rendez-vous confirmé"));
+    b.click("form[action$='/annuler'] button").await;
+    b.shot("annule").await;
+    assert!(b.text().await.contains("est annulé"));
+    let status: String = sqlx::query_scalar("SELECT status FROM appointments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_browsers_racing_for_one_slot_one_books_the_other_is_offered_alternatives(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool, paris(2026, 11, 30, 7, 0, 0)).await;
+    let (a, b) = tokio::join!(Browser::start("race-a"), Browser::start("race-b"));
+    let page = format!("{}/lieux/{}", app.base, site.id);
+    tokio::join!(a.goto(&page), b.goto(&page));
+    let first = "ul.slots li:first-child button";
+    tokio::join!(a.click(first), b.click(first));
+    a.shot("a").await;
+    b.shot("b").await;
+    let (ta, tb) = (a.text().await, b.text().await);
+    let won = [&ta, &tb]
+        .iter()
+        .filter(|t| t.contains("Ce créneau vous est réservé"))
+        .count();
+    let told = [&ta, &tb]
+        .iter()
+        .filter(|t| t.contains("vient d'être pris"))
+        .count();
+    assert_eq!((won, told), (1, 1), "A: {ta}\nB: {tb}");
+    // The one told is offered the next free times, and can take one.
+    let loser = if ta.contains("vient d'être pris") { &a } else { &b };
+    loser.click("ul.slots button").await;
+    loser.shot("alternative").await;
+    let t = loser.text().await;
+    assert!(t.contains("Ce créneau vous est réservé"), "{t}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    accounts::create_account(
+        &pool,
+        "agent@rixheim.fr",
+        "correct horse battery staple",
+        "Agent",
+        Role::Agent,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 8, 0, 0)).await;
+    let (s, booked) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T10:00:00+01:00",
+            "10.50.0.1",
+            &e2e_tests::email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201, "{booked}");
+    let b = Browser::start("staff").await;
+    b.goto(&format!("{}/agents", app.base)).await;
+    assert!(
+        b.url().await.ends_with("/agents/connexion"),
+        "not logged in: sent to the login page"
+    );
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.shot("lieux").await;
+    b.click("main a[href^='/agents/lieux/']").await;
+    b.shot("journee").await;
+    assert!(b.text().await.contains("Camille"));
+    b.click("form[action$='/statut'] button").await;
+    b.shot("arrive").await;
+    assert!(b.text().await.contains("checked_in"));
+    let status: String = sqlx::query_scalar("SELECT status FROM appointments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "checked_in");
+    // A forged form (no valid CSRF token) is refused.
+    let cookie = b.script("return document.cookie;", serde_json::json!([])).await;
+    assert_eq!(cookie, "", "the session cookie is HttpOnly");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let local = |url: &str| url.replace("http://rdv.test", &app.base);
+    let number = numbers(1);
+    let (s, booked) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T09:00:00+01:00",
+            "10.51.0.1",
+            &e2e_tests::email(),
+            &number,
+        )
+        .await;
+    assert_eq!(s, 201);
+    let b = Browser::start("links").await;
+    // The API's manage_url.
+    b.goto(&local(booked["manage_url"].as_str().unwrap())).await;
+    assert!(b.text().await.contains("Votre rendez-vous"));
+    // ANTS: callback_url, management_url, cancel_url.
+    let hub = |path: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}{path}", app.base))
+                .header("X-HUB-RDV-AUTH-TOKEN", "hub-token-1")
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let slots = hub(format!(
+        "/api/ants/availableTimeSlots?meeting_point_ids={}&start_date=2026-12-03&end_date=2026-12-03",
+        site.id
+    ))
+    .await;
+    b.goto(&local(
+        slots[site.id.to_string()][0]["callback_url"].as_str().unwrap(),
+    ))
+    .await;
+    b.shot("callback").await;
+    assert!(b.text().await.contains("Ce créneau vous est réservé"));
+    let found = hub(format!(
+        "/api/ants/searchApplicationIds?application_ids={}",
+        number[0]
+    ))
+    .await;
+    let entry = &found[&number[0]][0];
+    b.goto(&local(entry["management_url"].as_str().unwrap())).await;
+    assert!(b.text().await.contains("Votre rendez-vous"));
+    b.goto(&local(entry["cancel_url"].as_str().unwrap())).await;
+    b.shot("cancel-url").await;
+    assert!(b.text().await.contains("Annuler le rendez-vous"));
+    // The emails' links.
+    let dir = std::env::temp_dir().join(format!("rdv-mail-{}", uuid::Uuid::new_v4()));
+    drain_mail(&app, &dir).await;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let eml = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        b.goto(&management_link(&eml, &app.base)).await;
+        assert!(b.text().await.contains("Votre rendez-vous"));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    // The stylesheet is cached, from our own server.
+    let css = app
+        .client
+        .get(format!("{}/static/site.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(css.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+}
