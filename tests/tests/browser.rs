@@ -185,7 +185,8 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.click("main a[href^='/agents/lieux/']").await;
     b.shot("journee").await;
     assert!(b.text().await.contains("Camille"));
-    b.click("form[action$='/statut'] button").await;
+    b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
+        .await;
     b.shot("arrive").await;
     assert!(b.text().await.contains("checked_in"));
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")
@@ -193,9 +194,136 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(status, "checked_in");
-    // A forged form (no valid CSRF token) is refused.
     let cookie = b.script("return document.cookie;", serde_json::json!([])).await;
     assert_eq!(cookie, "", "the session cookie is HttpOnly");
+    // A phone booking at 11:00 through the counter form.
+    b.script(
+        "document.querySelector('#g-heure').value = '11:00';",
+        serde_json::json!([]),
+    )
+    .await;
+    b.type_into("#g-prenom", "Paul").await;
+    b.type_into("#g-nom", "Téléphone").await;
+    b.script(
+        "document.querySelector('#g-source').value = 'phone';",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("form[action$='/rendez-vous'] button").await;
+    b.shot("guichet").await;
+    let phone: (String, String) = sqlx::query_as("SELECT source, to_char(lower(during) AT TIME ZONE 'Europe/Paris', 'HH24:MI') FROM appointments WHERE last_name = 'Téléphone'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(phone, ("phone".to_string(), "11:00".to_string()));
+    // Cancelled by the mairie, with the reason.
+    b.type_into("input[name=reason]", "Mairie fermée exceptionnellement")
+        .await;
+    b.click("form[action$='/statut'] button.secondary").await;
+    let cancelled: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments WHERE status = 'cancelled' AND cancel_reason = 'Mairie fermée exceptionnellement'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(cancelled, 1);
+    // A closure is for administrators: an agent is told so.
+    b.script("document.querySelector('#f-debut').value = '2026-12-03T08:00'; document.querySelector('#f-fin').value = '2026-12-03T12:00';", serde_json::json!([])).await;
+    b.type_into("#f-motif", "Formation").await;
+    b.click("form[action$='/fermeture'] button").await;
+    assert!(b.text().await.contains("rôle ne permet pas"));
+    // A breakdown is the counter's: declared from the page.
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
+        .await;
+    b.script("document.querySelector('#p-debut').value = '2026-12-02T08:00'; document.querySelector('#p-fin').value = '2026-12-02T18:00';", serde_json::json!([])).await;
+    b.type_into("#p-motif", "Lecteur d'empreintes en panne").await;
+    b.click("form[action$='/panne'] button").await;
+    b.shot("panne").await;
+    assert!(b.text().await.contains("Panne déclarée"));
+    let closures: i64 = sqlx::query_scalar("SELECT count(*) FROM closures")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(closures, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_administrator_previews_a_closure_then_applies_it_and_forms_need_their_csrf_token(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    accounts::create_account(
+        &pool,
+        "chef@rixheim.fr",
+        "correct horse battery staple",
+        "Chef",
+        Role::CommuneAdmin,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 1, 8, 0, 0)).await;
+    let (s, _) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-03T10:00:00+01:00",
+            "10.52.0.1",
+            &e2e_tests::email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let b = Browser::start("closure").await;
+    b.goto(&format!("{}/agents/connexion", app.base)).await;
+    b.type_into("#email", "chef@rixheim.fr").await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-03", app.base, site.id))
+        .await;
+    b.script("document.querySelector('#f-debut').value = '2026-12-03T08:00'; document.querySelector('#f-fin').value = '2026-12-03T12:00';", serde_json::json!([])).await;
+    b.type_into("#f-motif", "Formation").await;
+    b.click("form[action$='/fermeture'] button").await;
+    b.shot("apercu").await;
+    let t = b.text().await;
+    assert!(
+        t.contains("Fermeture : aperçu") && t.contains("1 rendez-vous"),
+        "{t}"
+    );
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM closures")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        0
+    );
+    b.click("main form button").await;
+    b.shot("appliquee").await;
+    assert!(b.text().await.contains("Fermeture enregistrée"));
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM closures")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        1
+    );
+    // A form posted without the session's CSRF token is refused.
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-03", app.base, site.id))
+        .await;
+    b.script(
+        "document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'forged');",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
+        .await;
+    b.shot("csrf").await;
+    let t = b.text().await;
+    assert!(t.contains("Formulaire expiré ou invalide"), "{t}");
+    let status: String = sqlx::query_scalar("SELECT status FROM appointments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "booked");
 }
 
 #[sqlx::test(migrations = "../migrations")]

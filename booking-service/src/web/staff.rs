@@ -209,6 +209,15 @@ pub async fn day(
     } in &rows
     {
         let mut actions = String::new();
+        if matches!(status.as_str(), "booked" | "checked_in") {
+            actions.push_str(&format!(
+                "<form method=\"post\" action=\"/agents/rendez-vous/{id}/statut\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
+                 <input type=\"hidden\" name=\"status\" value=\"cancelled\"><input type=\"hidden\" name=\"site\" value=\"{}\"><input type=\"hidden\" name=\"jour\" value=\"{day}\">\
+                 <label for=\"motif-{id}\">Motif d'annulation (envoyé à l'usager)</label><input id=\"motif-{id}\" name=\"reason\" required>\
+                 <button type=\"submit\" class=\"secondary\">Annuler</button></form>",
+                site.id
+            ));
+        }
         let next: &[(&str, &str)] = match status.as_str() {
             "booked" => &[("checked_in", "Arrivé"), ("no_show", "Absent")],
             "checked_in" => &[("done", "Terminé"), ("no_show", "Absent")],
@@ -234,7 +243,274 @@ pub async fn day(
         ));
     }
     body.push_str("</tbody></table>");
+    let stations: Vec<(uuid::Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM stations WHERE site_id = $1 AND active ORDER BY name")
+            .bind(site.id)
+            .fetch_all(&state.pool)
+            .await
+            .unwrap_or_default();
+    let options: String = stations
+        .iter()
+        .map(|(id, name)| format!("<option value=\"{id}\">{}</option>", esc(name)))
+        .collect();
+    body.push_str(&format!(
+        "<h2>Rendez-vous au guichet ou par téléphone</h2>\
+         <form method=\"post\" action=\"/agents/lieux/{id}/rendez-vous\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\"><input type=\"hidden\" name=\"jour\" value=\"{day}\">\
+         <label for=\"g-motif\">Motif</label><select id=\"g-motif\" name=\"motif\"><option value=\"CNI\">Carte d'identité</option><option value=\"PASSPORT\">Passeport</option>\
+         <option value=\"CNI-PASSPORT\">Carte d'identité et passeport</option><option value=\"RETRIEVAL\">Retrait d'un titre</option></select>\
+         <label for=\"g-persons\">Personnes</label><input id=\"g-persons\" name=\"persons\" type=\"number\" min=\"1\" max=\"10\" value=\"1\">\
+         <label for=\"g-heure\">Heure</label><input id=\"g-heure\" name=\"heure\" type=\"time\" required>\
+         <label for=\"g-prenom\">Prénom</label><input id=\"g-prenom\" name=\"first_name\" required>\
+         <label for=\"g-nom\">Nom</label><input id=\"g-nom\" name=\"last_name\" required>\
+         <label for=\"g-email\">Courriel (facultatif)</label><input id=\"g-email\" name=\"email\" type=\"email\">\
+         <label for=\"g-tel\">Téléphone (facultatif)</label><input id=\"g-tel\" name=\"phone\" type=\"tel\">\
+         <label for=\"g-source\">Origine</label><select id=\"g-source\" name=\"source\"><option value=\"counter\">Guichet</option><option value=\"phone\">Téléphone</option></select>\
+         <button type=\"submit\">Réserver</button></form>\
+         <h2>Fermeture</h2><form method=\"post\" action=\"/agents/lieux/{id}/fermeture\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
+         <label for=\"f-poste\">Poste</label><select id=\"f-poste\" name=\"station\"><option value=\"\">Tout le lieu</option>{options}</select>\
+         <label for=\"f-debut\">Début</label><input id=\"f-debut\" name=\"debut\" type=\"datetime-local\" required>\
+         <label for=\"f-fin\">Fin</label><input id=\"f-fin\" name=\"fin\" type=\"datetime-local\" required>\
+         <label for=\"f-motif\">Motif</label><input id=\"f-motif\" name=\"motif\" required>\
+         <button type=\"submit\" class=\"secondary\">Voir les rendez-vous concernés</button></form>\
+         <h2>Poste en panne</h2><form method=\"post\" action=\"/agents/lieux/{id}/panne\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
+         <label for=\"p-poste\">Poste</label><select id=\"p-poste\" name=\"station\">{options}</select>\
+         <label for=\"p-debut\">Début</label><input id=\"p-debut\" name=\"debut\" type=\"datetime-local\" required>\
+         <label for=\"p-fin\">Fin</label><input id=\"p-fin\" name=\"fin\" type=\"datetime-local\" required>\
+         <label for=\"p-motif\">Motif (envoyé aux usagers dont le rendez-vous est annulé)</label><input id=\"p-motif\" name=\"motif\" required>\
+         <button type=\"submit\" class=\"secondary\">Déclarer la panne</button></form>",
+        id = site.id
+    ));
     page(&site.name, &body).into_response()
+}
+
+/// A local `YYYY-MM-DDTHH:MM` (a `datetime-local` field) as an RFC 3339 instant at the site.
+fn local_input(raw: &str, tz: chrono_tz::Tz, field: &'static str) -> Result<String, ApiError> {
+    chrono::NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M")
+        .map(|t| crate::domain::tz::resolve_local(tz, t).to_rfc3339())
+        .map_err(|_| ApiError::unprocessable("invalid_date", "Date et heure invalides.").with_field(field))
+}
+
+/// Loads the member and checks the form's CSRF token.
+fn checked(staff: Result<Staff, ApiError>, csrf_field: &str) -> Result<Staff, Box<Response>> {
+    let Ok(staff) = staff else {
+        return Err(Box::new(Redirect::to("/agents/connexion").into_response()));
+    };
+    if csrf_field != csrf(&staff.token) {
+        return Err(Box::new(error_page(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Formulaire expiré ou invalide : rechargez la page.",
+        ))));
+    }
+    Ok(staff)
+}
+
+/// The counter-booking form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CounterForm {
+    csrf: String,
+    jour: String,
+    motif: String,
+    persons: i64,
+    heure: String,
+    first_name: String,
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    source: Option<String>,
+}
+
+/// Books at the counter from the day page.
+#[utoipa::path(post, path = "/agents/lieux/{site_id}/rendez-vous", tag = "pages", params(("site_id" = String, Path, description = "Lieu")),
+    request_body(content = CounterForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Retour à la journée"), (status = 409, content_type = "text/html", body = String)))]
+pub async fn counter_post(
+    State(state): State<AppState>,
+    staff: Result<Staff, ApiError>,
+    Path(site_id): Path<String>,
+    Form(f): Form<CounterForm>,
+) -> Response {
+    let staff = match checked(staff, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let site = match visible_site(&state, &staff, &site_id).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
+    };
+    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let start = match local_input(&format!("{}T{}", f.jour, f.heure), tz, "heure") {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
+    };
+    let req = crate::http::staff::appointments::CounterBooking {
+        motif: f.motif.clone(),
+        persons: f.persons,
+        start,
+        first_name: f.first_name.clone(),
+        last_name: f.last_name.clone(),
+        email: Some(f.email.clone()).filter(|e| !e.trim().is_empty()),
+        phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
+        pre_demande_numbers: Vec::new(),
+        source: f.source.clone(),
+    };
+    match crate::http::staff::appointments::book_at_counter(&state, &staff, &site_id, &req).await {
+        Ok(_) => Redirect::to(&format!("/agents/lieux/{}?jour={}", site.id, esc(&f.jour))).into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The closure form (previewed, then confirmed).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ClosureForm {
+    csrf: String,
+    #[serde(default)]
+    station: String,
+    debut: String,
+    fin: String,
+    motif: String,
+    confirmer: Option<String>,
+}
+
+/// Previews a closure (the appointments it would hit), then applies it on confirmation.
+#[utoipa::path(post, path = "/agents/lieux/{site_id}/fermeture", tag = "pages", params(("site_id" = String, Path, description = "Lieu")),
+    request_body(content = ClosureForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, content_type = "text/html", body = String), (status = 403, description = "Réservé aux administrateurs")))]
+pub async fn closure_post(
+    State(state): State<AppState>,
+    staff: Result<Staff, ApiError>,
+    Path(site_id): Path<String>,
+    Form(f): Form<ClosureForm>,
+) -> Response {
+    let staff = match checked(staff, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let site = match visible_site(&state, &staff, &site_id).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
+    };
+    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let (start, end) = match (local_input(&f.debut, tz, "debut"), local_input(&f.fin, tz, "fin")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return error_page(e),
+    };
+    let station = if f.station.is_empty() {
+        None
+    } else {
+        uuid::Uuid::parse_str(&f.station).ok()
+    };
+    let confirm = f.confirmer.is_some();
+    let c = crate::http::staff::calendar::NewClosure {
+        station_id: station,
+        start,
+        end,
+        reason: f.motif.clone(),
+        confirm,
+    };
+    let out = match crate::http::staff::calendar::close(&state, &staff, &site_id, &c).await {
+        Ok(o) => o,
+        Err(e) => return error_page(e),
+    };
+    let mut body = String::new();
+    if out.applied {
+        body.push_str("<p class=\"success\" role=\"status\">Fermeture enregistrée.</p>");
+    }
+    body.push_str(&format!(
+        "<p>{} rendez-vous pris pendant cette fermeture{}.</p><ul>",
+        out.hits.len(),
+        if out.applied {
+            " sont maintenus : prévenez ces usagers ou annulez-les"
+        } else {
+            ""
+        }
+    ));
+    for h in &out.hits {
+        body.push_str(&format!(
+            "<li>{} – {} ({})</li>",
+            h.start.with_timezone(&tz).format("%d/%m %H:%M"),
+            esc(&h.last_name),
+            esc(&h.reference)
+        ));
+    }
+    body.push_str("</ul>");
+    if !out.applied {
+        body.push_str(&format!(
+            "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"station\" value=\"{}\">\
+             <input type=\"hidden\" name=\"debut\" value=\"{}\"><input type=\"hidden\" name=\"fin\" value=\"{}\"><input type=\"hidden\" name=\"motif\" value=\"{}\">\
+             <input type=\"hidden\" name=\"confirmer\" value=\"1\"><button type=\"submit\">Confirmer la fermeture</button></form>",
+            esc(&f.csrf), esc(&f.station), esc(&f.debut), esc(&f.fin), esc(&f.motif)
+        ));
+    }
+    body.push_str(&format!(
+        "<p><a href=\"/agents/lieux/{}\">Retour à la journée</a></p>",
+        site.id
+    ));
+    page(
+        if out.applied {
+            "Fermeture enregistrée"
+        } else {
+            "Fermeture : aperçu"
+        },
+        &body,
+    )
+    .into_response()
+}
+
+/// The breakdown form.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct BreakdownForm {
+    csrf: String,
+    station: String,
+    debut: String,
+    fin: String,
+    motif: String,
+}
+
+/// Declares a broken station and shows who was moved and who was cancelled.
+#[utoipa::path(post, path = "/agents/lieux/{site_id}/panne", tag = "pages", params(("site_id" = String, Path, description = "Lieu")),
+    request_body(content = BreakdownForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn breakdown_post(
+    State(state): State<AppState>,
+    staff: Result<Staff, ApiError>,
+    Path(site_id): Path<String>,
+    Form(f): Form<BreakdownForm>,
+) -> Response {
+    let staff = match checked(staff, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let site = match visible_site(&state, &staff, &site_id).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e),
+    };
+    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let (start, end) = match (local_input(&f.debut, tz, "debut"), local_input(&f.fin, tz, "fin")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return error_page(e),
+    };
+    let b = crate::http::staff::calendar::Breakdown {
+        start,
+        end,
+        reason: f.motif.clone(),
+    };
+    match crate::http::staff::calendar::declare_breakdown(&state, &staff, &f.station, &b).await {
+        Ok(r) => page(
+            "Panne déclarée",
+            &format!(
+                "<p class=\"success\" role=\"status\">{} rendez-vous déplacés sur un autre poste au même horaire, {} annulés avec vos excuses et un lien pour reprendre rendez-vous.</p>\
+                 <p><a href=\"/agents/lieux/{}\">Retour à la journée</a></p>",
+                r.moved.len(),
+                r.cancelled.len(),
+                site.id
+            ),
+        )
+        .into_response(),
+        Err(e) => error_page(e),
+    }
 }
 
 /// One line of the day.
@@ -257,6 +533,8 @@ pub struct StatusForm {
     status: String,
     site: String,
     jour: String,
+    /// Required to cancel: told to the citizen.
+    reason: Option<String>,
 }
 
 /// Applies a status button (checked CSRF token), then back to the day.
@@ -283,8 +561,15 @@ pub async fn set_status(
         Ok(i) => i,
         Err(e) => return error_page(e),
     };
-    if !matches!(f.status.as_str(), "checked_in" | "done" | "no_show") {
+    if !matches!(f.status.as_str(), "checked_in" | "done" | "no_show" | "cancelled") {
         return error_page(ApiError::unprocessable("invalid_status", "Statut inconnu."));
+    }
+    let reason = f.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    if f.status == "cancelled" && reason.is_none() {
+        return error_page(ApiError::unprocessable(
+            "reason_required",
+            "Indiquez le motif de l'annulation : il est envoyé à l'usager.",
+        ));
     }
     let commune: Option<String> = sqlx::query_scalar(
         "SELECT s.commune_insee FROM appointments a JOIN sites s ON s.id = a.site_id WHERE a.id = $1",
@@ -298,7 +583,7 @@ pub async fn set_status(
         return error_page(ApiError::not_found("appointment_not_found", "Introuvable."));
     };
     let now = state.clock.now();
-    match appointments::staff_set_status(&state.pool, id, &f.status, None, now).await {
+    match appointments::staff_set_status(&state.pool, id, &f.status, reason, now).await {
         Ok(old) => {
             let _ = audit::record(
                 &state.pool,

@@ -106,30 +106,30 @@ pub async fn set_status(
 /// A booking taken at the counter or by phone.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CounterBooking {
-    motif: String,
-    persons: i64,
+    pub motif: String,
+    pub persons: i64,
     /// RFC 3339.
-    start: String,
-    first_name: String,
-    last_name: String,
-    email: Option<String>,
-    phone: Option<String>,
+    pub start: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
     /// Optional at the counter; when given, one per person.
     #[serde(default)]
-    pre_demande_numbers: Vec<String>,
+    pub pre_demande_numbers: Vec<String>,
     /// `counter` (default) or `phone`.
-    source: Option<String>,
+    pub source: Option<String>,
 }
 
 /// The booking made.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CounterOut {
-    id: Uuid,
-    reference: String,
-    station_id: Uuid,
-    start: String,
-    end: String,
-    manage_url: String,
+    pub id: Uuid,
+    pub reference: String,
+    pub station_id: Uuid,
+    pub start: String,
+    pub end: String,
+    pub manage_url: String,
 }
 
 /// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
@@ -145,7 +145,20 @@ pub async fn counter_booking(
     Path(site_id): Path<String>,
     Json(req): Json<CounterBooking>,
 ) -> ApiResult<(StatusCode, axum::Json<CounterOut>)> {
-    let site = visible_site(&state, &staff, &site_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(book_at_counter(&state, &staff, &site_id, &req).await?),
+    ))
+}
+
+/// Books at the counter (the API and the staff pages both come here).
+pub async fn book_at_counter(
+    state: &AppState,
+    staff: &Staff,
+    site_id: &str,
+    req: &CounterBooking,
+) -> ApiResult<CounterOut> {
+    let site = visible_site(state, staff, site_id).await?;
     let motif = params::motif(Some(&req.motif), crate::domain::motif::Motif::Cni)?;
     if !(1..=20).contains(&req.persons) {
         return Err(
@@ -217,7 +230,7 @@ pub async fn counter_booking(
     };
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
         Ok(c) => c,
-        Err(BookingError::SlotUnavailable) => return Err(slot_taken(&state, &site, duration).await),
+        Err(BookingError::SlotUnavailable) => return Err(slot_taken(state, &site, duration).await),
         Err(e) => return Err(refusal(e, tz)),
     };
     state.calendars.invalidate(site.id);
@@ -232,15 +245,12 @@ pub async fn counter_booking(
         now,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(CounterOut {
-            id: created.id,
-            reference: created.reference,
-            station_id: created.station_id,
-            start: rfc3339_local(start, tz),
-            end: rfc3339_local(start + duration, tz),
-            manage_url: crate::http::appointments::manage_url(&state, &created.manage_token),
-        }),
-    ))
+    Ok(CounterOut {
+        id: created.id,
+        reference: created.reference,
+        station_id: created.station_id,
+        start: rfc3339_local(start, tz),
+        end: rfc3339_local(start + duration, tz),
+        manage_url: crate::http::appointments::manage_url(state, &created.manage_token),
+    })
 }

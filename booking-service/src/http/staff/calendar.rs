@@ -259,10 +259,10 @@ pub struct Confirm {
 /// What a change would do (or did).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeOut {
-    applied: bool,
+    pub applied: bool,
     /// Live appointments left outside an opening (or inside a closure): they are kept, for the
     /// staff to move or cancel; nothing is dropped silently.
-    hits: Vec<Hit>,
+    pub hits: Vec<Hit>,
 }
 
 /// Live future appointments of `site` that no opening covers once the change (made in `tx`) applies.
@@ -407,13 +407,13 @@ pub async fn change_rule(
 /// A closure of a whole site or one station.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewClosure {
-    station_id: Option<Uuid>,
-    start: String,
-    end: String,
-    reason: String,
+    pub station_id: Option<Uuid>,
+    pub start: String,
+    pub end: String,
+    pub reason: String,
     /// `true` to apply; otherwise only the preview is answered.
     #[serde(default)]
-    confirm: bool,
+    pub confirm: bool,
 }
 
 /// Closes a site or a station for a while: first a preview of the live appointments inside it.
@@ -426,7 +426,12 @@ pub async fn add_closure(
     Path(site_id): Path<String>,
     Json(c): Json<NewClosure>,
 ) -> ApiResult<axum::Json<ChangeOut>> {
-    let site = administered_site(&state, &staff, &site_id).await?;
+    Ok(axum::Json(close(&state, &staff, &site_id, &c).await?))
+}
+
+/// Previews or applies a closure (the API and the staff pages both come here).
+pub async fn close(state: &AppState, staff: &Staff, site_id: &str, c: &NewClosure) -> ApiResult<ChangeOut> {
+    let site = administered_site(state, staff, site_id).await?;
     let (start, end) = (parse_instant(&c.start, "start")?, parse_instant(&c.end, "end")?);
     if end <= start || end - start > Duration::days(400) {
         return Err(ApiError::unprocessable(
@@ -468,10 +473,10 @@ pub async fn add_closure(
         tx.commit().await?;
         state.calendars.invalidate(site.id);
     }
-    Ok(axum::Json(ChangeOut {
+    Ok(ChangeOut {
         applied: c.confirm,
         hits,
-    }))
+    })
 }
 
 /// A booking policy.
@@ -603,9 +608,9 @@ pub async fn add_release(
 /// A broken station.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Breakdown {
-    start: String,
-    end: String,
-    reason: String,
+    pub start: String,
+    pub end: String,
+    pub reason: String,
 }
 
 /// Marks a station out of service: its appointments move to another free station at the same time
@@ -619,14 +624,26 @@ pub async fn breakdown(
     Path(station_id): Path<String>,
     Json(b): Json<Breakdown>,
 ) -> ApiResult<axum::Json<BreakdownReport>> {
-    let station = params::uuid(&station_id, "station_id")?;
+    Ok(axum::Json(
+        declare_breakdown(&state, &staff, &station_id, &b).await?,
+    ))
+}
+
+/// Declares a breakdown (the API and the staff pages both come here).
+pub async fn declare_breakdown(
+    state: &AppState,
+    staff: &Staff,
+    station_id: &str,
+    b: &Breakdown,
+) -> ApiResult<BreakdownReport> {
+    let station = params::uuid(station_id, "station_id")?;
     let site_id: Option<Uuid> = sqlx::query_scalar("SELECT site_id FROM stations WHERE id = $1")
         .bind(station)
         .fetch_optional(&state.pool)
         .await?;
     let site = visible_site(
-        &state,
-        &staff,
+        state,
+        staff,
         &site_id.ok_or_else(|| not_yours("station_not_found"))?.to_string(),
     )
     .await?;
@@ -660,7 +677,7 @@ pub async fn breakdown(
         now,
     )
     .await?;
-    Ok(axum::Json(report))
+    Ok(report)
 }
 
 /// Which month.
