@@ -51,7 +51,9 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     b.type_into("#q", "68170").await;
     b.click("form[role=search] button").await;
     b.shot("recherche").await;
-    assert!(b.text().await.contains("Mairie test"));
+    let found = b.text().await;
+    assert!(found.contains("Mairie test"));
+    assert!(found.contains("Les premiers créneaux libres"), "{found}");
     assert_accessible(b.axe_violations(&axe).await, "search");
     b.click("main a[href^='/lieux/']").await;
     b.shot("horaires").await;
@@ -101,6 +103,16 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     b.goto(&link).await;
     b.shot("lien-email").await;
     assert!(b.text().await.contains("Rendez-vous confirmé"));
+    // Move it: another time at the same site, the same appointment.
+    b.click("a[href*='deplacer=']").await;
+    b.click("ul.slots li:nth-child(3) button").await;
+    b.shot("deplace").await;
+    assert!(b.text().await.contains("Rendez-vous déplacé"));
+    let moved: i32 = sqlx::query_scalar("SELECT calendar_sequence FROM appointments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
     b.click("form[action$='/annuler'] button").await;
     b.shot("annule").await;
     assert!(b.text().await.contains("est annulé"));

@@ -105,6 +105,52 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
         Err(e) => return error_page(e.into()),
     };
     let mut body = format!("<p>Résultats pour « {} ».</p>", esc(trimmed));
+    let matched: Vec<_> = sites
+        .iter()
+        .filter(|s| communes.iter().any(|c| c.insee_code == s.commune_insee))
+        .collect();
+    // The earliest free times across the matching sites (one person, identity card), soonest first.
+    let now = state.clock.now();
+    let mut earliest: Vec<(DateTime<Utc>, String, uuid::Uuid, Tz)> = Vec::new();
+    for site in matched.iter().take(20) {
+        let (Ok(tz), Ok(settings)) = (
+            site_tz(site),
+            territory::motif_settings(&state.pool, &[site.id]).await,
+        ) else {
+            continue;
+        };
+        let Ok(setting) = motif_for_site(&settings, site.id, Motif::Cni, 1) else {
+            continue;
+        };
+        let today = now.with_timezone(&tz).date_naive();
+        let to = today + Duration::days(13);
+        if let Ok(cal) = calendar_with_holds(&state, site, tz, today, to).await {
+            for slot in cal
+                .slots(today, to, duration_for(&setting, 1), now)
+                .into_iter()
+                .take(3)
+            {
+                earliest.push((slot.start, site.name.clone(), site.id, tz));
+            }
+        }
+    }
+    earliest.sort_by_key(|e| e.0);
+    if !earliest.is_empty() {
+        body.push_str(
+            "<h2>Les premiers créneaux libres (carte d'identité, une personne)</h2><ul class=\"slots\">",
+        );
+        for (start, name, site_id, tz) in earliest.iter().take(6) {
+            body.push_str(&format!(
+                "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{site_id}\">\
+                 <input type=\"hidden\" name=\"motif\" value=\"CNI\"><input type=\"hidden\" name=\"persons\" value=\"1\">\
+                 <input type=\"hidden\" name=\"start\" value=\"{}\"><button type=\"submit\">{}</button></form></li>",
+                esc(&start.to_rfc3339()),
+                esc(&format!("{} – {}", when(*start, *tz), name))
+            ));
+        }
+        body.push_str("</ul><p class=\"hint\">Pour un autre motif ou plusieurs personnes, choisissez une mairie ci-dessous.</p>");
+    }
+    body.push_str("<h2>Mairies</h2>");
     let mut any = false;
     for c in &communes {
         let here: Vec<_> = sites.iter().filter(|s| s.commune_insee == c.insee_code).collect();
@@ -112,7 +158,7 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
             continue;
         }
         any = true;
-        body.push_str(&format!("<h2>{}</h2><ul>", esc(&c.name)));
+        body.push_str(&format!("<h3>{}</h3><ul>", esc(&c.name)));
         for s in here {
             body.push_str(&format!(
                 "<li><a href=\"/lieux/{}\">{}</a> – {}</li>",
@@ -481,9 +527,14 @@ async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f:
             ));
         }
         body.push_str(&field_err("pre_demande_numbers"));
-        if error.is_some_and(|e| e.code == "pre_demande_booked_elsewhere") {
-            body.push_str("<label><input type=\"checkbox\" name=\"confirm_other_appointments\" value=\"oui\" style=\"width:auto\"> \
-                           J'annule mon autre rendez-vous et je confirme celui-ci</label>");
+        if let Some(e) = error.filter(|e| e.code == "pre_demande_booked_elsewhere") {
+            // ANTS's answer in plain French, and the explicit choice it calls for.
+            body.push_str(&format!(
+                "<p class=\"error\" id=\"err-autre\" role=\"alert\">{}</p>\
+                 <label><input type=\"checkbox\" name=\"confirm_other_appointments\" value=\"oui\" style=\"width:auto\" aria-describedby=\"err-autre\"> \
+                 J'annule mon autre rendez-vous et je confirme celui-ci</label>",
+                esc(&e.message)
+            ));
         }
     }
     body.push_str("<button type=\"submit\">Confirmer le rendez-vous</button></form>");
