@@ -1,7 +1,7 @@
 //! The emails: what they say (French, text and HTML) about one appointment, read at sending time.
 
 use booking_service::domain::motif::Motif;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
@@ -144,72 +144,19 @@ pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
 
 /// What to bring when the site has not set its own list.
 pub fn default_what_to_bring(motif: Motif) -> Vec<String> {
-    let mut items: Vec<&str> = Vec::new();
-    if motif.requires_pre_demande() {
-        items.extend([
-            "Le numéro de pré-demande de chaque personne (ou son QR code)",
-            "Une photo d'identité de moins de 6 mois par personne (ou le code e-photo)",
-            "Un justificatif de domicile de moins d'un an",
-            "L'ancien titre, le cas échéant",
-        ]);
-    } else {
-        items.extend(["Le récépissé de votre demande", "L'ancien titre, le cas échéant"]);
-    }
-    if matches!(motif, Motif::Passport | Motif::CniPassport) {
-        items.push(
-            "Pour un passeport : un timbre fiscal (86 € adulte, 42 € de 15 à 17 ans, 17 € moins de 15 ans)",
-        );
-    }
-    items.push("Un mineur vient accompagné d'un parent ou de son représentant légal");
-    items.into_iter().map(String::from).collect()
+    booking_service::domain::french::what_to_bring(motif)
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
-
-const DAYS: [&str; 7] = [
-    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-];
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
 
 /// "mercredi 2 décembre 2026 à 09:00" in the site's time zone.
 pub fn french_datetime(at: DateTime<Utc>, tz: Tz) -> String {
-    let l = at.with_timezone(&tz);
-    format!(
-        "{} {} {} {} à {}",
-        DAYS[l.weekday().num_days_from_monday() as usize],
-        l.day(),
-        MONTHS[l.month0() as usize],
-        l.year(),
-        l.format("%H:%M")
-    )
+    booking_service::domain::french::datetime(at, tz)
 }
 
-/// Escapes text for HTML (names and reasons are typed by people).
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML (names and reasons are typed by people): the pages' escaping.
+pub use booking_service::web::esc as html_escape;
 
 /// A message's parts.
 #[derive(Debug, Clone)]

@@ -420,3 +420,55 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
         .unwrap()
         .contains("max-age"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_tampered_form_field_never_breaks_a_redirect(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    accounts::create_account(
+        &pool,
+        "agent@rixheim.fr",
+        "correct horse battery staple",
+        "Agent",
+        Role::Agent,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 8, 0, 0)).await;
+    let (s, _) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T10:00:00+01:00",
+            "10.53.0.1",
+            &e2e_tests::email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let b = Browser::start("tampered").await;
+    b.goto(&format!("{}/agents/connexion", app.base)).await;
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
+        .await;
+    b.script(
+        "document.querySelectorAll('input[name=jour]').forEach(i => i.value = '2026-12-02\\r\\nX-Evil: 1');",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
+        .await;
+    let t = b.text().await;
+    assert!(!t.contains("Erreur interne"), "{t}");
+    assert!(b.url().await.contains(&format!("/agents/lieux/{}", site.id)));
+    let status: String = sqlx::query_scalar("SELECT status FROM appointments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "checked_in");
+}

@@ -19,46 +19,17 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-const DAYS: [&str; 7] = [
-    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-];
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
 fn day_label(at: DateTime<Utc>, tz: Tz) -> String {
-    let l = at.with_timezone(&tz);
-    format!(
-        "{} {} {} {}",
-        DAYS[l.weekday().num_days_from_monday() as usize],
-        l.day(),
-        MONTHS[l.month0() as usize],
-        l.year()
-    )
+    crate::domain::french::day_label(at, tz)
 }
 
 fn when(at: DateTime<Utc>, tz: Tz) -> String {
-    format!(
-        "{} à {}",
-        day_label(at, tz),
-        at.with_timezone(&tz).format("%H:%M")
-    )
+    crate::domain::french::datetime(at, tz)
 }
 
 /// Home: search by commune or postcode.
@@ -654,7 +625,7 @@ pub async fn manage_page(
     ));
     if live {
         body.push_str("<h2>À apporter</h2><ul>");
-        for item in what_to_bring(motif) {
+        for item in crate::domain::french::what_to_bring(motif) {
             body.push_str(&format!("<li>{}</li>", esc(item)));
         }
         body.push_str(&format!("</ul><p><a class=\"button\" href=\"/rdv/{token}/calendrier.ics\">Ajouter à mon agenda (.ics)</a></p>"));
@@ -675,27 +646,6 @@ pub async fn manage_page(
         );
     }
     page("Votre rendez-vous", &body).into_response()
-}
-
-fn what_to_bring(motif: Motif) -> Vec<&'static str> {
-    let mut items = Vec::new();
-    if motif.requires_pre_demande() {
-        items.extend([
-            "Le numéro de pré-demande de chaque personne (ou son QR code)",
-            "Une photo d'identité de moins de 6 mois par personne (ou le code e-photo)",
-            "Un justificatif de domicile de moins d'un an",
-            "L'ancien titre, le cas échéant",
-        ]);
-    } else {
-        items.extend(["Le récépissé de votre demande", "L'ancien titre, le cas échéant"]);
-    }
-    if matches!(motif, Motif::Passport | Motif::CniPassport) {
-        items.push(
-            "Pour un passeport : un timbre fiscal (86 € adulte, 42 € de 15 à 17 ans, 17 € moins de 15 ans)",
-        );
-    }
-    items.push("Un mineur vient accompagné d'un parent ou de son représentant légal");
-    items
 }
 
 /// The appointment as an iCalendar file.

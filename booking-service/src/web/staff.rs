@@ -305,6 +305,19 @@ fn checked(staff: Result<Staff, ApiError>, csrf_field: &str) -> Result<Staff, Bo
     Ok(staff)
 }
 
+/// Back to a site's day. Both come from the form: only a well-formed id and date go into the
+/// `Location` header (anything else, even a line break, would not be a valid header).
+fn back_to_day(site: &str, day: &str) -> Response {
+    match (
+        uuid::Uuid::parse_str(site.trim()),
+        chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d"),
+    ) {
+        (Ok(site), Ok(day)) => Redirect::to(&format!("/agents/lieux/{site}?jour={day}")).into_response(),
+        (Ok(site), Err(_)) => Redirect::to(&format!("/agents/lieux/{site}")).into_response(),
+        _ => Redirect::to("/agents").into_response(),
+    }
+}
+
 /// The counter-booking form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CounterForm {
@@ -357,7 +370,7 @@ pub async fn counter_post(
         source: f.source.clone(),
     };
     match crate::http::staff::appointments::book_at_counter(&state, &staff, &site_id, &req).await {
-        Ok(_) => Redirect::to(&format!("/agents/lieux/{}?jour={}", site.id, esc(&f.jour))).into_response(),
+        Ok(_) => back_to_day(&site.id.to_string(), &f.jour),
         Err(e) => error_page(e),
     }
 }
@@ -596,7 +609,7 @@ pub async fn set_status(
                 now,
             )
             .await;
-            Redirect::to(&format!("/agents/lieux/{}?jour={}", esc(&f.site), esc(&f.jour))).into_response()
+            back_to_day(&f.site, &f.jour)
         }
         Err(e) => error_page(crate::http::appointments::refusal(e, chrono_tz::Europe::Paris)),
     }

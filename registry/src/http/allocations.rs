@@ -92,19 +92,8 @@ fn euros(cents: i64) -> String {
     )
 }
 
-/// A cell safe from spreadsheet formula injection and from the separator.
-fn cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([';', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
+/// A cell safe from spreadsheet formula injection and from the separator (the staff export's rule).
+use booking_service::http::staff::agenda::csv_cell as cell;
 
 /// Semicolon-separated, UTF-8 with BOM: what French spreadsheets open directly.
 fn to_csv(a: &Allocation) -> String {
