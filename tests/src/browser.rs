@@ -149,6 +149,20 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits (up to 10 s) until the page shows `needle`, and returns its text: a click that submits
+    /// a form returns before the next page is there.
+    pub async fn wait_for_text(&self, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("« {needle} » never appeared; the page says:\n{text}");
+    }
+
     /// Runs a synchronous script.
     pub async fn script(&self, script: &str, args: Value) -> Value {
         self.cmd(
@@ -198,8 +212,20 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ask chromedriver to quit the browser (Drop cannot await, hence curl), then make sure:
+        // Chromium outlives chromedriver, and each test would otherwise leave browsers running.
+        let _ = Command::new("curl")
+            .args(["-s", "-m", "5", "-X", "DELETE"])
+            .arg(format!("{}/session/{}", self.driver, self.session))
+            .stdout(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Command::new("pkill")
+            .arg("-9")
+            .arg("-f")
+            .arg(self.profile.as_os_str())
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }

@@ -28,6 +28,27 @@ fn management_link(eml: &str, base: &str) -> String {
     text[start..].split_whitespace().next().unwrap().to_string()
 }
 
+/// The page a slot click led to, once it is there: the form, or the "taken" answer.
+async fn settled(b: &Browser) -> String {
+    for _ in 0..100 {
+        let t = b.text().await;
+        if t.contains("Ce créneau vous est réservé") || t.contains("être pris") {
+            return t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.text().await
+}
+
+/// Logs a staff member in through the login page (every test account has the same password).
+async fn staff_login(b: &Browser, app: &TestApp, email: &str) {
+    b.goto(&format!("{}/agents/connexion", app.base)).await;
+    b.type_into("#email", email).await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.wait_for_text("Vos lieux").await;
+}
+
 fn assert_accessible(violations: Vec<String>, page: &str) {
     assert!(
         violations.is_empty(),
@@ -51,18 +72,18 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     b.type_into("#q", "68170").await;
     b.click("form[role=search] button").await;
     b.shot("recherche").await;
-    let found = b.text().await;
+    let found = b.wait_for_text("Les premiers créneaux libres").await;
     assert!(found.contains("Mairie test"));
     assert!(found.contains("Les premiers créneaux libres"), "{found}");
     assert_accessible(b.axe_violations(&axe).await, "search");
     b.click("main a[href^='/lieux/']").await;
+    b.wait_for_text("Mettre à jour les horaires").await;
     b.shot("horaires").await;
     assert!(b.url().await.contains(&site.id.to_string()));
     assert_accessible(b.axe_violations(&axe).await, "site");
     b.click("ul.slots button").await;
     b.shot("formulaire").await;
-    let text = b.text().await;
-    assert!(text.contains("Ce créneau vous est réservé jusqu'à"), "{text}");
+    b.wait_for_text("Ce créneau vous est réservé jusqu'à").await;
     assert_accessible(b.axe_violations(&axe).await, "form");
     // A wrong number first: the error is shown next to its field, what was typed is kept.
     b.type_into("#first_name", "Élise").await;
@@ -76,7 +97,7 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     .await;
     b.click("main form button[type=submit]").await;
     b.shot("erreur").await;
-    assert!(b.text().await.contains("Numéro de pré-demande invalide"));
+    b.wait_for_text("Numéro de pré-demande invalide").await;
     assert_accessible(b.axe_violations(&axe).await, "form with error");
     let number = numbers(1).remove(0);
     b.script(
@@ -87,8 +108,7 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     b.type_into("#numero_1", &number).await;
     b.click("main form button[type=submit]").await;
     b.shot("confirmation").await;
-    let text = b.text().await;
-    assert!(text.contains("Rendez-vous confirmé"), "{text}");
+    let text = b.wait_for_text("Rendez-vous confirmé").await;
     assert!(text.contains("timbre fiscal") || text.contains("photo d'identité"));
     assert_accessible(b.axe_violations(&axe).await, "confirmation");
     // The email the notifier wrote carries the management link; it opens the page.
@@ -102,12 +122,13 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     let link = management_link(&std::fs::read_to_string(eml).unwrap(), &app.base);
     b.goto(&link).await;
     b.shot("lien-email").await;
-    assert!(b.text().await.contains("Rendez-vous confirmé"));
+    b.wait_for_text("Rendez-vous confirmé").await;
     // Move it: another time at the same site, the same appointment.
     b.click("a[href*='deplacer=']").await;
+    b.wait_for_text("Mettre à jour les horaires").await;
     b.click("ul.slots li:nth-child(3) button").await;
     b.shot("deplace").await;
-    assert!(b.text().await.contains("Rendez-vous déplacé"));
+    b.wait_for_text("Rendez-vous déplacé").await;
     let moved: i32 = sqlx::query_scalar("SELECT calendar_sequence FROM appointments")
         .fetch_one(&pool)
         .await
@@ -115,7 +136,7 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     assert_eq!(moved, 1);
     b.click("form[action$='/annuler'] button").await;
     b.shot("annule").await;
-    assert!(b.text().await.contains("est annulé"));
+    b.wait_for_text("est annulé").await;
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")
         .fetch_one(&pool)
         .await
@@ -138,7 +159,7 @@ async fn two_browsers_racing_for_one_slot_one_books_the_other_is_offered_alterna
     tokio::join!(a.click(first), b.click(first));
     a.shot("a").await;
     b.shot("b").await;
-    let (ta, tb) = (a.text().await, b.text().await);
+    let (ta, tb) = (settled(&a).await, settled(&b).await);
     let won = [&ta, &tb]
         .iter()
         .filter(|t| t.contains("Ce créneau vous est réservé"))
@@ -152,8 +173,7 @@ async fn two_browsers_racing_for_one_slot_one_books_the_other_is_offered_alterna
     let loser = if ta.contains("vient d'être pris") { &a } else { &b };
     loser.click("ul.slots button").await;
     loser.shot("alternative").await;
-    let t = loser.text().await;
-    assert!(t.contains("Ce créneau vous est réservé"), "{t}");
+    loser.wait_for_text("Ce créneau vous est réservé").await;
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -193,14 +213,15 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.type_into("#email", "agent@rixheim.fr").await;
     b.type_into("#password", "correct horse battery staple").await;
     b.click("main form button").await;
+    b.wait_for_text("Vos lieux").await;
     b.shot("lieux").await;
     b.click("main a[href^='/agents/lieux/']").await;
     b.shot("journee").await;
-    assert!(b.text().await.contains("Camille"));
+    b.wait_for_text("Camille").await;
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
     b.shot("arrive").await;
-    assert!(b.text().await.contains("checked_in"));
+    b.wait_for_text("checked_in").await;
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")
         .fetch_one(&pool)
         .await
@@ -222,6 +243,7 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     )
     .await;
     b.click("form[action$='/rendez-vous'] button").await;
+    b.wait_for_text("Paul Téléphone").await;
     b.shot("guichet").await;
     let phone: (String, String) = sqlx::query_as("SELECT source, to_char(lower(during) AT TIME ZONE 'Europe/Paris', 'HH24:MI') FROM appointments WHERE last_name = 'Téléphone'")
         .fetch_one(&pool)
@@ -232,6 +254,7 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.type_into("input[name=reason]", "Mairie fermée exceptionnellement")
         .await;
     b.click("form[action$='/statut'] button.secondary").await;
+    b.wait_for_text("cancelled").await;
     let cancelled: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments WHERE status = 'cancelled' AND cancel_reason = 'Mairie fermée exceptionnellement'")
         .fetch_one(&pool)
         .await
@@ -241,7 +264,7 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.script("document.querySelector('#f-debut').value = '2026-12-03T08:00'; document.querySelector('#f-fin').value = '2026-12-03T12:00';", serde_json::json!([])).await;
     b.type_into("#f-motif", "Formation").await;
     b.click("form[action$='/fermeture'] button").await;
-    assert!(b.text().await.contains("rôle ne permet pas"));
+    b.wait_for_text("rôle ne permet pas").await;
     // A breakdown is the counter's: declared from the page.
     b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
         .await;
@@ -249,7 +272,7 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.type_into("#p-motif", "Lecteur d'empreintes en panne").await;
     b.click("form[action$='/panne'] button").await;
     b.shot("panne").await;
-    assert!(b.text().await.contains("Panne déclarée"));
+    b.wait_for_text("Panne déclarée").await;
     let closures: i64 = sqlx::query_scalar("SELECT count(*) FROM closures")
         .fetch_one(&pool)
         .await
@@ -286,17 +309,14 @@ async fn an_administrator_previews_a_closure_then_applies_it_and_forms_need_thei
         .await;
     assert_eq!(s, 201);
     let b = Browser::start("closure").await;
-    b.goto(&format!("{}/agents/connexion", app.base)).await;
-    b.type_into("#email", "chef@rixheim.fr").await;
-    b.type_into("#password", "correct horse battery staple").await;
-    b.click("main form button").await;
+    staff_login(&b, &app, "chef@rixheim.fr").await;
     b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-03", app.base, site.id))
         .await;
     b.script("document.querySelector('#f-debut').value = '2026-12-03T08:00'; document.querySelector('#f-fin').value = '2026-12-03T12:00';", serde_json::json!([])).await;
     b.type_into("#f-motif", "Formation").await;
     b.click("form[action$='/fermeture'] button").await;
+    let t = b.wait_for_text("Fermeture : aperçu").await;
     b.shot("apercu").await;
-    let t = b.text().await;
     assert!(
         t.contains("Fermeture : aperçu") && t.contains("1 rendez-vous"),
         "{t}"
@@ -310,7 +330,7 @@ async fn an_administrator_previews_a_closure_then_applies_it_and_forms_need_thei
     );
     b.click("main form button").await;
     b.shot("appliquee").await;
-    assert!(b.text().await.contains("Fermeture enregistrée"));
+    b.wait_for_text("Fermeture enregistrée").await;
     assert_eq!(
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM closures")
             .fetch_one(&pool)
@@ -329,8 +349,7 @@ async fn an_administrator_previews_a_closure_then_applies_it_and_forms_need_thei
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
     b.shot("csrf").await;
-    let t = b.text().await;
-    assert!(t.contains("Formulaire expiré ou invalide"), "{t}");
+    b.wait_for_text("Formulaire expiré ou invalide").await;
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")
         .fetch_one(&pool)
         .await
@@ -361,7 +380,7 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
     let b = Browser::start("links").await;
     // The API's manage_url.
     b.goto(&local(booked["manage_url"].as_str().unwrap())).await;
-    assert!(b.text().await.contains("Votre rendez-vous"));
+    b.wait_for_text("Votre rendez-vous").await;
     // ANTS: callback_url, management_url, cancel_url.
     let hub = |path: String| {
         let app = &app;
@@ -387,7 +406,7 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
     ))
     .await;
     b.shot("callback").await;
-    assert!(b.text().await.contains("Ce créneau vous est réservé"));
+    b.wait_for_text("Ce créneau vous est réservé").await;
     let found = hub(format!(
         "/api/ants/searchApplicationIds?application_ids={}",
         number[0]
@@ -395,17 +414,17 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
     .await;
     let entry = &found[&number[0]][0];
     b.goto(&local(entry["management_url"].as_str().unwrap())).await;
-    assert!(b.text().await.contains("Votre rendez-vous"));
+    b.wait_for_text("Votre rendez-vous").await;
     b.goto(&local(entry["cancel_url"].as_str().unwrap())).await;
     b.shot("cancel-url").await;
-    assert!(b.text().await.contains("Annuler le rendez-vous"));
+    b.wait_for_text("Annuler le rendez-vous").await;
     // The emails' links.
     let dir = std::env::temp_dir().join(format!("rdv-mail-{}", uuid::Uuid::new_v4()));
     drain_mail(&app, &dir).await;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let eml = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         b.goto(&management_link(&eml, &app.base)).await;
-        assert!(b.text().await.contains("Votre rendez-vous"));
+        b.wait_for_text("Votre rendez-vous").await;
     }
     let _ = std::fs::remove_dir_all(dir);
     // The stylesheet is cached, from our own server.
@@ -450,10 +469,7 @@ async fn a_tampered_form_field_never_breaks_a_redirect(pool: PgPool) {
         .await;
     assert_eq!(s, 201);
     let b = Browser::start("tampered").await;
-    b.goto(&format!("{}/agents/connexion", app.base)).await;
-    b.type_into("#email", "agent@rixheim.fr").await;
-    b.type_into("#password", "correct horse battery staple").await;
-    b.click("main form button").await;
+    staff_login(&b, &app, "agent@rixheim.fr").await;
     b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
         .await;
     b.script(
@@ -463,7 +479,7 @@ async fn a_tampered_form_field_never_breaks_a_redirect(pool: PgPool) {
     .await;
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
-    let t = b.text().await;
+    let t = b.wait_for_text("checked_in").await;
     assert!(!t.contains("Erreur interne"), "{t}");
     assert!(b.url().await.contains(&format!("/agents/lieux/{}", site.id)));
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")

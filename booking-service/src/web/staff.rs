@@ -318,6 +318,21 @@ fn back_to_day(site: &str, day: &str) -> Response {
     }
 }
 
+/// A staff form's common checks: logged in, CSRF token, a site the member may see; and its time zone.
+async fn form_site(
+    state: &AppState,
+    staff: Result<Staff, ApiError>,
+    csrf_field: &str,
+    site_id: &str,
+) -> Result<(Staff, crate::db::territory::SiteRow, chrono_tz::Tz), Box<Response>> {
+    let staff = checked(staff, csrf_field)?;
+    let site = visible_site(state, &staff, site_id)
+        .await
+        .map_err(|e| Box::new(error_page(e)))?;
+    let tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    Ok((staff, site, tz))
+}
+
 /// The counter-booking form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CounterForm {
@@ -345,15 +360,10 @@ pub async fn counter_post(
     Path(site_id): Path<String>,
     Form(f): Form<CounterForm>,
 ) -> Response {
-    let staff = match checked(staff, &f.csrf) {
-        Ok(s) => s,
+    let (staff, site, tz) = match form_site(&state, staff, &f.csrf, &site_id).await {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let site = match visible_site(&state, &staff, &site_id).await {
-        Ok(s) => s,
-        Err(e) => return error_page(e),
-    };
-    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
     let start = match local_input(&format!("{}T{}", f.jour, f.heure), tz, "heure") {
         Ok(s) => s,
         Err(e) => return error_page(e),
@@ -397,15 +407,10 @@ pub async fn closure_post(
     Path(site_id): Path<String>,
     Form(f): Form<ClosureForm>,
 ) -> Response {
-    let staff = match checked(staff, &f.csrf) {
-        Ok(s) => s,
+    let (staff, site, tz) = match form_site(&state, staff, &f.csrf, &site_id).await {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let site = match visible_site(&state, &staff, &site_id).await {
-        Ok(s) => s,
-        Err(e) => return error_page(e),
-    };
-    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
     let (start, end) = match (local_input(&f.debut, tz, "debut"), local_input(&f.fin, tz, "fin")) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return error_page(e),
@@ -492,15 +497,10 @@ pub async fn breakdown_post(
     Path(site_id): Path<String>,
     Form(f): Form<BreakdownForm>,
 ) -> Response {
-    let staff = match checked(staff, &f.csrf) {
-        Ok(s) => s,
+    let (staff, site, tz) = match form_site(&state, staff, &f.csrf, &site_id).await {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let site = match visible_site(&state, &staff, &site_id).await {
-        Ok(s) => s,
-        Err(e) => return error_page(e),
-    };
-    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
     let (start, end) = match (local_input(&f.debut, tz, "debut"), local_input(&f.fin, tz, "fin")) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return error_page(e),

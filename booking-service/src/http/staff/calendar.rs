@@ -194,31 +194,7 @@ pub async fn add_rule(
     Json(r): Json<NewRule>,
 ) -> ApiResult<(StatusCode, axum::Json<serde_json::Value>)> {
     let site = administered_site(&state, &staff, &site_id).await?;
-    let rule = RuleInput {
-        station_id: r.station_id,
-        weekday: r.weekday,
-        start_time: time(&r.start_time, "start_time")?,
-        end_time: time(&r.end_time, "end_time")?,
-        valid_from: r.valid_from,
-        valid_until: r.valid_until,
-    };
-    if !(1..=7).contains(&rule.weekday) {
-        return Err(
-            ApiError::unprocessable("invalid_weekday", "Jour : 1 (lundi) à 7 (dimanche).")
-                .with_field("weekday"),
-        );
-    }
-    if rule.end_time <= rule.start_time {
-        return Err(
-            ApiError::unprocessable("invalid_range", "La fin doit suivre le début.").with_field("end_time"),
-        );
-    }
-    if rule.valid_until.is_some_and(|u| u < rule.valid_from) {
-        return Err(
-            ApiError::unprocessable("invalid_range", "La fin de validité précède son début.")
-                .with_field("valid_until"),
-        );
-    }
+    let rule = validated_rule(&r)?;
     let mut tx = state.pool.begin().await?;
     calendar_admin::lock_site(&mut tx, site.id).await?;
     station_of_site(&mut tx, rule.station_id, site.id).await?;
