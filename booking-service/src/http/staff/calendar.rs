@@ -153,6 +153,19 @@ async fn station_of_site(tx: &mut sqlx::PgConnection, station: Uuid, site: Uuid)
     }
 }
 
+/// A rule's id and its site, which the member must administer (another commune's rule is 404).
+async fn rule_and_site(state: &AppState, staff: &Staff, raw: &str) -> ApiResult<(Uuid, SiteRow)> {
+    let id = params::uuid(raw, "rule_id")?;
+    let site_id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT st.site_id FROM opening_rules r JOIN stations st ON st.id = r.station_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let site_id = site_id.ok_or_else(|| not_yours("rule_not_found"))?;
+    Ok((id, administered_site(state, staff, &site_id.to_string()).await?))
+}
+
 /// A rule as typed, checked: weekday 1–7, end after start, validity in order.
 fn validated_rule(r: &NewRule) -> ApiResult<RuleInput> {
     let rule = RuleInput {
@@ -276,19 +289,7 @@ pub async fn delete_rule(
     Path(rule_id): Path<String>,
     Query(q): Query<Confirm>,
 ) -> ApiResult<axum::Json<ChangeOut>> {
-    let id = params::uuid(&rule_id, "rule_id")?;
-    let site_id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT st.site_id FROM opening_rules r JOIN stations st ON st.id = r.station_id WHERE r.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let site = administered_site(
-        &state,
-        &staff,
-        &site_id.ok_or_else(|| not_yours("rule_not_found"))?.to_string(),
-    )
-    .await?;
+    let (id, site) = rule_and_site(&state, &staff, &rule_id).await?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     calendar_admin::lock_site(&mut tx, site.id).await?;
@@ -330,19 +331,7 @@ pub async fn change_rule(
     Query(q): Query<Confirm>,
     Json(r): Json<NewRule>,
 ) -> ApiResult<axum::Json<ChangeOut>> {
-    let id = params::uuid(&rule_id, "rule_id")?;
-    let site_id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT st.site_id FROM opening_rules r JOIN stations st ON st.id = r.station_id WHERE r.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    let site = administered_site(
-        &state,
-        &staff,
-        &site_id.ok_or_else(|| not_yours("rule_not_found"))?.to_string(),
-    )
-    .await?;
+    let (id, site) = rule_and_site(&state, &staff, &rule_id).await?;
     let rule = validated_rule(&r)?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
