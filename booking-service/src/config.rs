@@ -81,8 +81,38 @@ pub struct AntsHubConfig {
     pub ants_status_retry_secs: u64,
     /// When ANTS stays unreachable: `accept` the booking and flag its numbers for reconciliation,
     /// or `refuse` it (503, retry later).
-    #[arg(long, env = "ANTS_UNREACHABLE_POLICY", default_value = "accept")]
-    pub ants_unreachable_policy: String,
+    #[arg(long, env = "ANTS_UNREACHABLE_POLICY", value_enum, default_value_t = AntsUnreachablePolicy::Accept)]
+    pub ants_unreachable_policy: AntsUnreachablePolicy,
+}
+
+/// What a booking does when ANTS cannot be asked about its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AntsUnreachablePolicy {
+    /// Book, and flag the numbers for reconciliation.
+    Accept,
+    /// Answer 503: the citizen retries later.
+    Refuse,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for a log collector).
+    Json,
+}
+
+/// `PUBLIC_BASE_URL`: an absolute http(s) URL with a host, kept without its trailing slash.
+fn parse_base_url(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("URL invalide : {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("une URL http:// ou https:// avec un nom d'hôte est attendue".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("l'URL de base ne doit avoir ni paramètres ni fragment".into());
+    }
+    Ok(raw.trim().trim_end_matches('/').to_string())
 }
 
 /// Everything `serve` needs.
@@ -102,7 +132,7 @@ pub struct ServeConfig {
     pub bind_addr: SocketAddr,
     /// Public URL of the service, used in management links and ANTS callbacks.
     /// Defaults to `http://BIND_ADDR`.
-    #[arg(long, env = "PUBLIC_BASE_URL")]
+    #[arg(long, env = "PUBLIC_BASE_URL", value_parser = parse_base_url)]
     pub public_base_url: Option<String>,
     /// Requests served at once; beyond, new ones are answered 503 with `Retry-After` at once
     /// rather than queued (a rush must not pile up until everything times out).
@@ -156,8 +186,8 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub ants_hub: AntsHubConfig,
     /// Log format: `text` or `json`.
-    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl ServeConfig {
@@ -170,43 +200,43 @@ impl ServeConfig {
             .to_string()
     }
 
-    /// A configuration for tests: local servers, defaults everywhere else.
+    /// A configuration for tests: the documented defaults (parsed exactly as `serve` parses them),
+    /// local servers, a key prefix of its own, and limits that tests do not hit by accident.
     pub fn for_tests(database_url: &str, redis_url: &str) -> Self {
-        Self {
-            db: DbConfig {
-                database_url: database_url.to_string(),
-                database_max_connections: 16,
-            },
-            redis_url: redis_url.to_string(),
-            redis_key_prefix: format!("rdv-test-{}", uuid::Uuid::new_v4().simple()),
-            bind_addr: "127.0.0.1:0".parse().expect("literal address"),
-            public_base_url: Some("http://rdv.test".to_string()),
-            request_timeout_secs: 15,
-            max_in_flight: 512,
-            public_writes_per_minute: 100_000,
-            max_availability_days: 92,
-            app_secret: Secret::new(TEST_APP_SECRET),
-            hold_ttl_secs: 600,
-            max_holds_per_client: 2,
-            max_live_appointments_per_email: 2,
-            trust_forwarded_for: true,
-            ended_grace_minutes: 120,
-            retention_days: 365,
-            availability_cache_ms: 2000,
-            staff_session_hours: 10,
-            staff_login_per_minute: 1000,
-            ants_api: AntsApiConfig {
-                ants_api_url: None,
-                ants_api_token: None,
-                ants_timeout_ms: 1000,
-            },
-            ants_hub: AntsHubConfig {
-                ants_hub_header: "X-HUB-RDV-AUTH-TOKEN".to_string(),
-                ants_hub_tokens: Some(Secret::new("hub-token-1,hub-token-2")),
-                ants_status_retry_secs: 1,
-                ants_unreachable_policy: "accept".to_string(),
-            },
-            log_format: "text".to_string(),
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            serve: ServeConfig,
         }
+        use clap::Parser;
+        let prefix = format!("rdv-test-{}", uuid::Uuid::new_v4().simple());
+        let mut c = Defaults::try_parse_from([
+            "test",
+            "--database-url",
+            database_url,
+            "--redis-url",
+            redis_url,
+            "--redis-key-prefix",
+            &prefix,
+            "--bind-addr",
+            "127.0.0.1:0",
+            "--public-base-url",
+            "http://rdv.test",
+            "--app-secret",
+            TEST_APP_SECRET,
+        ])
+        .expect("the defaults parse")
+        .serve;
+        c.public_writes_per_minute = 100_000;
+        c.trust_forwarded_for = true;
+        c.staff_login_per_minute = 1000;
+        c.ants_api = AntsApiConfig {
+            ants_api_url: None,
+            ants_api_token: None,
+            ants_timeout_ms: 1000,
+        };
+        c.ants_hub.ants_hub_tokens = Some(Secret::new("hub-token-1,hub-token-2"));
+        c.ants_hub.ants_status_retry_secs = 1;
+        c
     }
 }

@@ -162,3 +162,139 @@ impl From<JsonRejection> for ApiError {
         )
     }
 }
+
+/// The JSON answer to a domain error: the status is chosen here, once, for the API and the pages.
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        let with_field = |err: ApiError, field: Option<&'static str>| match field {
+            Some(f) => err.with_field(f),
+            None => err,
+        };
+        match e {
+            E::Invalid { code, field, message } => with_field(ApiError::unprocessable(code, message), field),
+            E::Malformed { code, field, message } => with_field(ApiError::bad_request(code, message), field),
+            E::NotFound { code, message } => ApiError::not_found(code, message),
+            E::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Votre rôle ne permet pas cette action.",
+            ),
+            E::Unauthenticated => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Connexion requise (session absente ou expirée).",
+            ),
+            E::BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "Adresse ou mot de passe incorrect.",
+            ),
+            E::TooManyAttempts { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Trop de tentatives : réessayez dans quelques minutes.",
+            )
+            .with_retry_after(retry_after_secs),
+            E::HoldInvalid => {
+                ApiError::bad_request("invalid_hold", "Réservation temporaire invalide ou altérée.")
+                    .with_field("hold_id")
+            }
+            E::HoldExpired => ApiError::new(
+                StatusCode::GONE,
+                "hold_expired",
+                "Le délai de réservation est dépassé : choisissez à nouveau un créneau.",
+            )
+            .with_field("hold_id"),
+            E::HoldAlreadyUsed => ApiError::conflict(
+                "hold_already_used",
+                "Ce créneau a déjà été confirmé avec cette réservation.",
+            )
+            .with_field("hold_id"),
+            E::SlotTaken { alternatives } => {
+                let alts: Vec<Value> = alternatives
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "start": a.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                            "end": a.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                        })
+                    })
+                    .collect();
+                ApiError::conflict(
+                    "slot_unavailable",
+                    "Ce créneau vient d'être pris. Voici les prochains créneaux libres.",
+                )
+                .with_extra(serde_json::json!({ "alternatives": alts }))
+            }
+            E::SlotNotOffered => ApiError::unprocessable(
+                "slot_not_offered",
+                "Ce créneau n'est pas proposé (hors horaires, fermé, trop proche ou pas encore ouvert).",
+            )
+            .with_field("start"),
+            E::TooManyHolds => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_holds",
+                "Vous retenez déjà le nombre maximal de créneaux. Confirmez ou libérez-en un.",
+            )
+            .with_retry_after(60),
+            E::PreDemandeInUse { number } => ApiError::conflict(
+                "pre_demande_in_use",
+                format!("Le numéro de pré-demande {number} est déjà utilisé pour un autre rendez-vous."),
+            )
+            .with_field("pre_demande_numbers")
+            .with_extra(serde_json::json!({ "number": number })),
+            E::EmailLimit { max } => ApiError::conflict(
+                "email_limit_reached",
+                format!(
+                    "Cette adresse a déjà {max} rendez-vous à venir : annulez-en un avant d'en prendre un autre."
+                ),
+            )
+            .with_field("citizen.email"),
+            E::NotModifiable { status } => ApiError::conflict(
+                "not_modifiable",
+                format!("Ce rendez-vous ne peut plus être modifié (statut : {status})."),
+            ),
+            E::DeadlinePassed { at } => ApiError::conflict(
+                "deadline_passed",
+                format!(
+                    "Le rendez-vous ne peut plus être modifié en ligne depuis le {} : contactez la mairie.",
+                    at.format("%d/%m/%Y à %H:%M")
+                ),
+            ),
+            E::HoldMismatch { field } => ApiError::unprocessable(
+                "hold_mismatch",
+                "Le nouveau créneau doit être pour le même motif et le même nombre de personnes.",
+            )
+            .with_field(field),
+            E::Ants {
+                code,
+                message,
+                field,
+                extra,
+            } => {
+                let status = if code == "pre_demande_booked_elsewhere" {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                ApiError::new(status, code, message)
+                    .with_field(field)
+                    .with_extra(extra)
+            }
+            E::AntsUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ants_unavailable",
+                "Le service de l'ANTS ne répond pas : réessayez dans quelques minutes.",
+            )
+            .with_retry_after(60),
+            E::Overloaded => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Service très sollicité, réessayez dans un instant.",
+            )
+            .with_retry_after(2),
+            E::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use booking_service::clock::SystemClock;
 use booking_service::config::{DbConfig, ServeConfig};
-use booking_service::{db, http, lifecycle};
+use booking_service::{db, lifecycle};
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(cfg) => {
             let cfg = *cfg;
-            init_tracing(cfg.log_format == "json");
+            init_tracing(cfg.log_format == booking_service::config::LogFormat::Json);
             let pool = db::pool(&cfg.db)?;
             db::migrate(&pool).await?;
             let listener = tokio::net::TcpListener::bind(cfg.bind_addr).await?;
@@ -101,8 +101,8 @@ async fn main() -> anyhow::Result<()> {
                 chrono::Duration::days(cfg.retention_days),
                 std::time::Duration::from_secs(60),
             );
-            let state = http::AppState::new(pool, cfg, clock);
-            http::run(listener, state, booking_service::signals::shutdown_signal()).await?;
+            let state = booking_service::app::AppState::new(pool, cfg, clock);
+            booking_service::app::run(listener, state, booking_service::signals::shutdown_signal()).await?;
         }
     }
     Ok(())

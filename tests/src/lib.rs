@@ -7,7 +7,7 @@ pub mod smtp;
 
 use booking_service::clock::ManualClock;
 use booking_service::config::ServeConfig;
-use booking_service::http::{self, AppState};
+use booking_service::app::{self as http, AppState};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::Value;
 use sqlx::PgPool;

@@ -314,7 +314,7 @@ async fn with_the_refuse_policy_an_unreachable_ants_gets_a_503_and_books_nothing
     let url = ants.url.clone();
     let app = TestApp::spawn_with(pool.clone(), paris(2026, 11, 30, 7, 0, 0), |c| {
         c.ants_api.ants_api_url = Some(url);
-        c.ants_hub.ants_unreachable_policy = "refuse".into();
+        c.ants_hub.ants_unreachable_policy = booking_service::config::AntsUnreachablePolicy::Refuse;
     })
     .await;
     let (s, body) = app

@@ -11,8 +11,12 @@
 //! - the partial unique index `pre_demande_one_live` keeps one live appointment per number.
 
 use super::calendar::{load_calendar, policy};
+use super::constraints::{self, on_first_free_station, violated};
+use super::outbox::{self, drop_pending_reminder, OutboxKind};
 use crate::domain::citizen::{Email, Phone, PreDemandeNumber};
 use crate::domain::motif::Motif;
+use crate::domain::party::PartySize;
+use crate::domain::status::AppointmentStatus;
 use crate::secrets::Sealer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -21,11 +25,8 @@ use chrono_tz::Tz;
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, FromRow, PgConnection, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
-
-/// Live statuses: those that occupy a station and a pré-demande number.
-pub const LIVE_STATUSES: [&str; 2] = ["booked", "checked_in"];
 
 /// Who is booking.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ pub struct SlotRequest {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub motif: Motif,
-    pub persons: i16,
+    pub persons: PartySize,
     /// The instant the rules are judged at (the hold's issue time: notice and release as then).
     pub rules_at: DateTime<Utc>,
     /// The hold's id: a hold books once.
@@ -85,17 +86,13 @@ pub enum BookingError {
     #[error("appointment not found")]
     NotFound,
     #[error("appointment not in a state that allows this")]
-    WrongStatus(String),
+    WrongStatus(AppointmentStatus),
     #[error("online deadline passed")]
     DeadlinePassed(DateTime<Utc>),
     #[error("the new slot does not match the appointment")]
     Mismatch(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-fn constraint(e: &sqlx::Error) -> Option<&str> {
-    e.as_database_error().and_then(|d| d.constraint())
 }
 
 /// A new management token (256 random bits) and the hash that is stored.
@@ -153,7 +150,7 @@ async fn mark_hold_used(
         .await;
     match res {
         Ok(_) => Ok(()),
-        Err(e) if constraint(&e) == Some("used_holds_pkey") => Err(BookingError::HoldAlreadyUsed),
+        Err(e) if violated(&e) == Some(constraints::USED_HOLDS_PKEY) => Err(BookingError::HoldAlreadyUsed),
         Err(e) => Err(e.into()),
     }
 }
@@ -212,27 +209,12 @@ async fn queue_reminder_and_declarations(
     let pol = policy(&mut *conn, site_id).await?;
     let reminder_at = start - Duration::hours(i64::from(pol.reminder_hours));
     if reminder_at > now {
-        sqlx::query(
-            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-             VALUES ('reminder', $1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(json!({ "start": start }))
-        .bind(reminder_at)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        let payload = json!({ "start": start });
+        outbox::enqueue(conn, OutboxKind::Reminder, id, payload, reminder_at, now).await?;
     }
     for n in numbers {
-        sqlx::query(
-            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-             VALUES ('ants_declare', $1, $2, $3, $3)",
-        )
-        .bind(id)
-        .bind(json!({ "number": n, "site_id": site_id, "start": start }))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        let payload = json!({ "number": n, "site_id": site_id, "start": start });
+        outbox::enqueue(conn, OutboxKind::AntsDeclare, id, payload, now, now).await?;
     }
     Ok(())
 }
@@ -255,9 +237,10 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
         let live: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM appointments WHERE email = $1 AND status IN ('booked', 'checked_in')",
+            "SELECT count(*) FROM appointments WHERE email = $1 AND status = ANY ($2)",
         )
         .bind(email.as_str())
+        .bind(&AppointmentStatus::LIVE[..])
         .fetch_one(&mut *tx)
         .await?;
         if live >= opts.max_live_per_email {
@@ -269,14 +252,14 @@ pub async fn create(
     let reference = new_reference();
     let (manage_token, token_hash) = new_manage_token();
     let sealed = sealer.seal(&manage_token);
-    let mut chosen = None;
-    for station in candidates {
-        let mut sp = tx.begin().await?;
-        let res = sqlx::query(
+    let email = citizen.email.as_ref().map(Email::as_str);
+    let phone = citizen.phone.as_ref().map(Phone::as_str);
+    let inserted = on_first_free_station(&mut tx, &candidates, |station| {
+        sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
                                        created_at, updated_at, manage_token_sealed)
-             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), 'booked', $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
+             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
         )
         .bind(id)
         .bind(&reference)
@@ -289,27 +272,22 @@ pub async fn create(
         .bind(source)
         .bind(&citizen.first_name)
         .bind(&citizen.last_name)
-        .bind(citizen.email.as_ref().map(Email::as_str))
-        .bind(citizen.phone.as_ref().map(Phone::as_str))
+        .bind(email)
+        .bind(phone)
         .bind(&token_hash)
         .bind(&slot.hold_ref)
         .bind(now)
         .bind(&sealed)
-        .execute(&mut *sp)
-        .await;
-        match res {
-            Ok(_) => {
-                sp.commit().await?;
-                chosen = Some(station);
-                break;
-            }
-            Err(e) if constraint(&e) == Some("appointment_no_overlap") => sp.rollback().await?,
-            Err(e) if constraint(&e) == Some("appointments_hold_ref") => {
-                return Err(BookingError::HoldAlreadyUsed)
-            }
-            Err(e) => return Err(e.into()),
+        .bind(AppointmentStatus::Booked)
+    })
+    .await;
+    let chosen = match inserted {
+        Ok(c) => c,
+        Err(e) if violated(&e) == Some(constraints::APPOINTMENTS_HOLD_REF) => {
+            return Err(BookingError::HoldAlreadyUsed)
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
     let station_id = chosen.ok_or(BookingError::SlotUnavailable)?;
     mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     let numbers: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
@@ -324,21 +302,13 @@ pub async fn create(
         .await;
         match res {
             Ok(_) => {}
-            Err(e) if constraint(&e) == Some("pre_demande_one_live") => {
+            Err(e) if violated(&e) == Some(constraints::PRE_DEMANDE_ONE_LIVE) => {
                 return Err(BookingError::PreDemandeInUse(n.clone()))
             }
             Err(e) => return Err(e.into()),
         }
     }
-    sqlx::query(
-        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-         VALUES ('confirmation', $1, $2, $3, $3)",
-    )
-    .bind(id)
-    .bind(json!({ "sequence": 0 }))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    outbox::enqueue(&mut tx, OutboxKind::Confirmation, id, json!({ "sequence": 0 }), now, now).await?;
     queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
     tx.commit().await?;
     Ok(Created {
@@ -360,15 +330,17 @@ pub struct AppointmentView {
     pub postcode: String,
     pub city: String,
     pub timezone: String,
-    pub motif: String,
-    pub persons: i16,
+    pub motif: Motif,
+    pub persons: PartySize,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    pub status: String,
+    pub status: AppointmentStatus,
     pub first_name: String,
     pub last_name: String,
     pub cancel_deadline_minutes: i32,
     pub pre_demande_numbers: Vec<String>,
+    /// The calendar file's SEQUENCE (raised on each move and cancellation).
+    pub calendar_sequence: i32,
 }
 
 /// The appointment behind a management token.
@@ -378,7 +350,7 @@ pub async fn find_by_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<Ap
                 a.motif, a.persons, lower(a.during) AS start, upper(a.during) AS \"end\", a.status,
                 a.first_name, a.last_name, coalesce(p.cancel_deadline_minutes, 240) AS cancel_deadline_minutes,
                 array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number)
-                    AS pre_demande_numbers
+                    AS pre_demande_numbers, a.calendar_sequence
          FROM appointments a JOIN sites s ON s.id = a.site_id
          LEFT JOIN booking_policies p ON p.site_id = a.site_id
          WHERE a.manage_token_hash = $1",
@@ -394,15 +366,15 @@ async fn lock_for_citizen_change(
     conn: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(Uuid, DateTime<Utc>, Vec<String>, String, i16), BookingError> {
-    let row: Option<(Uuid, DateTime<Utc>, String, String, i16)> = sqlx::query_as(
+) -> Result<(Uuid, DateTime<Utc>, Vec<String>, Motif, PartySize), BookingError> {
+    let row: Option<(Uuid, DateTime<Utc>, AppointmentStatus, Motif, PartySize)> = sqlx::query_as(
         "SELECT site_id, lower(during), status, motif, persons FROM appointments WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
     let (site_id, start, status, motif, persons) = row.ok_or(BookingError::NotFound)?;
-    if status != "booked" {
+    if !status.citizen_may_change() {
         return Err(BookingError::WrongStatus(status));
     }
     let pol = policy(&mut *conn, site_id).await?;
@@ -419,15 +391,6 @@ async fn lock_for_citizen_change(
     Ok((site_id, start, numbers, motif, persons))
 }
 
-/// Drops the pending reminder of an appointment (cancelled or moved).
-async fn drop_pending_reminder(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE outbox SET status = 'dropped' WHERE appointment_id = $1 AND kind = 'reminder' AND status = 'pending'")
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Queues the ANTS withdrawal of each number's declaration.
 async fn queue_ants_deletes(
     conn: &mut PgConnection,
@@ -438,15 +401,8 @@ async fn queue_ants_deletes(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     for n in numbers {
-        sqlx::query(
-            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-             VALUES ('ants_delete', $1, $2, $3, $3)",
-        )
-        .bind(id)
-        .bind(json!({ "number": n, "site_id": site_id, "start": start }))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        let payload = json!({ "number": n, "site_id": site_id, "start": start });
+        outbox::enqueue(conn, OutboxKind::AntsDelete, id, payload, now, now).await?;
     }
     Ok(())
 }
@@ -456,12 +412,13 @@ pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> R
     let mut tx = pool.begin().await?;
     let (site_id, start, numbers, _, _) = lock_for_citizen_change(&mut tx, id, now).await?;
     sqlx::query(
-        "UPDATE appointments SET status = 'cancelled', cancelled_by = 'citizen', updated_at = $2,
+        "UPDATE appointments SET status = $3, cancelled_by = 'citizen', updated_at = $2,
                 calendar_sequence = calendar_sequence + 1
          WHERE id = $1",
     )
     .bind(id)
     .bind(now)
+    .bind(AppointmentStatus::Cancelled)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE appointment_pre_demandes SET live = false WHERE appointment_id = $1")
@@ -469,15 +426,7 @@ pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> R
         .execute(&mut *tx)
         .await?;
     drop_pending_reminder(&mut tx, id).await?;
-    sqlx::query(
-        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-         VALUES ('cancellation', $1, $2, $3, $3)",
-    )
-    .bind(id)
-    .bind(json!({ "by": "citizen" }))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    outbox::enqueue(&mut tx, OutboxKind::Cancellation, id, json!({ "by": "citizen" }), now, now).await?;
     queue_ants_deletes(&mut tx, id, site_id, start, &numbers, now).await?;
     tx.commit().await?;
     Ok(())
@@ -507,17 +456,15 @@ pub async fn reschedule(
         .await?;
     let (old_site, old_start, numbers, motif, persons) = lock_for_citizen_change(&mut tx, id, now).await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
-    if motif != slot.motif.code() {
+    if motif != slot.motif {
         return Err(BookingError::Mismatch("motif"));
     }
     if persons != slot.persons {
         return Err(BookingError::Mismatch("persons"));
     }
     let candidates = lock_and_check(&mut tx, slot).await?;
-    let mut chosen = None;
-    for station in candidates {
-        let mut sp = tx.begin().await?;
-        let res = sqlx::query(
+    let moved = on_first_free_station(&mut tx, &candidates, |station| {
+        sqlx::query(
             "UPDATE appointments SET site_id = $2, station_id = $3, during = tstzrange($4, $5, '[)'),
                     hold_ref = $6, calendar_sequence = calendar_sequence + 1, updated_at = $7
              WHERE id = $1",
@@ -529,21 +476,15 @@ pub async fn reschedule(
         .bind(slot.end)
         .bind(&slot.hold_ref)
         .bind(now)
-        .execute(&mut *sp)
-        .await;
-        match res {
-            Ok(_) => {
-                sp.commit().await?;
-                chosen = Some(station);
-                break;
-            }
-            Err(e) if constraint(&e) == Some("appointment_no_overlap") => sp.rollback().await?,
-            Err(e) if constraint(&e) == Some("appointments_hold_ref") => {
-                return Err(BookingError::HoldAlreadyUsed)
-            }
-            Err(e) => return Err(e.into()),
+    })
+    .await;
+    let chosen = match moved {
+        Ok(c) => c,
+        Err(e) if violated(&e) == Some(constraints::APPOINTMENTS_HOLD_REF) => {
+            return Err(BookingError::HoldAlreadyUsed)
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
     let station = chosen.ok_or(BookingError::SlotUnavailable)?;
     mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     let sequence: i32 = sqlx::query_scalar("SELECT calendar_sequence FROM appointments WHERE id = $1")
@@ -551,15 +492,8 @@ pub async fn reschedule(
         .fetch_one(&mut *tx)
         .await?;
     drop_pending_reminder(&mut tx, id).await?;
-    sqlx::query(
-        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-         VALUES ('reschedule', $1, $2, $3, $3)",
-    )
-    .bind(id)
-    .bind(json!({ "sequence": sequence, "previous_site_id": old_site, "previous_start": old_start }))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    let payload = json!({ "sequence": sequence, "previous_site_id": old_site, "previous_start": old_start });
+    outbox::enqueue(&mut tx, OutboxKind::Reschedule, id, payload, now, now).await?;
     // ANTS has no update call: withdraw the old declaration, then declare the new one (in this order).
     queue_ants_deletes(&mut tx, id, old_site, old_start, &numbers, now).await?;
     queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
@@ -572,8 +506,8 @@ pub async fn reschedule(
 pub async fn end_past(pool: &PgPool, now: DateTime<Utc>, grace: Duration) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "WITH ended AS (
-             UPDATE appointments SET status = 'ended', updated_at = $1
-             WHERE status IN ('booked', 'checked_in') AND upper(during) <= $2
+             UPDATE appointments SET status = $3, updated_at = $1
+             WHERE status = ANY ($4) AND upper(during) <= $2
              RETURNING id),
          freed AS (
              UPDATE appointment_pre_demandes d SET live = false FROM ended
@@ -587,6 +521,8 @@ pub async fn end_past(pool: &PgPool, now: DateTime<Utc>, grace: Duration) -> sql
     )
     .bind(now)
     .bind(now - grace)
+    .bind(AppointmentStatus::Ended)
+    .bind(&AppointmentStatus::LIVE[..])
     .fetch_one(pool)
     .await
 }
@@ -598,10 +534,10 @@ pub async fn end_past(pool: &PgPool, now: DateTime<Utc>, grace: Duration) -> sql
 pub async fn staff_set_status(
     pool: &PgPool,
     id: Uuid,
-    new_status: &str,
+    new_status: AppointmentStatus,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<String, BookingError> {
+) -> Result<AppointmentStatus, BookingError> {
     let mut tx = pool.begin().await?;
     let old = staff_set_status_in(&mut tx, id, new_status, reason, now).await?;
     tx.commit().await?;
@@ -612,26 +548,20 @@ pub async fn staff_set_status(
 pub async fn staff_set_status_in(
     tx: &mut PgConnection,
     id: Uuid,
-    new_status: &str,
+    new_status: AppointmentStatus,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<String, BookingError> {
-    let row: Option<(Uuid, String, DateTime<Utc>)> =
+) -> Result<AppointmentStatus, BookingError> {
+    let row: Option<(Uuid, AppointmentStatus, DateTime<Utc>)> =
         sqlx::query_as("SELECT site_id, status, lower(during) FROM appointments WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
     let (site_id, old, start) = row.ok_or(BookingError::NotFound)?;
-    let allowed = matches!(
-        (old.as_str(), new_status),
-        ("booked", "checked_in" | "no_show" | "cancelled")
-            | ("checked_in", "done" | "no_show" | "cancelled")
-            | ("ended", "done" | "no_show")
-    );
-    if !allowed {
+    if !old.staff_may_set(new_status) {
         return Err(BookingError::WrongStatus(old));
     }
-    let cancelled = new_status == "cancelled";
+    let cancelled = new_status == AppointmentStatus::Cancelled;
     sqlx::query(
         "UPDATE appointments SET status = $2, updated_at = $3,
                 cancelled_by = CASE WHEN $4 THEN 'staff' ELSE cancelled_by END,
@@ -646,7 +576,7 @@ pub async fn staff_set_status_in(
     .bind(reason)
     .execute(&mut *tx)
     .await?;
-    if new_status != "checked_in" {
+    if !new_status.is_live() {
         sqlx::query("UPDATE appointment_pre_demandes SET live = false WHERE appointment_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -660,15 +590,8 @@ pub async fn staff_set_status_in(
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
-             VALUES ('cancellation', $1, $2, $3, $3)",
-        )
-        .bind(id)
-        .bind(json!({ "by": "staff", "reason": reason }))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let payload = json!({ "by": "staff", "reason": reason });
+        outbox::enqueue(&mut *tx, OutboxKind::Cancellation, id, payload, now, now).await?;
         queue_ants_deletes(&mut *tx, id, site_id, start, &numbers, now).await?;
     }
     Ok(old)

@@ -182,3 +182,15 @@ pub async fn booking_horizon_end(pool: &PgPool, site_id: Uuid, today: NaiveDate)
     let rolling = today + Duration::days(i64::from(pol.horizon_days));
     Ok(event_end.map_or(rolling, |e| e.max(rolling)))
 }
+
+/// One local day of a site's calendar, on a connection of its own.
+pub async fn load_day(
+    pool: &PgPool,
+    site_id: Uuid,
+    tz: Tz,
+    department: &str,
+    day: NaiveDate,
+) -> sqlx::Result<SiteCalendar> {
+    let mut conn = pool.acquire().await?;
+    load_calendar(&mut conn, site_id, tz, department, day, day).await
+}

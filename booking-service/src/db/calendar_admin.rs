@@ -8,9 +8,11 @@
 
 use super::appointments::staff_set_status_in;
 use super::calendar::load_calendar;
+use super::constraints::on_first_free_station;
+use crate::domain::status::AppointmentStatus;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, FromRow, PgConnection, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// A live appointment a change would hit.
@@ -167,35 +169,18 @@ pub async fn breakdown(
             .into_iter()
             .filter(|s| *s != station)
             .collect();
-        let mut moved_to = None;
-        for other in &others {
-            // The exclusion constraint has the last word, in a savepoint.
-            let mut sp = tx.begin().await?;
-            let res = sqlx::query("UPDATE appointments SET station_id = $2, updated_at = $3 WHERE id = $1")
+        // The exclusion constraint has the last word, each station in a savepoint.
+        let moved_to = on_first_free_station(&mut tx, &others, |other| {
+            sqlx::query("UPDATE appointments SET station_id = $2, updated_at = $3 WHERE id = $1")
                 .bind(hit.id)
                 .bind(other)
                 .bind(now)
-                .execute(&mut *sp)
-                .await;
-            match res {
-                Ok(_) => {
-                    sp.commit().await?;
-                    moved_to = Some(*other);
-                    break;
-                }
-                Err(e)
-                    if e.as_database_error().and_then(|d| d.constraint())
-                        == Some("appointment_no_overlap") =>
-                {
-                    sp.rollback().await?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        })
+        .await?;
         match moved_to {
             Some(s) => report.moved.push((hit.id, s)),
             None => {
-                staff_set_status_in(&mut tx, hit.id, "cancelled", Some(reason), now)
+                staff_set_status_in(&mut tx, hit.id, AppointmentStatus::Cancelled, Some(reason), now)
                     .await
                     .map_err(|e| match e {
                         super::appointments::BookingError::Db(e) => e,

@@ -3,6 +3,8 @@
 pub mod appointments;
 pub mod calendar;
 pub mod calendar_admin;
+pub mod constraints;
+pub mod outbox;
 pub mod retention;
 pub mod seed;
 pub mod territory;

@@ -7,6 +7,8 @@ pub mod geo;
 pub mod holidays;
 pub mod intervals;
 pub mod motif;
+pub mod party;
 pub mod slots;
+pub mod status;
 pub mod text;
 pub mod tz;

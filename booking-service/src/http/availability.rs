@@ -1,25 +1,23 @@
 //! Free start times: one site over a date range, and the earliest across sites.
 
-use super::extract::{Path, Query};
-use super::sites::find_site;
-use super::{params, AppState};
-use crate::db::calendar::booking_horizon_end;
-use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
+use crate::app::AppState;
+use crate::db::territory::SiteFilter;
 use crate::domain::motif::Motif;
-use crate::domain::slots::{SiteCalendar, Slot};
+use crate::domain::party::PartySize;
 use crate::error::{ApiError, ApiResult};
-use crate::holds::store::HoldStore;
+use crate::request::extract::{Path, Query};
+use crate::request::params;
+use crate::service::availability::{self, SlotsQuery};
+use crate::service::Alternative;
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// How far back or ahead of today a date may be asked for at all.
-const PAST_LIMIT_DAYS: i64 = 366;
-const FUTURE_LIMIT_DAYS: i64 = 731;
 
 /// Query of a site's availability.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,7 +46,7 @@ pub struct SlotOut {
 pub struct AvailabilityOut {
     site_id: Uuid,
     motif: Motif,
-    persons: i32,
+    persons: PartySize,
     duration_minutes: i64,
     timezone: String,
     slots: Vec<SlotOut>,
@@ -59,48 +57,8 @@ pub fn rfc3339_local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// The site's time zone; a bad value in the database is a server error, not the client's.
-pub fn site_tz(site: &SiteRow) -> ApiResult<Tz> {
-    site.timezone
-        .parse()
-        .map_err(|_| ApiError::internal(format!("site {} has an invalid time zone", site.id)))
-}
 
-/// The site's settings for `motif`, with `persons` checked against its maximum.
-pub fn motif_for_site(
-    settings: &[(Uuid, MotifSetting)],
-    site: Uuid,
-    motif: Motif,
-    persons: i32,
-) -> ApiResult<MotifSetting> {
-    let m = settings
-        .iter()
-        .find(|(id, m)| *id == site && m.motif == motif)
-        .map(|(_, m)| *m)
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "motif_not_offered",
-                format!("Ce lieu ne propose pas le motif {}.", motif.code()),
-            )
-            .with_field("motif")
-        })?;
-    if persons > m.max_persons {
-        return Err(ApiError::unprocessable(
-            "too_many_persons",
-            format!(
-                "Ce lieu accepte au plus {} personnes pour ce motif.",
-                m.max_persons
-            ),
-        )
-        .with_field("persons"));
-    }
-    Ok(m)
-}
 
-/// Duration of an appointment for `persons` people.
-pub fn duration_for(m: &MotifSetting, persons: i32) -> Duration {
-    Duration::minutes(i64::from(m.minutes_per_person) * i64::from(persons))
-}
 
 /// Free start times of a site.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/availability", tag = "public",
@@ -112,104 +70,34 @@ pub async fn site_availability(
     Path(site_id): Path<String>,
     Query(q): Query<AvailabilityQuery>,
 ) -> ApiResult<Json<AvailabilityOut>> {
-    let motif = params::motif(q.motif.as_deref(), Motif::Cni)?;
-    let persons = params::persons(q.persons.as_deref())?;
-    let from = params::date(q.from.as_deref(), "from")?;
-    let to = params::date(q.to.as_deref(), "to")?;
-    let site = find_site(&state, &site_id).await?;
-    let tz = site_tz(&site)?;
-    let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
-    let setting = motif_for_site(&settings, site.id, motif, persons)?;
-    let now = state.clock.now();
-    let today = now.with_timezone(&tz).date_naive();
-    let from = from.unwrap_or(today);
-    let to = to.unwrap_or(from + Duration::days(13));
-    check_range(today, from, to, state.config.max_availability_days)?;
-    let duration = duration_for(&setting, persons);
-    let cal = calendar_with_holds(&state, &site, tz, from, to).await?;
-    let slots = cal.slots(from, to, duration, now);
+    let query = SlotsQuery {
+        site_id: params::uuid(&site_id, "site_id")?,
+        motif: params::motif(q.motif.as_deref(), Motif::Cni)?,
+        persons: params::persons(q.persons.as_deref())?,
+        from: params::date(q.from.as_deref(), "from")?,
+        to: params::date(q.to.as_deref(), "to")?,
+    };
+    let found = availability::site_slots(&state, &query).await?;
     Ok(Json(AvailabilityOut {
-        site_id: site.id,
-        motif,
-        persons,
-        duration_minutes: duration.num_minutes(),
-        timezone: site.timezone,
-        slots: slots.iter().map(|s| slot_out(s, tz)).collect(),
+        site_id: found.site.id,
+        motif: query.motif,
+        persons: query.persons,
+        duration_minutes: found.duration.num_minutes(),
+        timezone: found.site.timezone,
+        slots: found.slots.iter().map(slot_out).collect(),
     }))
 }
 
-/// The site's calendar for local days `from..=to`, with live holds counted as taken (when Redis
-/// answers; without it, held slots simply stay visible and confirmation decides).
-pub async fn calendar_with_holds(
-    state: &AppState,
-    site: &SiteRow,
-    tz: Tz,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> ApiResult<SiteCalendar> {
-    let today = state.clock.now().with_timezone(&tz).date_naive();
-    // A miss loads the next 100 days at once: later requests for other weeks hit.
-    let load = (today, today + Duration::days(100));
-    let cached = state
-        .calendars
-        .get(&state.pool, site.id, tz, &site.department_code, (from, to), load)
-        .await?;
-    let mut cal = SiteCalendar::clone(&cached);
-    let stations: Vec<Uuid> = cal.stations.iter().map(|s| s.station_id).collect();
-    if let Some(held) = HoldStore::new(&state.kv).held(site.id, &stations).await {
-        for (station, iv) in held {
-            cal.block(station, iv);
-        }
-    }
-    Ok(cal)
-}
 
-/// The next free starts at a site (for a 409's `alternatives`), soonest first.
-pub async fn alternatives(state: &AppState, site: &SiteRow, duration: Duration) -> ApiResult<Vec<SlotOut>> {
-    let tz = site_tz(site)?;
-    let now = state.clock.now();
-    let today = now.with_timezone(&tz).date_naive();
-    let to = today + Duration::days(13);
-    let cal = calendar_with_holds(state, site, tz, today, to).await?;
-    Ok(cal
-        .slots(today, to, duration, now)
-        .iter()
-        .take(5)
-        .map(|s| slot_out(s, tz))
-        .collect())
-}
 
 /// A slot as the API shows it.
-pub fn slot_out(s: &Slot, tz: Tz) -> SlotOut {
+pub fn slot_out(s: &Alternative) -> SlotOut {
     SlotOut {
-        start: rfc3339_local(s.start, tz),
-        end: rfc3339_local(s.end, tz),
+        start: s.start.to_rfc3339_opts(SecondsFormat::Secs, false),
+        end: s.end.to_rfc3339_opts(SecondsFormat::Secs, false),
     }
 }
 
-/// `from..=to` must be ordered, within the allowed length, and not absurdly far from today.
-fn check_range(today: NaiveDate, from: NaiveDate, to: NaiveDate, max_days: u32) -> ApiResult<()> {
-    if to < from {
-        return Err(
-            ApiError::bad_request("invalid_range", "La date de fin précède la date de début.")
-                .with_field("to"),
-        );
-    }
-    if (to - from).num_days() + 1 > i64::from(max_days) {
-        return Err(ApiError::bad_request(
-            "range_too_long",
-            format!("Intervalle trop long ({max_days} jours au plus)."),
-        )
-        .with_field("to"));
-    }
-    if from < today - Duration::days(PAST_LIMIT_DAYS) || to > today + Duration::days(FUTURE_LIMIT_DAYS) {
-        return Err(
-            ApiError::bad_request("date_out_of_range", "Dates trop éloignées d'aujourd'hui.")
-                .with_field("from"),
-        );
-    }
-    Ok(())
-}
 
 /// Query of the earliest slots across sites.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -245,7 +133,7 @@ pub struct EarliestSlotOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EarliestOut {
     motif: Motif,
-    persons: i32,
+    persons: PartySize,
     slots: Vec<EarliestSlotOut>,
 }
 
@@ -277,49 +165,57 @@ pub async fn earliest(
         postcode: params::postcode(q.postcode.as_deref())?,
         department: params::department(q.department.as_deref())?,
     };
-    let sites = territory::list_sites(&state.pool, &filter).await?;
-    let ids: Vec<Uuid> = sites.iter().map(|s| s.id).collect();
-    let settings = territory::motif_settings(&state.pool, &ids).await?;
-    let now = state.clock.now();
-    let mut found: Vec<(DateTime<Utc>, EarliestSlotOut)> = Vec::new();
-    for site in sites {
-        // Sites that do not offer the motif for this many persons are simply not candidates.
-        let Ok(setting) = motif_for_site(&settings, site.id, motif, persons) else {
-            continue;
-        };
-        let tz = site_tz(&site)?;
-        let today = now.with_timezone(&tz).date_naive();
-        let last = booking_horizon_end(&state.pool, site.id, today).await?;
-        let duration = duration_for(&setting, persons);
-        // Look week by week: the earliest slots are usually close, and each step is one small load.
-        let mut from = today;
-        let mut got = 0;
-        while from <= last && got < limit {
-            let to = (from + Duration::days(13)).min(last);
-            let cal = calendar_with_holds(&state, &site, tz, from, to).await?;
-            for s in cal.slots(from, to, duration, now).into_iter().take(limit - got) {
-                got += 1;
-                found.push((
-                    s.start,
-                    EarliestSlotOut {
-                        site_id: site.id,
-                        site_name: site.name.clone(),
-                        commune_insee: site.commune_insee.clone(),
-                        commune_name: site.commune_name.clone(),
-                        timezone: site.timezone.clone(),
-                        duration_minutes: duration.num_minutes(),
-                        start: rfc3339_local(s.start, tz),
-                        end: rfc3339_local(s.end, tz),
-                    },
-                ));
-            }
-            from = to + Duration::days(1);
-        }
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.site_id.cmp(&b.1.site_id)));
+    let found = availability::earliest(&state, &filter, motif, persons, limit).await?;
     Ok(Json(EarliestOut {
         motif,
         persons,
-        slots: found.into_iter().take(limit).map(|(_, s)| s).collect(),
+        slots: found
+            .into_iter()
+            .map(|e| EarliestSlotOut {
+                site_id: e.site.id,
+                site_name: e.site.name,
+                commune_insee: e.site.commune_insee,
+                commune_name: e.site.commune_name,
+                timezone: e.site.timezone,
+                duration_minutes: e.duration.num_minutes(),
+                start: e.slot.start.to_rfc3339_opts(SecondsFormat::Secs, false),
+                end: e.slot.end.to_rfc3339_opts(SecondsFormat::Secs, false),
+            })
+            .collect(),
     }))
+}
+
+// Until the pages and the staff routes call the service directly: the service's helpers with
+// JSON errors and the old integer party size.
+
+/// The site's time zone.
+pub fn site_tz(site: &crate::db::territory::SiteRow) -> ApiResult<Tz> {
+    Ok(availability::site_tz(site)?)
+}
+
+/// The site's setting for a motif and party.
+pub fn motif_for_site(
+    settings: &[(Uuid, crate::db::territory::MotifSetting)],
+    site: Uuid,
+    motif: Motif,
+    persons: i32,
+) -> ApiResult<crate::db::territory::MotifSetting> {
+    let persons = params::party_size(i64::from(persons))?;
+    Ok(availability::motif_for_site(settings, site, motif, persons)?)
+}
+
+/// How long an appointment of `persons` takes.
+pub fn duration_for(m: &crate::db::territory::MotifSetting, persons: i32) -> chrono::Duration {
+    chrono::Duration::minutes(i64::from(m.minutes_per_person) * i64::from(persons))
+}
+
+/// The site's calendar with live holds blocked.
+pub async fn calendar_with_holds(
+    state: &AppState,
+    site: &crate::db::territory::SiteRow,
+    tz: Tz,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> ApiResult<crate::domain::slots::SiteCalendar> {
+    Ok(availability::calendar_with_holds(state, site, tz, from, to).await?)
 }

@@ -1,7 +1,8 @@
 //! `GET /api/v1/sites` and `GET /api/v1/sites/{site_id}`: where one can book.
 
-use super::extract::{Path, Query};
-use super::{params, AppState};
+use crate::app::AppState;
+use crate::request::extract::{Path, Query};
+use crate::request::params;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::geo::distance_km;
 use crate::domain::motif::Motif;
@@ -163,15 +164,7 @@ pub async fn list_sites(
 /// One active site, or a 404.
 pub async fn find_site(state: &AppState, raw_id: &str) -> ApiResult<SiteRow> {
     let id = params::uuid(raw_id, "site_id")?;
-    let filter = SiteFilter {
-        id: Some(id),
-        ..SiteFilter::default()
-    };
-    territory::list_sites(&state.pool, &filter)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::not_found("site_not_found", "Ce lieu n'existe pas."))
+    Ok(crate::service::availability::find_site(state, id).await?)
 }
 
 /// One site.

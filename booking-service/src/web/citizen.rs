@@ -175,12 +175,12 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
     let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
     let motif = params::motif(q.motif.as_deref(), Motif::Cni)?;
     let persons = params::persons(q.persons.as_deref())?;
-    let setting = motif_for_site(&settings, site.id, motif, persons)?;
+    let setting = motif_for_site(&settings, site.id, motif, persons.as_i32())?;
     let now = state.clock.now();
     let today = now.with_timezone(&tz).date_naive();
     let to = today + Duration::days(20);
     let cal = calendar_with_holds(state, &site, tz, today, to).await?;
-    let slots = cal.slots(today, to, duration_for(&setting, persons), now);
+    let slots = cal.slots(today, to, duration_for(&setting, persons.as_i32()), now);
     let moving = q.deplacer.as_deref().filter(|t| !t.is_empty());
     let mut body = format!(
         "<p>{}</p>",
@@ -550,7 +550,7 @@ pub async fn confirm_post(
     }
 }
 
-async fn load_appointment(state: &AppState, token: &str) -> Result<AppointmentView, ApiError> {
+pub(super) async fn load_appointment(state: &AppState, token: &str) -> Result<AppointmentView, ApiError> {
     let ok = token.len() == 43
         && token
             .bytes()
@@ -591,8 +591,8 @@ pub async fn manage_page(
         Err(e) => return error_page(e),
     };
     let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
-    let motif: Motif = a.motif.parse().unwrap_or(Motif::Cni);
-    let live = a.status == "booked";
+    let motif: Motif = a.motif;
+    let live = a.status.citizen_may_change();
     let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
     let can_change = live && state.clock.now() <= deadline;
     let mut body = String::new();
@@ -602,7 +602,7 @@ pub async fn manage_page(
     if q.deplace.is_some() {
         body.push_str("<p class=\"success\" role=\"status\">Rendez-vous déplacé.</p>");
     }
-    let status = match a.status.as_str() {
+    let status = match a.status.code() {
         "booked" => "confirmé",
         "cancelled" => "annulé",
         "checked_in" => "accueilli en mairie",
@@ -646,42 +646,6 @@ pub async fn manage_page(
         );
     }
     page("Votre rendez-vous", &body).into_response()
-}
-
-/// The appointment as an iCalendar file.
-#[utoipa::path(get, path = "/rdv/{token}/calendrier.ics", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
-    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, description = "Lien inconnu")))]
-pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    use icalendar::{Calendar, Component, Event, EventLike};
-    let a = match load_appointment(&state, &token).await {
-        Ok(a) => a,
-        Err(e) => return error_page(e),
-    };
-    let motif: Motif = a.motif.parse().unwrap_or(Motif::Cni);
-    let mut event = Event::new();
-    event
-        .uid(&format!("{}@rdv", a.id))
-        .summary(&format!("Rendez-vous {} – {}", motif.label_fr(), a.site_name))
-        .location(&format!(
-            "{} – {}, {} {}",
-            a.site_name, a.address_line, a.postcode, a.city
-        ))
-        .description(&format!("Référence {}", a.reference))
-        .starts(a.start)
-        .ends(a.end);
-    let mut cal = Calendar::new();
-    cal.push(event.done());
-    (
-        [
-            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"rendez-vous.ics\"",
-            ),
-        ],
-        cal.done().to_string(),
-    )
-        .into_response()
 }
 
 /// The cancellation link of emails and of ANTS: asks for confirmation.

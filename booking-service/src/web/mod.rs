@@ -2,6 +2,7 @@
 //! the citizen's booking journey and management page, and the counter staff's day.
 //! They call the same functions as the JSON API, so the rules are the same.
 
+pub mod calendar_file;
 pub mod citizen;
 pub mod staff;
 

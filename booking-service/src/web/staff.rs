@@ -596,7 +596,7 @@ pub async fn set_status(
         return error_page(ApiError::not_found("appointment_not_found", "Introuvable."));
     };
     let now = state.clock.now();
-    match appointments::staff_set_status(&state.pool, id, &f.status, reason, now).await {
+    match appointments::staff_set_status(&state.pool, id, f.status.parse().map_err(|_| ()).unwrap_or(crate::domain::status::AppointmentStatus::Booked), reason, now).await {
         Ok(old) => {
             let _ = audit::record(
                 &state.pool,

@@ -209,19 +209,9 @@ pub struct ExportQuery {
     to: Option<String>,
 }
 
-/// A cell safe from spreadsheet formula injection and from the separator.
-pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([';', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
+/// A cell safe from spreadsheet formula injection and from the separator (kept here for the
+/// registry's current import; the rule lives in `formats::csv`).
+pub use crate::formats::csv::cell as csv_cell;
 
 /// A period's appointments of a site as CSV (semicolons, UTF-8 with BOM, formulas neutralised).
 #[utoipa::path(get, path = "/api/v1/staff/sites/{site_id}/export", tag = "staff",

@@ -75,7 +75,7 @@ pub async fn set_status(
         .filter(|(c, _)| staff.user.sees(c))
         .ok_or_else(|| not_yours("appointment_not_found"))?;
     let now = state.clock.now();
-    let old = match appointments::staff_set_status(&state.pool, id, &req.status, reason, now).await {
+    let old = match appointments::staff_set_status(&state.pool, id, req.status.parse().unwrap_or(crate::domain::status::AppointmentStatus::Booked), reason, now).await {
         Ok(old) => old,
         Err(BookingError::WrongStatus(s)) => {
             return Err(ApiError::conflict(
@@ -216,7 +216,7 @@ pub async fn book_at_counter(
         start,
         end: start + duration,
         motif,
-        persons: i16::try_from(persons).unwrap_or(1),
+        persons: crate::domain::party::PartySize::new(i64::from(persons)).unwrap_or(crate::domain::party::PartySize::ONE),
         rules_at: now,
         hold_ref: format!("counter-{}", Uuid::new_v4()),
         waive_policy: true,

@@ -1,8 +1,9 @@
 //! Parsing of query and path values into domain types, each failure naming its field.
 
 use crate::domain::motif::Motif;
+use crate::domain::party::PartySize;
 use crate::error::ApiError;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 /// A motif code; unknown codes are a 400 naming the field.
@@ -16,21 +17,39 @@ pub fn motif(raw: Option<&str>, default: Motif) -> Result<Motif, ApiError> {
 }
 
 /// A number of persons, 1 or more (the site's maximum is checked where it is known).
-pub fn persons(raw: Option<&str>) -> Result<i32, ApiError> {
+pub fn persons(raw: Option<&str>) -> Result<PartySize, ApiError> {
     let Some(s) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(1);
+        return Ok(PartySize::ONE);
     };
     let n: i32 = s.parse().map_err(|_| {
         ApiError::bad_request("invalid_persons", "Le nombre de personnes doit être un entier.")
             .with_field("persons")
     })?;
+    party_size(i64::from(n))
+}
+
+/// A party size from a JSON body: fewer than one is invalid, more than any site takes is too many.
+pub fn party_size(n: i64) -> Result<PartySize, ApiError> {
     if n < 1 {
         return Err(
             ApiError::unprocessable("invalid_persons", "Il faut au moins une personne.")
                 .with_field("persons"),
         );
     }
-    Ok(n)
+    PartySize::new(n).map_err(|e| ApiError::unprocessable("too_many_persons", e.message).with_field("persons"))
+}
+
+/// An instant (RFC 3339, any offset).
+pub fn instant(raw: &str, field: &'static str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::unprocessable(
+                "invalid_start",
+                "Horaire invalide (RFC 3339 attendu, ex. 2026-12-01T08:30:00+01:00).",
+            )
+            .with_field(field)
+        })
 }
 
 /// A `YYYY-MM-DD` date.

@@ -1,7 +1,7 @@
 //! Who is the client, for quotas: its address (or the proxy's `X-Forwarded-For` when trusted),
 //! hashed so that Redis never stores an IP address.
 
-use super::AppState;
+use crate::app::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;

@@ -1,0 +1,249 @@
+//! Composition: the shared state, the one route list (JSON API and pages; the router and the
+//! OpenAPI document both come from it), the middleware, and serving.
+
+use crate::ants::client::AntsClient;
+use crate::calendar_cache::CalendarCache;
+use crate::clock::Clock;
+use crate::config::ServeConfig;
+use crate::error::ApiError;
+use crate::web;
+use crate::http::{ ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff};
+use crate::holds::token::HoldSigner;
+use crate::kv::Kv;
+use crate::secrets::{Keys, Sealer};
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// PostgreSQL, the one source of truth.
+    pub pool: PgPool,
+    /// Redis, for holds and shared counters; optional at run time.
+    pub kv: Arc<Kv>,
+    /// The clock deciding "now" (a manual one in tests).
+    pub clock: Arc<dyn Clock>,
+    /// The configuration the service was started with.
+    pub config: Arc<ServeConfig>,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Signs and verifies hold tokens.
+    pub signer: Arc<HoldSigner>,
+    /// Seals management tokens so the notifier (and only it) can put them in emails.
+    pub sealer: Arc<Sealer>,
+    /// Site calendars kept in memory for a moment (the rush and the ANTS hub read a lot).
+    pub calendars: Arc<CalendarCache>,
+    /// The ANTS coordination API, when configured.
+    pub ants: Option<Arc<AntsClient>>,
+    /// Staff login attempts per client address (per process).
+    pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Public writes (holds, confirmations, management actions) per client (per process).
+    pub write_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+impl AppState {
+    /// State from its parts.
+    pub fn new(pool: PgPool, config: ServeConfig, clock: Arc<dyn Clock>) -> Self {
+        let kv = Kv::new(&config.redis_url, &config.redis_key_prefix);
+        let keys = Keys::derive(config.app_secret.expose());
+        Self {
+            signer: Arc::new(HoldSigner::new(&keys.hold)),
+            sealer: Arc::new(Sealer::new(&keys.seal)),
+            calendars: Arc::new(CalendarCache::new(Duration::from_millis(
+                config.availability_cache_ms,
+            ))),
+            ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
+            login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(config.staff_login_per_minute.max(1)).expect("at least one"),
+            ))),
+            write_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(config.public_writes_per_minute.max(1)).expect("at least one"),
+            ))),
+            pool,
+            kv: Arc::new(kv),
+            clock,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rendez-vous CNI et passeport",
+        description = "Prise de rendez-vous pour les cartes d'identité et passeports dans les mairies de l'agglomération."
+    ),
+    tags(
+        (name = "public", description = "API publique, sans connexion"),
+        (name = "staff", description = "Agents et administrateurs des mairies (connexion requise)"),
+        (name = "ants", description = "Points d'entrée appelés par le moteur national de l'ANTS"),
+        (name = "ops", description = "Supervision")
+    )
+)]
+struct ApiDoc;
+
+/// Every documented route; the router and the OpenAPI document come from this one list.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(communes::list_communes))
+        .routes(routes!(sites::list_sites))
+        .routes(routes!(sites::get_site))
+        .routes(routes!(availability::site_availability))
+        .routes(routes!(availability::earliest))
+        .routes(routes!(holds::create_hold))
+        .routes(routes!(holds::release_hold))
+        .routes(routes!(appointments::confirm))
+        .routes(routes!(manage::show))
+        .routes(routes!(manage::cancel))
+        .routes(routes!(manage::reschedule))
+        .routes(routes!(ants::get_managed_meeting_points))
+        .routes(routes!(ants::available_time_slots))
+        .routes(routes!(ants::search_application_ids))
+        .routes(routes!(web::citizen::home))
+        .routes(routes!(web::citizen::search))
+        .routes(routes!(web::citizen::site_page))
+        .routes(routes!(
+            web::citizen::hold_post,
+            web::citizen::hold_from_link
+        ))
+        .routes(routes!(web::citizen::form_page))
+        .routes(routes!(web::citizen::confirm_post))
+        .routes(routes!(web::citizen::manage_page))
+        .routes(routes!(web::calendar_file::ics))
+        .routes(routes!(
+            web::citizen::cancel_page,
+            web::citizen::cancel_post
+        ))
+        .routes(routes!(web::stylesheet))
+        .routes(routes!(
+            web::staff::login_page,
+            web::staff::login_post
+        ))
+        .routes(routes!(web::staff::sites))
+        .routes(routes!(web::staff::day))
+        .routes(routes!(web::staff::set_status))
+        .routes(routes!(web::staff::counter_post))
+        .routes(routes!(web::staff::closure_post))
+        .routes(routes!(web::staff::breakdown_post))
+        .routes(routes!(staff::auth::login))
+        .routes(routes!(staff::auth::logout))
+        .routes(routes!(staff::auth::me))
+        .routes(routes!(staff::auth::change_password))
+        .routes(routes!(staff::agenda::sites))
+        .routes(routes!(staff::agenda::agenda))
+        .routes(routes!(staff::agenda::search))
+        .routes(routes!(staff::agenda::export))
+        .routes(routes!(staff::appointments::set_status))
+        .routes(routes!(staff::appointments::counter_booking))
+        .routes(routes!(staff::calendar::calendar))
+        .routes(routes!(staff::calendar::add_rule))
+        .routes(routes!(
+            staff::calendar::change_rule,
+            staff::calendar::delete_rule
+        ))
+        .routes(routes!(staff::calendar::add_closure))
+        .routes(routes!(staff::calendar::set_policy))
+        .routes(routes!(staff::calendar::add_release))
+        .routes(routes!(staff::calendar::breakdown))
+        .routes(routes!(staff::calendar::stats))
+        .routes(routes!(staff::admin::list_accounts, staff::admin::create_account))
+        .routes(routes!(staff::admin::audit_log))
+        .routes(routes!(staff::admin::outbox_failures))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi_json))
+}
+
+/// The OpenAPI document of the service, built once.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| api_router().split_for_parts().1)
+}
+
+/// The JSON 404 of unknown routes (shared with the registry).
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "Cette adresse n'existe pas.")
+}
+
+/// The JSON 405 of a known route with another method (shared with the registry).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Méthode non autorisée pour cette adresse.",
+    )
+}
+
+/// Beyond `MAX_IN_FLIGHT`, an immediate 503 with `Retry-After` instead of a queue.
+async fn overloaded(_: tower::BoxError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "Service très sollicité, réessayez dans un instant.",
+    )
+    .with_retry_after(2)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::internal("handler panicked").into_response()
+}
+
+/// The whole application with its middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = api_router().split_for_parts();
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(state.config.max_in_flight.max(1)),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            // The span names the route pattern, never the raw URI: paths can carry management tokens.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "unmatched".to_string());
+                tracing::info_span!("request", method = %req.method(), route = %route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,71 @@
+//! The outbox: what must happen after a commit (emails, reminders, ANTS calls), written in the same
+//! transaction as the change that causes it, so a crash can never lose it. The notifier drains it.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// What an outbox row asks the notifier to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// The confirmation email with its calendar file.
+    Confirmation,
+    /// The email saying the appointment moved.
+    Reschedule,
+    /// The cancellation email.
+    Cancellation,
+    /// The reminder, due some hours before.
+    Reminder,
+    /// Declare a pré-demande number's appointment to ANTS.
+    AntsDeclare,
+    /// Withdraw it.
+    AntsDelete,
+}
+
+impl OutboxKind {
+    /// The `kind` column's value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::Reschedule => "reschedule",
+            Self::Cancellation => "cancellation",
+            Self::Reminder => "reminder",
+            Self::AntsDeclare => "ants_declare",
+            Self::AntsDelete => "ants_delete",
+        }
+    }
+}
+
+/// Queues one row for `appointment`, due at `due_at` (now for most kinds).
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    kind: OutboxKind,
+    appointment: Uuid,
+    payload: Value,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(kind.code())
+    .bind(appointment)
+    .bind(payload)
+    .bind(due_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops the pending reminder of an appointment (cancelled, moved or over).
+pub async fn drop_pending_reminder(conn: &mut PgConnection, appointment: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'dropped' WHERE appointment_id = $1 AND kind = 'reminder' AND status = 'pending'",
+    )
+    .bind(appointment)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

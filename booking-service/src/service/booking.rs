@@ -1,0 +1,289 @@
+//! Booking a held slot: the citizen's details and pré-demande numbers checked, ANTS asked before the
+//! transaction (never inside it), then one transaction (appointment, numbers, outbox).
+
+use super::availability::{find_site, motif_setting, site_tz, slot_taken};
+use super::{holds, ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::config::AntsUnreachablePolicy;
+use crate::db::appointments::{self, BookingError, BookingOptions, Citizen, SlotRequest};
+use crate::db::territory::SiteRow;
+use crate::domain::citizen::{person_name, Email, Phone, PreDemandeNumber};
+use crate::domain::motif::Motif;
+use crate::domain::party::PartySize;
+use crate::holds::token::HoldClaims;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+use uuid::Uuid;
+
+/// What the citizen typed.
+#[derive(Debug, Clone, Default)]
+pub struct CitizenInput {
+    pub first_name: String,
+    pub last_name: String,
+    /// Required online; optional at the counter.
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl CitizenInput {
+    /// Parsed once: names, email (required when `email_required`), phone.
+    pub fn parse(&self, email_required: bool) -> ServiceResult<Citizen> {
+        let email = match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => Some(Email::parse(e)?),
+            None if email_required => Some(Email::parse("")?),
+            None => None,
+        };
+        Ok(Citizen {
+            first_name: person_name(&self.first_name, "citizen.first_name")?,
+            last_name: person_name(&self.last_name, "citizen.last_name")?,
+            email,
+            phone: match self.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                None => None,
+                Some(p) => Some(Phone::parse(p)?),
+            },
+        })
+    }
+}
+
+/// A confirmation of a held slot.
+#[derive(Debug, Clone, Default)]
+pub struct ConfirmInput {
+    pub hold_token: String,
+    pub citizen: CitizenInput,
+    pub pre_demande_numbers: Vec<String>,
+    /// Set after ANTS reported appointments elsewhere: the citizen cancels the other one.
+    pub confirm_other_appointments: bool,
+}
+
+/// An appointment booked (online, at the counter or by phone).
+#[derive(Debug, Clone)]
+pub struct Booked {
+    pub id: Uuid,
+    pub reference: String,
+    pub site_id: Uuid,
+    pub station_id: Uuid,
+    pub tz: Tz,
+    pub motif: Motif,
+    pub persons: PartySize,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The management token (shown once; only its hash is stored).
+    pub manage_token: String,
+}
+
+/// The link a citizen follows to see, cancel or move an appointment.
+pub fn manage_url(state: &AppState, token: &str) -> String {
+    format!("{}/rdv/{token}", state.config.public_base_url())
+}
+
+/// The pré-demande numbers, parsed and checked against the motif and party size. `required`:
+/// online they are; at the counter they may be left out.
+pub fn numbers_for(
+    motif: Motif,
+    persons: PartySize,
+    raw: &[String],
+    required: bool,
+) -> ServiceResult<Vec<PreDemandeNumber>> {
+    let given: Vec<&String> = raw.iter().filter(|s| !s.trim().is_empty()).collect();
+    if !motif.requires_pre_demande() {
+        if !given.is_empty() {
+            return Err(ServiceError::invalid(
+                "pre_demande_not_expected",
+                "pre_demande_numbers",
+                "Aucun numéro de pré-demande n'est nécessaire pour retirer un titre.",
+            ));
+        }
+        return Ok(Vec::new());
+    }
+    if given.is_empty() && !required {
+        return Ok(Vec::new());
+    }
+    let numbers = raw
+        .iter()
+        .map(|s| PreDemandeNumber::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if numbers.len() != usize::from(persons.get()) {
+        return Err(ServiceError::invalid(
+            "pre_demande_count",
+            "pre_demande_numbers",
+            format!("Il faut un numéro de pré-demande par personne ({persons})."),
+        ));
+    }
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != numbers.len() {
+        return Err(ServiceError::invalid(
+            "pre_demande_duplicate",
+            "pre_demande_numbers",
+            "Le même numéro de pré-demande figure deux fois.",
+        ));
+    }
+    Ok(numbers)
+}
+
+/// The slot a verified hold describes, with the site re-read (it may have been deactivated).
+pub async fn slot_of_hold(state: &AppState, claims: &HoldClaims) -> ServiceResult<(SiteRow, SlotRequest)> {
+    let site = find_site(state, claims.site).await?;
+    let tz = site_tz(&site)?;
+    let slot = SlotRequest {
+        site_id: site.id,
+        tz,
+        department: site.department_code.clone(),
+        preferred_station: claims.station,
+        start: claims.start_at(),
+        end: claims.end_at(),
+        motif: claims.motif,
+        persons: PartySize::new(i64::from(claims.persons))?,
+        rules_at: claims.issued_at(),
+        hold_ref: claims.hid.clone(),
+        waive_policy: false,
+    };
+    Ok((site, slot))
+}
+
+/// A refused booking, move or cancellation in domain terms; a lost slot comes with alternatives.
+pub async fn refused(state: &AppState, site: &SiteRow, slot: &SlotRequest, e: BookingError) -> ServiceError {
+    match e {
+        BookingError::SlotUnavailable => slot_taken(state, site, slot.end - slot.start).await,
+        other => refusal(other, slot.tz),
+    }
+}
+
+/// A refusal other than a lost slot (no alternatives to look up).
+pub fn refusal(e: BookingError, tz: Tz) -> ServiceError {
+    match e {
+        BookingError::SlotUnavailable => ServiceError::SlotTaken {
+            alternatives: Vec::new(),
+        },
+        BookingError::PreDemandeInUse(number) => ServiceError::PreDemandeInUse { number },
+        BookingError::EmailLimit(max) => ServiceError::EmailLimit { max },
+        BookingError::HoldAlreadyUsed => ServiceError::HoldAlreadyUsed,
+        BookingError::NotFound => {
+            ServiceError::not_found("appointment_not_found", "Rendez-vous introuvable.")
+        }
+        BookingError::WrongStatus(status) => ServiceError::NotModifiable { status },
+        BookingError::DeadlinePassed(at) => ServiceError::DeadlinePassed {
+            at: at.with_timezone(&tz),
+        },
+        BookingError::Mismatch(field) => ServiceError::HoldMismatch { field },
+        BookingError::Db(e) => e.into(),
+    }
+}
+
+/// Asks ANTS about every number before the booking transaction (never inside it). Returns what
+/// the numbers' rows record: `validated`, `not_checked` (no ANTS configured) or `unchecked` (ANTS
+/// unreachable and the policy accepts: reconciliation checks later).
+pub async fn check_with_ants(
+    state: &AppState,
+    numbers: &[PreDemandeNumber],
+    site: Uuid,
+    confirmed: bool,
+) -> ServiceResult<&'static str> {
+    let Some(ants) = &state.ants else {
+        return Ok("not_checked");
+    };
+    if numbers.is_empty() {
+        return Ok("not_checked");
+    }
+    let ids: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+    let budget = std::time::Instant::now()
+        + std::time::Duration::from_secs(state.config.ants_hub.ants_status_retry_secs);
+    let answer = loop {
+        match ants.status(&ids, &site.to_string()).await {
+            Ok(map) => break Some(map),
+            Err(crate::ants::client::AntsError::Unreachable(e)) if std::time::Instant::now() < budget => {
+                tracing::info!(error = %e, "ANTS status check failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "ANTS status check unavailable");
+                break None;
+            }
+        }
+    };
+    let Some(map) = answer else {
+        if state.config.ants_hub.ants_unreachable_policy == AntsUnreachablePolicy::Refuse {
+            return Err(ServiceError::AntsUnavailable);
+        }
+        return Ok("unchecked");
+    };
+    let ours = state.config.public_base_url();
+    let mut elsewhere = Vec::new();
+    for n in &ids {
+        let status = map.get(n).map(|s| s.status.as_str()).unwrap_or("unknown");
+        if status != "validated" {
+            let code = match status {
+                "consumed" => "pre_demande_consumed",
+                "expired" => "pre_demande_expired",
+                "declared" => "pre_demande_declared",
+                _ => "pre_demande_unknown",
+            };
+            return Err(ServiceError::Ants {
+                code,
+                message: crate::ants::client::status_message(n, status),
+                field: "pre_demande_numbers",
+                extra: json!({ "number": n }),
+            });
+        }
+        for a in map.get(n).map(|s| s.appointments.as_slice()).unwrap_or_default() {
+            // Our own declarations (a move in flight) are not "elsewhere".
+            if !a.management_url.starts_with(&ours) {
+                elsewhere.push(json!({"number": n, "meeting_point": a.meeting_point, "appointment_date": a.appointment_date}));
+            }
+        }
+    }
+    if !elsewhere.is_empty() && !confirmed {
+        let first = &elsewhere[0];
+        return Err(ServiceError::Ants {
+            code: "pre_demande_booked_elsewhere",
+            message: format!(
+                "La pré-demande {} a déjà un rendez-vous ({}, {}). Pour continuer, confirmez que vous annulez l'autre rendez-vous.",
+                first["number"].as_str().unwrap_or(""),
+                first["meeting_point"].as_str().unwrap_or(""),
+                first["appointment_date"].as_str().unwrap_or("")
+            ),
+            field: "confirm_other_appointments",
+            extra: json!({ "appointments": elsewhere }),
+        });
+    }
+    Ok("validated")
+}
+
+/// Books a held slot (the API and the pages both come here).
+pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Booked> {
+    let claims = holds::verified(state, &input.hold_token)?;
+    let citizen = input.citizen.parse(true)?;
+    let persons = PartySize::new(i64::from(claims.persons))?;
+    let numbers = numbers_for(claims.motif, persons, &input.pre_demande_numbers, true)?;
+    let (site, slot) = slot_of_hold(state, &claims).await?;
+    // The motif may have been withdrawn from the site since the hold.
+    motif_setting(state, site.id, claims.motif, persons).await?;
+    let ants_check = check_with_ants(state, &numbers, site.id, input.confirm_other_appointments).await?;
+    let opts = BookingOptions {
+        source: "online",
+        now: state.clock.now(),
+        max_live_per_email: state.config.max_live_appointments_per_email,
+        sealer: &state.sealer,
+        ants_check,
+    };
+    let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
+        Ok(c) => c,
+        Err(e) => return Err(refused(state, &site, &slot, e).await),
+    };
+    holds::consumed(state, &claims).await;
+    tracing::info!(appointment = %created.id, site = %site.id, email = %citizen.email.as_ref().map(Email::masked).unwrap_or_default(), "appointment booked");
+    Ok(Booked {
+        id: created.id,
+        reference: created.reference,
+        site_id: site.id,
+        station_id: created.station_id,
+        tz: slot.tz,
+        motif: claims.motif,
+        persons,
+        start: slot.start,
+        end: slot.end,
+        manage_token: created.manage_token,
+    })
+}

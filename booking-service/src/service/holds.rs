@@ -1,0 +1,141 @@
+//! Holds: a slot kept for a citizen while they fill the form. One Redis round trip when Redis is
+//! there; a signed token in every case, so confirmation stays exact without Redis.
+
+use super::availability::{duration_for, find_site, motif_setting, site_tz, slot_taken};
+use super::{ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::db::territory::SiteRow;
+use crate::domain::motif::Motif;
+use crate::domain::party::PartySize;
+use crate::holds::store::HoldStore;
+use crate::holds::token::HoldClaims;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use rand::RngCore;
+use uuid::Uuid;
+
+/// The slot a citizen wants to hold.
+#[derive(Debug, Clone)]
+pub struct HoldInput {
+    pub site_id: Uuid,
+    pub motif: Motif,
+    pub persons: PartySize,
+    pub start: DateTime<Utc>,
+}
+
+/// A hold placed.
+#[derive(Debug, Clone)]
+pub struct PlacedHold {
+    /// The signed token the citizen sends back to confirm.
+    pub token: String,
+    pub site: SiteRow,
+    pub tz: Tz,
+    pub motif: Motif,
+    pub persons: PartySize,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Whether Redis reserved a station (false when Redis is down: the database decides later).
+    pub reserved: bool,
+}
+
+/// Holds `input` for `client` (an opaque key of the client's address).
+pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> ServiceResult<PlacedHold> {
+    let site = find_site(state, input.site_id).await?;
+    let tz = site_tz(&site)?;
+    let setting = motif_setting(state, site.id, input.motif, input.persons).await?;
+    let duration = duration_for(&setting, input.persons);
+    let (start, now) = (input.start, state.clock.now());
+    let day = start.with_timezone(&tz).date_naive();
+    // The database's view (holds excluded): is this a start availability would offer at all?
+    let cal = crate::db::calendar::load_day(&state.pool, site.id, tz, &site.department_code, day).await?;
+    if !cal.is_offered(start, duration, now) {
+        // "Taken" (with alternatives) when only bookings stand in the way; otherwise the start
+        // is never offered (off grid, closed, a holiday, too soon, not released).
+        if cal.is_offered_ignoring_bookings(start, duration, now) {
+            return Err(slot_taken(state, &site, duration).await);
+        }
+        return Err(ServiceError::SlotNotOffered);
+    }
+    let free = cal.free_stations(start, duration);
+    let end = start + duration;
+    let ttl = std::time::Duration::from_secs(state.config.hold_ttl_secs);
+    let mut hid_bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut hid_bytes);
+    let hid: String = hid_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let store = HoldStore::new(&state.kv);
+    let (station, reserved) = match store
+        .acquire_client(client, &hid, state.config.max_holds_per_client, ttl)
+        .await
+    {
+        Some(false) => return Err(ServiceError::TooManyHolds),
+        Some(true) => match store.reserve(site.id, &free, &hid, start, end, ttl).await {
+            Some(Some(station)) => (station, true),
+            Some(None) => {
+                store.release_client(client, &hid).await;
+                return Err(slot_taken(state, &site, duration).await);
+            }
+            None => (free[0], false),
+        },
+        // Redis unreachable: a signed hold without reservation; the database decides later.
+        None => (free[0], false),
+    };
+    let expires_at = now + Duration::seconds(i64::try_from(state.config.hold_ttl_secs).unwrap_or(600));
+    let claims = HoldClaims {
+        hid,
+        site: site.id,
+        station,
+        start: start.timestamp(),
+        end: end.timestamp(),
+        motif: input.motif,
+        persons: input.persons.get(),
+        iat: now.timestamp(),
+        exp: expires_at.timestamp(),
+        cli: client.to_string(),
+    };
+    Ok(PlacedHold {
+        token: state.signer.sign(&claims),
+        site,
+        tz,
+        motif: input.motif,
+        persons: input.persons,
+        start,
+        end,
+        expires_at,
+        reserved,
+    })
+}
+
+/// Releases a hold (the citizen gave up, or chose another time).
+pub async fn release(state: &AppState, token: &str) -> ServiceResult<()> {
+    let claims = state
+        .signer
+        .verify(token.trim())
+        .map_err(|_| ServiceError::HoldInvalid)?;
+    HoldStore::new(&state.kv)
+        .release(claims.site, claims.station, &claims.cli, &claims.hid)
+        .await;
+    Ok(())
+}
+
+/// A hold token checked: signed by us and not expired.
+pub fn verified(state: &AppState, token: &str) -> ServiceResult<HoldClaims> {
+    let claims = state
+        .signer
+        .verify(token.trim())
+        .map_err(|_| ServiceError::HoldInvalid)?;
+    if state.clock.now() >= claims.expires_at() {
+        return Err(ServiceError::HoldExpired);
+    }
+    Ok(claims)
+}
+
+/// After a booking or a move onto a held slot: this process's cache forgets the site and the
+/// hold is released (the appointment now occupies the slot). Other replicas' caches may show
+/// the slot free for up to their TTL; a hold there is then refused by the database check.
+pub async fn consumed(state: &AppState, claims: &HoldClaims) {
+    state.calendars.invalidate(claims.site);
+    HoldStore::new(&state.kv)
+        .release(claims.site, claims.station, &claims.cli, &claims.hid)
+        .await;
+}

@@ -1,0 +1,80 @@
+//! What the link in the citizen's email allows: see the appointment, cancel it, move it, until
+//! the site's online deadline.
+
+use super::booking::{refused, refusal, slot_of_hold};
+use super::{holds, ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::db::appointments::{self, AppointmentView};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+/// An appointment seen through its management link, with what the citizen may still do.
+#[derive(Debug, Clone)]
+pub struct Managed {
+    pub appointment: AppointmentView,
+    pub tz: Tz,
+    /// Until when it can be cancelled or moved online.
+    pub deadline: DateTime<Utc>,
+    /// Whether it can be cancelled or moved online now.
+    pub can_change: bool,
+}
+
+/// A management token has the shape we issue (43 base64url characters) before any lookup.
+fn check_token_shape(token: &str) -> ServiceResult<()> {
+    let ok = token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::malformed("invalid_token", "token", "Lien de gestion invalide."))
+    }
+}
+
+/// The appointment behind a management token.
+pub async fn find(state: &AppState, token: &str) -> ServiceResult<Managed> {
+    check_token_shape(token)?;
+    let a = appointments::find_by_token(&state.pool, token)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::not_found("appointment_not_found", "Aucun rendez-vous ne correspond à ce lien.")
+        })?;
+    let tz: Tz = a
+        .timezone
+        .parse()
+        .map_err(|_| ServiceError::Internal("bad site time zone".into()))?;
+    let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
+    Ok(Managed {
+        can_change: a.status.citizen_may_change() && state.clock.now() <= deadline,
+        deadline,
+        tz,
+        appointment: a,
+    })
+}
+
+/// Cancels before the deadline, freeing the slot and the numbers; answers the appointment as now.
+pub async fn cancel(state: &AppState, token: &str) -> ServiceResult<Managed> {
+    let m = find(state, token).await?;
+    appointments::cancel_by_citizen(&state.pool, m.appointment.id, state.clock.now())
+        .await
+        .map_err(|e| refusal(e, m.tz))?;
+    state.calendars.invalidate(m.appointment.site_id);
+    tracing::info!(appointment = %m.appointment.id, "appointment cancelled by citizen");
+    find(state, token).await
+}
+
+/// Moves the appointment onto a slot the citizen holds (same row, token and calendar UID);
+/// if the new slot is lost, nothing changes.
+pub async fn reschedule(state: &AppState, token: &str, hold_token: &str) -> ServiceResult<Managed> {
+    let m = find(state, token).await?;
+    let claims = holds::verified(state, hold_token)?;
+    let (site, slot) = slot_of_hold(state, &claims).await?;
+    if let Err(e) = appointments::reschedule(&state.pool, m.appointment.id, &slot, state.clock.now()).await {
+        return Err(refused(state, &site, &slot, e).await);
+    }
+    state.calendars.invalidate(m.appointment.site_id);
+    holds::consumed(state, &claims).await;
+    tracing::info!(appointment = %m.appointment.id, site = %site.id, "appointment moved by citizen");
+    find(state, token).await
+}

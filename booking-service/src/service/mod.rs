@@ -1,0 +1,11 @@
+//! The operations of the service, one module per capability. Each takes typed inputs and returns
+//! a [`ServiceError`] in domain terms; `http/` (JSON) and `web/` (pages) parse, call one of these,
+//! and render. Rules live here or in `domain/`; SQL lives in `db/`.
+
+pub mod availability;
+pub mod booking;
+pub mod error;
+pub mod holds;
+pub mod management;
+
+pub use error::{Alternative, ServiceError, ServiceResult};
