@@ -187,13 +187,19 @@ impl From<crate::service::ServiceError> for ApiError {
             ),
             E::BadCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "bad_credentials",
+                "invalid_credentials",
                 "Adresse ou mot de passe incorrect.",
             ),
             E::TooManyAttempts { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
-                "Trop de tentatives : réessayez dans quelques minutes.",
+                "Trop de tentatives de connexion : patientez une minute.",
+            )
+            .with_retry_after(retry_after_secs),
+            E::AccountLocked { retry_after_secs } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_locked",
+                "Trop d'essais infructueux : le compte est verrouillé pour quelques minutes.",
             )
             .with_retry_after(retry_after_secs),
             E::HoldInvalid => {
@@ -254,6 +260,10 @@ impl From<crate::service::ServiceError> for ApiError {
             E::NotModifiable { status } => ApiError::conflict(
                 "not_modifiable",
                 format!("Ce rendez-vous ne peut plus être modifié (statut : {status})."),
+            ),
+            E::InvalidTransition { from, to } => ApiError::conflict(
+                "invalid_transition",
+                format!("Impossible de passer de « {from} » à « {to} »."),
             ),
             E::DeadlinePassed { at } => ApiError::conflict(
                 "deadline_passed",

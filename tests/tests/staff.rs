@@ -682,3 +682,120 @@ async fn status_changes_cancellation_export_and_audit(pool: PgPool) {
         .iter()
         .all(|r| r["commune_insee"] == "68224"));
 }
+
+/// The CSRF token the staff pages derive from a session (the form field's value).
+fn csrf_of(session: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("csrf/{session}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_cancellation_from_the_day_page_is_audited_and_its_slot_offered_at_once(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let app = &w.app;
+    let agent = token(app, "agent@mulhouse.fr").await;
+    // Every station of the site booked at 09:00, so that start is no longer offered.
+    let start = "2026-12-03T09:00:00+01:00";
+    let stations: i64 = sqlx::query_scalar("SELECT count(*) FROM stations WHERE site_id = $1::uuid AND active")
+        .bind(&w.site_a)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..stations {
+        let (s, b) = app
+            .book(w.site_a.parse().unwrap(), 1, start, &format!("10.24.0.{i}"), &email(), &numbers(1))
+            .await;
+        assert_eq!(s, 201, "{b}");
+        ids.push(b["id"].as_str().unwrap().to_string());
+    }
+    let day = format!("/api/v1/sites/{}/availability?from=2026-12-03&to=2026-12-03", w.site_a);
+    let offered = |body: &Value| e2e_tests::starts(body).iter().any(|s| s == start);
+    // Read once: the calendar is now cached in memory (the cache lasts two seconds).
+    let (s, before) = app.get(&day).await;
+    assert_eq!(s, 200);
+    assert!(!offered(&before), "09:00 should be full: {before}");
+    // The agent cancels one from the page's form (no redirect followed: the answer is the page's).
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .post(format!("{}/agents/rendez-vous/{}/statut", app.base, ids[0]))
+        .header("cookie", format!("rdv_staff={agent}"))
+        .form(&[
+            ("csrf", csrf_of(&agent).as_str()),
+            ("status", "cancelled"),
+            ("reason", "Fermeture exceptionnelle"),
+            ("site", w.site_a.as_str()),
+            ("jour", "2026-12-03"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "{}", resp.text().await.unwrap());
+    // Offered again at once, well inside the cache's two seconds.
+    let (_, after) = app.get(&day).await;
+    assert!(offered(&after), "the freed 09:00 should be offered at once: {after}");
+    // Audited, with who, what and why.
+    let (action, details): (String, Value) = sqlx::query_as(
+        "SELECT l.action, l.details FROM audit_log l JOIN staff_accounts a ON a.id = l.account_id
+         WHERE l.appointment_id = $1::uuid AND a.email = 'agent@mulhouse.fr'",
+    )
+    .bind(&ids[0])
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(action, "status_change");
+    assert_eq!(
+        (details["from"].as_str(), details["to"].as_str(), details["reason"].as_str()),
+        (Some("booked"), Some("cancelled"), Some("Fermeture exceptionnelle"))
+    );
+    // The page enforces the API's limit on the reason sent to the citizen.
+    let long = "x".repeat(501);
+    let resp = client
+        .post(format!("{}/agents/rendez-vous/{}/statut", app.base, ids[1]))
+        .header("cookie", format!("rdv_staff={agent}"))
+        .form(&[
+            ("csrf", csrf_of(&agent).as_str()),
+            ("status", "cancelled"),
+            ("reason", long.as_str()),
+            ("site", w.site_a.as_str()),
+            ("jour", "2026-12-03"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let status: String = sqlx::query_scalar("SELECT status FROM appointments WHERE id = $1::uuid")
+        .bind(&ids[1])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "booked");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_login_page_refuses_an_over_long_password_like_the_api(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let app = &w.app;
+    let long = "p".repeat(1025);
+    let (s, body) = login(app, "agent@mulhouse.fr", &long).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (422, Some("invalid_field")));
+    let resp = app
+        .client
+        .post(format!("{}/agents/connexion", app.base))
+        .form(&[("email", "agent@mulhouse.fr"), ("password", long.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("Identifiants trop longs"), "{page}");
+    // Neither attempt counted against the account: the right password still logs in.
+    let (s, _) = login(app, "agent@mulhouse.fr", PASSWORD).await;
+    assert_eq!(s, 200);
+}

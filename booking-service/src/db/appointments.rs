@@ -596,3 +596,13 @@ pub async fn staff_set_status_in(
     }
     Ok(old)
 }
+
+/// The commune and site of an appointment (for the staff member's tenant check).
+pub async fn commune_and_site(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(String, Uuid)>> {
+    sqlx::query_as(
+        "SELECT s.commune_insee, a.site_id FROM appointments a JOIN sites s ON s.id = a.site_id WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

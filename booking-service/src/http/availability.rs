@@ -76,6 +76,7 @@ pub async fn site_availability(
         persons: params::persons(q.persons.as_deref())?,
         from: params::date(q.from.as_deref(), "from")?,
         to: params::date(q.to.as_deref(), "to")?,
+        open_ended_days: 14,
     };
     let found = availability::site_slots(&state, &query).await?;
     Ok(Json(AvailabilityOut {

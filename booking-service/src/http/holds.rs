@@ -99,12 +99,6 @@ pub async fn release_hold(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Until the pages call the service directly: a hold placed from a page.
-pub async fn place_hold(state: &AppState, client: &str, req: &HoldRequest) -> ApiResult<HoldOut> {
-    let input = hold_input(req)?;
-    Ok(holds::place(state, client, &input).await?.into())
-}
-
 // Until the staff routes call the service directly.
 
 /// An RFC 3339 instant.

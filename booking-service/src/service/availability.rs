@@ -149,8 +149,10 @@ pub struct SlotsQuery {
     pub persons: PartySize,
     /// Default: today in the site's zone.
     pub from: Option<NaiveDate>,
-    /// Default: two weeks from `from`.
+    /// Default: `open_ended_days` from `from`.
     pub to: Option<NaiveDate>,
+    /// How many days to show when `to` is not given (the API: 14; the site page: 21).
+    pub open_ended_days: i64,
 }
 
 /// A site's free starts.
@@ -159,6 +161,8 @@ pub struct SiteSlots {
     pub site: SiteRow,
     pub tz: Tz,
     pub setting: MotifSetting,
+    /// Every motif the site offers (to switch motif on the page).
+    pub offered: Vec<MotifSetting>,
     pub duration: Duration,
     pub from: NaiveDate,
     pub to: NaiveDate,
@@ -169,13 +173,16 @@ pub struct SiteSlots {
 pub async fn site_slots(state: &AppState, q: &SlotsQuery) -> ServiceResult<SiteSlots> {
     let site = find_site(state, q.site_id).await?;
     let tz = site_tz(&site)?;
-    let setting = motif_setting(state, site.id, q.motif, q.persons).await?;
+    let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
+    let setting = motif_for_site(&settings, site.id, q.motif, q.persons)?;
     let now = state.clock.now();
     let today = now.with_timezone(&tz).date_naive();
     let from = q.from.unwrap_or(today);
     let to = match q.to {
         Some(to) => to,
-        None => from.checked_add_signed(Duration::days(13)).ok_or_else(out_of_range)?,
+        None => from
+            .checked_add_signed(Duration::days(q.open_ended_days.max(1) - 1))
+            .ok_or_else(out_of_range)?,
     };
     check_range(today, from, to, state.config.max_availability_days)?;
     let duration = duration_for(&setting, q.persons);
@@ -186,6 +193,11 @@ pub async fn site_slots(state: &AppState, q: &SlotsQuery) -> ServiceResult<SiteS
         .map(|s| in_zone(s, tz))
         .collect();
     Ok(SiteSlots {
+        offered: settings
+            .into_iter()
+            .filter(|(id, _)| *id == site.id)
+            .map(|(_, m)| m)
+            .collect(),
         site,
         tz,
         setting,
@@ -239,6 +251,18 @@ pub async fn earliest(
     limit: usize,
 ) -> ServiceResult<Vec<EarliestSlot>> {
     let sites = territory::list_sites(&state.pool, filter).await?;
+    earliest_among(state, sites, motif, persons, limit, limit).await
+}
+
+/// The earliest free starts across `sites`: at most `per_site` from each, `limit` in all, sorted.
+pub async fn earliest_among(
+    state: &AppState,
+    sites: Vec<SiteRow>,
+    motif: Motif,
+    persons: PartySize,
+    per_site: usize,
+    limit: usize,
+) -> ServiceResult<Vec<EarliestSlot>> {
     let ids: Vec<Uuid> = sites.iter().map(|s| s.id).collect();
     let settings = territory::motif_settings(&state.pool, &ids).await?;
     let now = state.clock.now();
@@ -255,10 +279,10 @@ pub async fn earliest(
         // Look two weeks at a time: the earliest slots are usually close, each step one small load.
         let mut from = today;
         let mut got = 0;
-        while from <= last && got < limit {
+        while from <= last && got < per_site {
             let to = (from + Duration::days(13)).min(last);
             let cal = calendar_with_holds(state, &site, tz, from, to).await?;
-            for s in cal.slots(from, to, duration, now).into_iter().take(limit - got) {
+            for s in cal.slots(from, to, duration, now).into_iter().take(per_site - got) {
                 got += 1;
                 found.push((
                     s.start,
@@ -274,4 +298,46 @@ pub async fn earliest(
     }
     found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.site.id.cmp(&b.1.site.id)));
     Ok(found.into_iter().take(limit).map(|(_, s)| s).collect())
+}
+
+/// What a citizen's search finds: the communes matching the text (a name, accents or not, or a
+/// postcode), their equipped sites, and the earliest free starts across those sites.
+#[derive(Debug, Clone)]
+pub struct SearchResult {
+    pub communes: Vec<territory::CommuneRow>,
+    /// The active sites of those communes.
+    pub sites: Vec<SiteRow>,
+    /// One person, identity card: the soonest starts across the sites.
+    pub earliest: Vec<EarliestSlot>,
+}
+
+/// Communes and sites matching `text`, with the earliest free starts (the search page).
+pub async fn search(state: &AppState, text: &str) -> ServiceResult<SearchResult> {
+    let trimmed = text.trim();
+    let is_postcode = trimmed.len() == 5 && trimmed.bytes().all(|b| b.is_ascii_digit());
+    let filter = if is_postcode {
+        territory::CommuneFilter {
+            postcode: Some(trimmed.to_string()),
+            ..territory::CommuneFilter::default()
+        }
+    } else {
+        territory::CommuneFilter {
+            q: Some(crate::domain::text::fold(trimmed)).filter(|s| !s.is_empty() && s.len() <= 100),
+            ..territory::CommuneFilter::default()
+        }
+    };
+    let communes = territory::list_communes(&state.pool, &filter).await?;
+    let sites: Vec<SiteRow> = territory::list_sites(&state.pool, &SiteFilter::default())
+        .await?
+        .into_iter()
+        .filter(|s| communes.iter().any(|c| c.insee_code == s.commune_insee))
+        .collect();
+    // Twenty sites at most, three starts each: enough to show the soonest six.
+    let candidates = sites.iter().take(20).cloned().collect();
+    let earliest = earliest_among(state, candidates, Motif::Cni, PartySize::ONE, 3, 6).await?;
+    Ok(SearchResult {
+        communes,
+        sites,
+        earliest,
+    })
 }

@@ -26,17 +26,37 @@ pub struct CitizenInput {
     pub phone: Option<String>,
 }
 
+/// Where the citizen's fields sit in the caller's input, to name the one at fault.
+#[derive(Debug, Clone, Copy)]
+pub struct CitizenFields {
+    pub first_name: &'static str,
+    pub last_name: &'static str,
+}
+
+impl CitizenFields {
+    /// Online: `{"citizen": {"first_name", …}}`.
+    pub const ONLINE: Self = Self {
+        first_name: "citizen.first_name",
+        last_name: "citizen.last_name",
+    };
+    /// At the counter: flat fields.
+    pub const COUNTER: Self = Self {
+        first_name: "first_name",
+        last_name: "last_name",
+    };
+}
+
 impl CitizenInput {
     /// Parsed once: names, email (required when `email_required`), phone.
-    pub fn parse(&self, email_required: bool) -> ServiceResult<Citizen> {
+    pub fn parse(&self, email_required: bool, fields: CitizenFields) -> ServiceResult<Citizen> {
         let email = match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
             Some(e) => Some(Email::parse(e)?),
             None if email_required => Some(Email::parse("")?),
             None => None,
         };
         Ok(Citizen {
-            first_name: person_name(&self.first_name, "citizen.first_name")?,
-            last_name: person_name(&self.last_name, "citizen.last_name")?,
+            first_name: person_name(&self.first_name, fields.first_name)?,
+            last_name: person_name(&self.last_name, fields.last_name)?,
             email,
             phone: match self.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
                 None => None,
@@ -254,7 +274,7 @@ pub async fn check_with_ants(
 /// Books a held slot (the API and the pages both come here).
 pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Booked> {
     let claims = holds::verified(state, &input.hold_token)?;
-    let citizen = input.citizen.parse(true)?;
+    let citizen = input.citizen.parse(true, CitizenFields::ONLINE)?;
     let persons = PartySize::new(i64::from(claims.persons))?;
     let numbers = numbers_for(claims.motif, persons, &input.pre_demande_numbers, true)?;
     let (site, slot) = slot_of_hold(state, &claims).await?;

@@ -43,12 +43,15 @@ pub enum ServiceError {
     /// Not logged in, or the session is over.
     #[error("unauthenticated")]
     Unauthenticated,
-    /// Wrong email or password, or the account is locked (never says which).
+    /// Wrong email or password (never says which).
     #[error("bad credentials")]
     BadCredentials,
-    /// Too many attempts from one client or on one account.
+    /// Too many login attempts from one client.
     #[error("too many attempts")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The account is locked for a while after repeated failures.
+    #[error("account locked")]
+    AccountLocked { retry_after_secs: u64 },
     /// A hold token that was forged or altered.
     #[error("invalid hold")]
     HoldInvalid,
@@ -76,6 +79,12 @@ pub enum ServiceError {
     /// The appointment's status does not allow this.
     #[error("not modifiable in status {status}")]
     NotModifiable { status: AppointmentStatus },
+    /// Staff cannot move an appointment from this status to that one.
+    #[error("invalid transition {from} → {to}")]
+    InvalidTransition {
+        from: AppointmentStatus,
+        to: AppointmentStatus,
+    },
     /// The online deadline for changes is over.
     #[error("deadline passed")]
     DeadlinePassed { at: DateTime<Tz> },

@@ -7,5 +7,8 @@ pub mod booking;
 pub mod error;
 pub mod holds;
 pub mod management;
+pub mod staff_access;
+pub mod staff_appointments;
+pub mod staff_sessions;
 
 pub use error::{Alternative, ServiceError, ServiceResult};

@@ -3,20 +3,19 @@
 //! `/reserver`, which holds the slot if it is still free.
 
 use super::{error_page, esc, page};
-use crate::db::appointments::{self, AppointmentView};
-use crate::db::territory::{self, CommuneFilter, SiteFilter};
+use crate::app::AppState;
+use crate::db::appointments::AppointmentView;
 use crate::domain::motif::Motif;
-use crate::domain::text::fold;
 use crate::error::ApiError;
-use crate::http::appointments::{confirm_hold, refusal, AppointmentRequest, CitizenIn};
-use crate::http::availability::{calendar_with_holds, duration_for, motif_for_site, site_tz};
-use crate::http::client::{check_write_rate, client_key, PeerAddr};
-use crate::http::extract::{Path, Query};
-use crate::http::holds::{place_hold, HoldOut, HoldRequest};
-use crate::http::sites::find_site;
-use crate::http::{params, AppState};
+use crate::request::client::{check_write_rate, client_key, PeerAddr};
+use crate::request::extract::{Path, Query};
+use crate::request::params;
+use crate::service::availability::{self, SlotsQuery};
+use crate::service::booking::{self, CitizenInput, ConfirmInput};
+use crate::service::holds::{self, HoldInput};
+use crate::service::{management, Alternative, ServiceError};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Duration, Utc};
@@ -55,57 +54,17 @@ pub struct SearchQuery {
 pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> Response {
     let text = q.q.unwrap_or_default();
     let trimmed = text.trim();
-    let is_postcode = trimmed.len() == 5 && trimmed.bytes().all(|b| b.is_ascii_digit());
-    let filter = if is_postcode {
-        CommuneFilter {
-            postcode: Some(trimmed.to_string()),
-            ..CommuneFilter::default()
-        }
-    } else {
-        CommuneFilter {
-            q: Some(fold(trimmed)).filter(|s| !s.is_empty() && s.len() <= 100),
-            ..CommuneFilter::default()
-        }
-    };
-    let communes = match territory::list_communes(&state.pool, &filter).await {
-        Ok(c) => c,
+    let found = match availability::search(&state, trimmed).await {
+        Ok(f) => f,
         Err(e) => return error_page(e.into()),
     };
-    let sites = match territory::list_sites(&state.pool, &SiteFilter::default()).await {
-        Ok(s) => s,
-        Err(e) => return error_page(e.into()),
-    };
+    let (communes, sites) = (&found.communes, &found.sites);
     let mut body = format!("<p>Résultats pour « {} ».</p>", esc(trimmed));
-    let matched: Vec<_> = sites
+    let earliest: Vec<(DateTime<Utc>, String, uuid::Uuid, Tz)> = found
+        .earliest
         .iter()
-        .filter(|s| communes.iter().any(|c| c.insee_code == s.commune_insee))
+        .map(|e| (e.slot.start.with_timezone(&Utc), e.site.name.clone(), e.site.id, e.slot.start.timezone()))
         .collect();
-    // The earliest free times across the matching sites (one person, identity card), soonest first.
-    let now = state.clock.now();
-    let mut earliest: Vec<(DateTime<Utc>, String, uuid::Uuid, Tz)> = Vec::new();
-    for site in matched.iter().take(20) {
-        let (Ok(tz), Ok(settings)) = (
-            site_tz(site),
-            territory::motif_settings(&state.pool, &[site.id]).await,
-        ) else {
-            continue;
-        };
-        let Ok(setting) = motif_for_site(&settings, site.id, Motif::Cni, 1) else {
-            continue;
-        };
-        let today = now.with_timezone(&tz).date_naive();
-        let to = today + Duration::days(13);
-        if let Ok(cal) = calendar_with_holds(&state, site, tz, today, to).await {
-            for slot in cal
-                .slots(today, to, duration_for(&setting, 1), now)
-                .into_iter()
-                .take(3)
-            {
-                earliest.push((slot.start, site.name.clone(), site.id, tz));
-            }
-        }
-    }
-    earliest.sort_by_key(|e| e.0);
     if !earliest.is_empty() {
         body.push_str(
             "<h2>Les premiers créneaux libres (carte d'identité, une personne)</h2><ul class=\"slots\">",
@@ -123,7 +82,7 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
     }
     body.push_str("<h2>Mairies</h2>");
     let mut any = false;
-    for c in &communes {
+    for c in communes {
         let here: Vec<_> = sites.iter().filter(|s| s.commune_insee == c.insee_code).collect();
         if here.is_empty() {
             continue;
@@ -170,17 +129,18 @@ pub async fn site_page(
 }
 
 async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(String, String), ApiError> {
-    let site = find_site(state, site_id).await?;
-    let tz = site_tz(&site)?;
-    let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
-    let motif = params::motif(q.motif.as_deref(), Motif::Cni)?;
-    let persons = params::persons(q.persons.as_deref())?;
-    let setting = motif_for_site(&settings, site.id, motif, persons.as_i32())?;
-    let now = state.clock.now();
-    let today = now.with_timezone(&tz).date_naive();
-    let to = today + Duration::days(20);
-    let cal = calendar_with_holds(state, &site, tz, today, to).await?;
-    let slots = cal.slots(today, to, duration_for(&setting, persons.as_i32()), now);
+    let query = SlotsQuery {
+        site_id: params::uuid(site_id, "site_id")?,
+        motif: params::motif(q.motif.as_deref(), Motif::Cni)?,
+        persons: params::persons(q.persons.as_deref())?,
+        from: None,
+        to: None,
+        open_ended_days: 21,
+    };
+    let found = availability::site_slots(state, &query).await?;
+    let (site, tz, setting, motif, persons) = (found.site, found.tz, found.setting, query.motif, query.persons);
+    let settings = found.offered;
+    let slots = found.slots;
     let moving = q.deplacer.as_deref().filter(|t| !t.is_empty());
     let mut body = format!(
         "<p>{}</p>",
@@ -189,7 +149,7 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
     body.push_str(
         "<form method=\"get\"><label for=\"motif\">Motif</label><select id=\"motif\" name=\"motif\">",
     );
-    for (_, m) in settings.iter().filter(|(id, _)| *id == site.id) {
+    for m in &settings {
         let sel = if m.motif == motif { " selected" } else { "" };
         body.push_str(&format!(
             "<option value=\"{}\"{sel}>{}</option>",
@@ -215,9 +175,9 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
     for s in &slots {
         by_day
-            .entry(s.start.with_timezone(&tz).date_naive())
+            .entry(s.start.date_naive())
             .or_default()
-            .push(s.start);
+            .push(s.start.with_timezone(&Utc));
     }
     for starts in by_day.values() {
         body.push_str(&format!(
@@ -259,49 +219,37 @@ async fn hold_and_continue(state: &AppState, client: &str, f: &HoldForm) -> Resp
     if let Err(e) = check_write_rate(state, client) {
         return error_page(e);
     }
-    let persons = match params::persons(Some(&f.persons)) {
-        Ok(p) => i64::from(p),
+    let input = match hold_input(f) {
+        Ok(i) => i,
         Err(e) => return error_page(e),
     };
-    let req = HoldRequest {
-        site_id: f.site_id.clone(),
-        motif: f.motif.clone(),
-        persons,
-        start: f.start.clone(),
-    };
-    match place_hold(state, client, &req).await {
+    match holds::place(state, client, &input).await {
         Ok(hold) => match f.deplacer.as_deref().filter(|t| !t.is_empty()) {
-            Some(token) => move_to(state, token, &hold).await,
-            None => Redirect::to(&format!("/reserver/formulaire?jeton={}", hold.hold_id)).into_response(),
+            Some(token) => move_to(state, token, &hold.token).await,
+            None => Redirect::to(&format!("/reserver/formulaire?jeton={}", hold.token)).into_response(),
         },
-        Err(e) if e.code == "slot_unavailable" => taken_page(state, f, e).await,
-        Err(e) => error_page(e),
+        Err(ServiceError::SlotTaken { alternatives }) => taken_page(f, &alternatives),
+        Err(e) => error_page(e.into()),
     }
 }
 
+/// The form's fields parsed into the service's input.
+fn hold_input(f: &HoldForm) -> Result<HoldInput, ApiError> {
+    Ok(HoldInput {
+        site_id: params::uuid(&f.site_id, "site_id")?,
+        motif: params::motif(Some(&f.motif), Motif::Cni)?,
+        persons: params::persons(Some(&f.persons))?,
+        start: params::instant(&f.start, "start")?,
+    })
+}
+
 /// The kind answer to a lost race: what happened, and the next free times as buttons.
-async fn taken_page(state: &AppState, f: &HoldForm, e: ApiError) -> Response {
+fn taken_page(f: &HoldForm, alternatives: &[Alternative]) -> Response {
     let mut body = format!("<p class=\"notice\" role=\"alert\">{}</p>", esc("Désolé, ce créneau vient d'être pris par une autre personne. Voici les prochains créneaux libres dans cette mairie :"));
-    let alts = e
-        .extra
-        .as_ref()
-        .and_then(|x| x.get("alternatives"))
-        .and_then(|a| a.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let tz = match find_site(state, &f.site_id).await.and_then(|s| site_tz(&s)) {
-        Ok(tz) => tz,
-        Err(e) => return error_page(e),
-    };
     body.push_str("<ul class=\"slots\">");
-    for a in alts
-        .iter()
-        .filter_map(|a| a.get("start").and_then(|s| s.as_str()))
-    {
-        let Ok(at) = DateTime::parse_from_rfc3339(a) else {
-            continue;
-        };
-        let at = at.with_timezone(&Utc);
+    for alt in alternatives {
+        let (tz, at) = (alt.start.timezone(), alt.start.with_timezone(&Utc));
+        let a = &alt.start.to_rfc3339();
         body.push_str(&format!(
             "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{}\">\
              <input type=\"hidden\" name=\"motif\" value=\"{}\"><input type=\"hidden\" name=\"persons\" value=\"{}\">\
@@ -400,15 +348,15 @@ impl ConfirmForm {
 }
 
 async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f: &ConfirmForm) -> Response {
-    let claims = match crate::http::appointments::verified_hold(state, token) {
+    let claims = match holds::verified(state, token) {
         Ok(c) => c,
-        Err(e) => return error_page(e),
+        Err(e) => return error_page(e.into()),
     };
-    let site = match find_site(state, &claims.site.to_string()).await {
+    let site = match availability::find_site(state, claims.site).await {
         Ok(s) => s,
-        Err(e) => return error_page(e),
+        Err(e) => return error_page(e.into()),
     };
-    let tz = site_tz(&site).unwrap_or(chrono_tz::Europe::Paris);
+    let tz = availability::site_tz(&site).unwrap_or(chrono_tz::Europe::Paris);
     let field_err = |field: &str| -> String {
         error
             .filter(|e| {
@@ -525,15 +473,15 @@ pub async fn confirm_post(
     if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
         return error_page(e);
     }
-    let persons = crate::http::appointments::verified_hold(&state, &f.jeton)
+    let persons = holds::verified(&state, &f.jeton)
         .map(|c| usize::from(c.persons))
         .unwrap_or(1);
-    let req = AppointmentRequest {
-        hold_id: f.jeton.clone(),
-        citizen: CitizenIn {
+    let input = ConfirmInput {
+        hold_token: f.jeton.clone(),
+        citizen: CitizenInput {
             first_name: f.first_name.clone(),
             last_name: f.last_name.clone(),
-            email: f.email.clone(),
+            email: Some(f.email.clone()),
             phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
         },
         pre_demande_numbers: f
@@ -543,32 +491,16 @@ pub async fn confirm_post(
             .collect(),
         confirm_other_appointments: f.confirm_other_appointments.is_some(),
     };
-    match confirm_hold(&state, &req).await {
+    match booking::confirm(&state, &input).await {
         Ok(done) => Redirect::to(&format!("/rdv/{}?nouveau=1", done.manage_token)).into_response(),
-        Err(e) if e.status == StatusCode::GONE || e.code == "invalid_hold" => error_page(e),
-        Err(e) => render_form(&state, &f.jeton, Some(&e), &f).await,
+        // Without a valid hold there is no form to show again.
+        Err(e @ (ServiceError::HoldExpired | ServiceError::HoldInvalid)) => error_page(e.into()),
+        Err(e) => render_form(&state, &f.jeton, Some(&e.into()), &f).await,
     }
 }
 
 pub(super) async fn load_appointment(state: &AppState, token: &str) -> Result<AppointmentView, ApiError> {
-    let ok = token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
-        return Err(ApiError::bad_request(
-            "invalid_token",
-            "Lien de gestion invalide.",
-        ));
-    }
-    appointments::find_by_token(&state.pool, token)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "appointment_not_found",
-                "Aucun rendez-vous ne correspond à ce lien.",
-            )
-        })
+    Ok(management::find(state, token).await?.appointment)
 }
 
 /// Flags of the management page.
@@ -679,15 +611,10 @@ pub async fn cancel_post(
     if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
         return error_page(e);
     }
-    let a = match load_appointment(&state, &token).await {
-        Ok(a) => a,
-        Err(e) => return error_page(e),
+    let (a, tz) = match management::cancel(&state, &token).await {
+        Ok(m) => (m.appointment, m.tz),
+        Err(e) => return error_page(e.into()),
     };
-    let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
-    if let Err(e) = appointments::cancel_by_citizen(&state.pool, a.id, state.clock.now()).await {
-        return error_page(refusal(e, tz));
-    }
-    state.calendars.invalidate(a.site_id);
     page(
         "Rendez-vous annulé",
         &format!("<p class=\"success\" role=\"status\">Votre rendez-vous du {} est annulé. Un e-mail vous le confirme.</p><p><a href=\"/\">Prendre un autre rendez-vous</a></p>", esc(&when(a.start, tz))),
@@ -696,25 +623,9 @@ pub async fn cancel_post(
 }
 
 /// Moves an appointment onto a hold just placed.
-async fn move_to(state: &AppState, token: &str, hold: &HoldOut) -> Response {
-    let a = match load_appointment(state, token).await {
-        Ok(a) => a,
-        Err(e) => return error_page(e),
-    };
-    let claims = match crate::http::appointments::verified_hold(state, &hold.hold_id) {
-        Ok(c) => c,
-        Err(e) => return error_page(e),
-    };
-    let (site, slot) = match crate::http::appointments::slot_of_hold(state, &claims).await {
-        Ok(x) => x,
-        Err(e) => return error_page(e),
-    };
-    match appointments::reschedule(&state.pool, a.id, &slot, state.clock.now()).await {
-        Ok(_) => {
-            state.calendars.invalidate(a.site_id);
-            crate::http::appointments::after_booking(state, &claims, site.id).await;
-            Redirect::to(&format!("/rdv/{token}?deplace=1")).into_response()
-        }
-        Err(e) => error_page(crate::http::appointments::booking_error(state, &site, &slot, e).await),
+async fn move_to(state: &AppState, token: &str, hold_token: &str) -> Response {
+    match management::reschedule(state, token, hold_token).await {
+        Ok(_) => Redirect::to(&format!("/rdv/{token}?deplace=1")).into_response(),
+        Err(e) => error_page(e.into()),
     }
 }

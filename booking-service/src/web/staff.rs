@@ -2,21 +2,21 @@
 //! no-show and cancel buttons. Every form carries a CSRF token derived from the session.
 
 use super::{error_page, esc, page};
-use crate::db::appointments;
 use crate::error::ApiError;
 use crate::http::client::{client_key, PeerAddr};
 use crate::http::extract::{Path, Query};
 use crate::http::staff::agenda::visible_site;
-use crate::http::staff::{Staff, COOKIE};
+use crate::request::staff_session::Staff;
 use crate::http::{params, AppState};
-use crate::staff::{accounts, audit};
+use crate::service::staff_appointments::{self, StatusChange};
+use crate::service::staff_sessions;
+use crate::service::ServiceError;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{Duration, NaiveTime};
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 /// The CSRF token of a session: a hash of the session token, so it needs no storage and a page
@@ -68,52 +68,35 @@ pub async fn login_post(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if state
-        .login_limiter
-        .check_key(&client_key(&state, &headers, &peer))
-        .is_err()
-    {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            login_form(Some("Trop de tentatives : patientez une minute.")),
-        )
-            .into_response();
-    }
-    let now = state.clock.now();
-    match accounts::login(
-        &state.pool,
-        &f.email,
-        &f.password,
-        now,
-        state.config.staff_session_hours,
-    )
-    .await
-    {
-        Ok(accounts::Login::Ok {
-            user,
-            token,
-            expires_at,
-        }) => {
-            let _ = audit::record(&state.pool, &user, None, "login", None, None, json!({}), now).await;
-            let max_age = (expires_at - now).num_seconds().max(0);
-            let cookie =
-                format!("{COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}");
+    let client = client_key(&state, &headers, &peer);
+    match staff_sessions::login(&state, &client, &f.email, &f.password).await {
+        Ok(done) => {
+            let cookie = staff_sessions::session_cookie(&done.token, done.expires_at, state.clock.now());
             let mut resp = Redirect::to("/agents").into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().insert(header::SET_COOKIE, v);
             }
             resp
         }
-        Ok(accounts::Login::Locked(_)) => (
+        Err(ServiceError::TooManyAttempts { .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_form(Some("Trop de tentatives : patientez une minute.")),
+        )
+            .into_response(),
+        Err(ServiceError::AccountLocked { .. }) => (
             StatusCode::TOO_MANY_REQUESTS,
             login_form(Some("Compte verrouillé quelques minutes après trop d'essais.")),
         )
             .into_response(),
-        Ok(accounts::Login::Invalid) => (
+        Err(ServiceError::BadCredentials) => (
             StatusCode::UNAUTHORIZED,
             login_form(Some("Adresse ou mot de passe incorrect.")),
         )
             .into_response(),
+        Err(e @ ServiceError::Invalid { .. }) => {
+            let message = ApiError::from(e).message;
+            (StatusCode::UNPROCESSABLE_ENTITY, login_form(Some(&message))).into_response()
+        }
         Err(e) => error_page(e.into()),
     }
 }
@@ -570,47 +553,17 @@ pub async fn set_status(
             "Formulaire expiré ou invalide : rechargez la page.",
         ));
     }
-    let id = match params::uuid(&id, "appointment_id") {
+    let appointment = match params::uuid(&id, "appointment_id") {
         Ok(i) => i,
         Err(e) => return error_page(e),
     };
-    if !matches!(f.status.as_str(), "checked_in" | "done" | "no_show" | "cancelled") {
-        return error_page(ApiError::unprocessable("invalid_status", "Statut inconnu."));
-    }
-    let reason = f.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    if f.status == "cancelled" && reason.is_none() {
-        return error_page(ApiError::unprocessable(
-            "reason_required",
-            "Indiquez le motif de l'annulation : il est envoyé à l'usager.",
-        ));
-    }
-    let commune: Option<String> = sqlx::query_scalar(
-        "SELECT s.commune_insee FROM appointments a JOIN sites s ON s.id = a.site_id WHERE a.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await
-    .ok()
-    .flatten();
-    let Some(commune) = commune.filter(|c| staff.user.sees(c)) else {
-        return error_page(ApiError::not_found("appointment_not_found", "Introuvable."));
+    let change = StatusChange {
+        appointment,
+        status: f.status.clone(),
+        reason: f.reason.clone(),
     };
-    let now = state.clock.now();
-    match appointments::staff_set_status(&state.pool, id, f.status.parse().map_err(|_| ()).unwrap_or(crate::domain::status::AppointmentStatus::Booked), reason, now).await {
-        Ok(old) => {
-            let _ = audit::record(
-                &state.pool,
-                &staff.user,
-                Some(&commune),
-                "status_change",
-                Some(id),
-                None,
-                json!({"from": old, "to": f.status}),
-                now,
-            )
-            .await;
-            back_to_day(&f.site, &f.jour)
-        }
-        Err(e) => error_page(crate::http::appointments::refusal(e, chrono_tz::Europe::Paris)),
+    match staff_appointments::set_status(&state, &staff.user, &change).await {
+        Ok(_) => back_to_day(&f.site, &f.jour),
+        Err(e) => error_page(e.into()),
     }
 }

@@ -1,10 +1,11 @@
 //! Login, logout, who am I, password change.
 
-use super::{Staff, COOKIE};
+use super::Staff;
 use crate::error::{ApiError, ApiResult};
 use crate::http::client::{client_key, PeerAddr};
 use crate::http::extract::Json;
 use crate::http::AppState;
+use crate::service::staff_sessions;
 use crate::staff::{accounts, audit, StaffUser};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -40,66 +41,19 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let client = client_key(&state, &headers, &peer);
-    if state.login_limiter.check_key(&client).is_err() {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "Trop de tentatives de connexion : patientez une minute.",
-        )
-        .with_retry_after(60));
-    }
-    if req.email.len() > 254 || req.password.len() > 1024 {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            "Identifiants trop longs.",
-        ));
-    }
-    let now = state.clock.now();
-    match accounts::login(
-        &state.pool,
-        &req.email,
-        &req.password,
-        now,
-        state.config.staff_session_hours,
-    )
-    .await?
-    {
-        accounts::Login::Ok {
-            user,
-            token,
-            expires_at,
-        } => {
-            audit::record(&state.pool, &user, None, "login", None, None, json!({}), now).await?;
-            let max_age = (expires_at - now).num_seconds().max(0);
-            let cookie =
-                format!("{COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}");
-            let body = LoginOut {
-                token,
-                expires_at: expires_at.to_rfc3339(),
-                account: user,
-            };
-            let mut resp = axum::Json(body).into_response();
-            resp.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-            );
-            Ok(resp)
-        }
-        accounts::Login::Invalid => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "Adresse ou mot de passe incorrect.",
-        )),
-        accounts::Login::Locked(until) => {
-            let secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(60);
-            Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "account_locked",
-                "Trop d'essais infructueux : le compte est verrouillé pour quelques minutes.",
-            )
-            .with_retry_after(secs))
-        }
-    }
+    let done = staff_sessions::login(&state, &client, &req.email, &req.password).await?;
+    let cookie = staff_sessions::session_cookie(&done.token, done.expires_at, state.clock.now());
+    let body = LoginOut {
+        token: done.token,
+        expires_at: done.expires_at.to_rfc3339(),
+        account: done.user,
+    };
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
 }
 
 /// Closes the session.

@@ -1,0 +1,207 @@
+//! What counter staff do to appointments: mark arrived, done, absent, or cancel with a reason the
+//! citizen is sent; book for a walk-in or a caller. Each change is audited in its transaction and
+//! frees the slot in the calendar cache at once.
+
+use super::booking::{numbers_for, refusal, refused, Booked, CitizenFields, CitizenInput};
+use super::staff_access::{not_yours, visible_site};
+use super::{availability, ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::db::appointments::{self, BookingError, BookingOptions, SlotRequest};
+use crate::domain::motif::Motif;
+use crate::domain::party::PartySize;
+use crate::domain::status::AppointmentStatus;
+use crate::staff::{audit, StaffUser};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Longest cancellation reason (it is sent to the citizen).
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A status change asked by staff.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub appointment: Uuid,
+    /// As typed: `checked_in`, `done`, `no_show` or `cancelled`.
+    pub status: String,
+    /// Required to cancel.
+    pub reason: Option<String>,
+}
+
+/// A status changed.
+#[derive(Debug, Clone)]
+pub struct StatusChanged {
+    pub id: Uuid,
+    pub site_id: Uuid,
+    pub status: AppointmentStatus,
+    pub previous: AppointmentStatus,
+}
+
+/// The statuses staff may set (the others are set by the citizen or the ending job).
+fn staff_target(raw: &str) -> ServiceResult<AppointmentStatus> {
+    match raw.parse::<AppointmentStatus>() {
+        Ok(s @ (AppointmentStatus::CheckedIn
+        | AppointmentStatus::Done
+        | AppointmentStatus::NoShow
+        | AppointmentStatus::Cancelled)) => Ok(s),
+        _ => Err(ServiceError::invalid(
+            "invalid_status",
+            "status",
+            "Statut : checked_in, done, no_show ou cancelled.",
+        )),
+    }
+}
+
+/// Sets an appointment's status (the API and the day page both come here).
+pub async fn set_status(state: &AppState, staff: &StaffUser, change: &StatusChange) -> ServiceResult<StatusChanged> {
+    let to = staff_target(&change.status)?;
+    let reason = change.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    if to == AppointmentStatus::Cancelled && reason.is_none() {
+        return Err(ServiceError::invalid(
+            "reason_required",
+            "reason",
+            "Indiquez le motif de l'annulation : il est envoyé à l'usager.",
+        ));
+    }
+    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ServiceError::invalid(
+            "invalid_field",
+            "reason",
+            format!("Motif trop long ({MAX_REASON_CHARS} caractères)."),
+        ));
+    }
+    let (commune, site_id) = appointments::commune_and_site(&state.pool, change.appointment)
+        .await?
+        .filter(|(c, _)| staff.sees(c))
+        .ok_or_else(|| not_yours("appointment_not_found"))?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let previous = match appointments::staff_set_status_in(&mut tx, change.appointment, to, reason, now).await {
+        Ok(old) => old,
+        Err(BookingError::WrongStatus(from)) => return Err(ServiceError::InvalidTransition { from, to }),
+        Err(BookingError::NotFound) => return Err(not_yours("appointment_not_found")),
+        Err(e) => return Err(ServiceError::Internal(e.to_string())),
+    };
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&commune),
+        "status_change",
+        Some(change.appointment),
+        None,
+        json!({"from": previous, "to": to, "reason": reason}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    // The freed slot is offered at once by this process (others within their cache TTL).
+    state.calendars.invalidate(site_id);
+    Ok(StatusChanged {
+        id: change.appointment,
+        site_id,
+        status: to,
+        previous,
+    })
+}
+
+/// How a booking reached the mairie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterSource {
+    /// At the desk.
+    Counter,
+    /// By phone.
+    Phone,
+}
+
+impl CounterSource {
+    /// From the API's `source` (default: counter).
+    pub fn parse(raw: Option<&str>) -> ServiceResult<Self> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("counter") => Ok(Self::Counter),
+            Some("phone") => Ok(Self::Phone),
+            Some(_) => Err(ServiceError::invalid("invalid_source", "source", "source : counter ou phone.")),
+        }
+    }
+
+    /// The `source` column's value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Phone => "phone",
+        }
+    }
+}
+
+/// A booking taken at the counter or by phone.
+#[derive(Debug, Clone)]
+pub struct CounterInput {
+    pub site_id: Uuid,
+    pub motif: Motif,
+    pub persons: PartySize,
+    pub start: DateTime<Utc>,
+    pub citizen: CitizenInput,
+    /// Optional at the counter; when given, one per person.
+    pub pre_demande_numbers: Vec<String>,
+    pub source: CounterSource,
+}
+
+/// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
+/// openings and the no-overlap rule are not.
+pub async fn book_at_counter(state: &AppState, staff: &StaffUser, input: &CounterInput) -> ServiceResult<Booked> {
+    let site = visible_site(state, staff, input.site_id).await?;
+    let setting = availability::motif_setting(state, site.id, input.motif, input.persons).await?;
+    let citizen = input.citizen.parse(false, CitizenFields::COUNTER)?;
+    let numbers = numbers_for(input.motif, input.persons, &input.pre_demande_numbers, false)?;
+    let tz = availability::site_tz(&site)?;
+    let now = state.clock.now();
+    let duration = availability::duration_for(&setting, input.persons);
+    let slot = SlotRequest {
+        site_id: site.id,
+        tz,
+        department: site.department_code.clone(),
+        preferred_station: Uuid::nil(),
+        start: input.start,
+        end: input.start + duration,
+        motif: input.motif,
+        persons: input.persons,
+        rules_at: now,
+        hold_ref: format!("counter-{}", Uuid::new_v4()),
+        waive_policy: true,
+    };
+    let opts = BookingOptions {
+        source: input.source.code(),
+        now,
+        max_live_per_email: i64::MAX,
+        sealer: &state.sealer,
+        ants_check: "not_checked",
+    };
+    let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
+        Ok(c) => c,
+        Err(e @ BookingError::SlotUnavailable) => return Err(refused(state, &site, &slot, e).await),
+        Err(e) => return Err(refusal(e, tz)),
+    };
+    state.calendars.invalidate(site.id);
+    audit::record(
+        &state.pool,
+        staff,
+        Some(&site.commune_insee),
+        "counter_booking",
+        Some(created.id),
+        Some(&site.id.to_string()),
+        json!({"source": input.source.code(), "motif": input.motif.code(), "persons": input.persons}),
+        now,
+    )
+    .await?;
+    Ok(Booked {
+        id: created.id,
+        reference: created.reference,
+        site_id: site.id,
+        station_id: created.station_id,
+        tz,
+        motif: input.motif,
+        persons: input.persons,
+        start: slot.start,
+        end: slot.end,
+        manage_token: created.manage_token,
+    })
+}

@@ -1,0 +1,65 @@
+//! Staff login: the client's attempt budget, the length check in front of argon2 (a megabyte
+//! password must not cost a megabyte of hashing), the account lockout, the audit row.
+
+use super::{ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::staff::{accounts, audit, StaffUser};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// Longest email address accepted (RFC 5321).
+pub const MAX_EMAIL_LEN: usize = 254;
+/// Longest password hashed; beyond, refused before argon2 runs.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// A session opened.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub user: StaffUser,
+    /// The session token (only its hash is stored).
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Logs a member in (the API and the login page both come here). `client` keys the per-client
+/// attempt budget.
+pub async fn login(state: &AppState, client: &str, email: &str, password: &str) -> ServiceResult<LoggedIn> {
+    if state.login_limiter.check_key(&client.to_string()).is_err() {
+        return Err(ServiceError::TooManyAttempts { retry_after_secs: 60 });
+    }
+    if email.len() > MAX_EMAIL_LEN || password.len() > MAX_PASSWORD_LEN {
+        return Err(ServiceError::Invalid {
+            code: "invalid_field",
+            field: None,
+            message: "Identifiants trop longs.".into(),
+        });
+    }
+    let now = state.clock.now();
+    match accounts::login(&state.pool, email, password, now, state.config.staff_session_hours).await? {
+        accounts::Login::Ok {
+            user,
+            token,
+            expires_at,
+        } => {
+            audit::record(&state.pool, &user, None, "login", None, None, json!({}), now).await?;
+            Ok(LoggedIn {
+                user,
+                token,
+                expires_at,
+            })
+        }
+        accounts::Login::Invalid => Err(ServiceError::BadCredentials),
+        accounts::Login::Locked(until) => Err(ServiceError::AccountLocked {
+            retry_after_secs: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(60),
+        }),
+    }
+}
+
+/// The session cookie of a session opened at `now` (HttpOnly, Secure, SameSite=Strict).
+pub fn session_cookie(token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let max_age = (expires_at - now).num_seconds().max(0);
+    format!(
+        "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}",
+        crate::request::staff_session::COOKIE
+    )
+}
