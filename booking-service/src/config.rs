@@ -33,6 +33,20 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// Shortest `APP_SECRET` accepted: hold tokens are signed with a key derived from it, and a short
+/// secret could be found offline from any token, then holds forged.
+pub const MIN_APP_SECRET_LEN: usize = 32;
+
+/// `APP_SECRET`, refused when shorter than [`MIN_APP_SECRET_LEN`] characters.
+pub fn parse_app_secret(raw: &str) -> Result<Secret, String> {
+    if raw.chars().count() < MIN_APP_SECRET_LEN {
+        return Err(format!(
+            "APP_SECRET trop court : {MIN_APP_SECRET_LEN} caractères au moins (par exemple `openssl rand -base64 48`)"
+        ));
+    }
+    Ok(Secret::new(raw))
+}
+
 /// The secret the test configurations share (booking-service and notifier).
 pub const TEST_APP_SECRET: &str = "test-app-secret-that-is-long-enough-0123456789";
 
@@ -149,7 +163,7 @@ pub struct ServeConfig {
     pub max_availability_days: u32,
     /// The service's secret: signs hold tokens and seals management tokens for the notifier.
     /// Every replica and the notifier need the same one (at least 32 characters).
-    #[arg(long, env = "APP_SECRET")]
+    #[arg(long, env = "APP_SECRET", value_parser = parse_app_secret)]
     pub app_secret: Secret,
     /// How long a hold keeps its slot, in seconds.
     #[arg(long, env = "HOLD_TTL_SECONDS", default_value_t = 600)]
@@ -160,7 +174,8 @@ pub struct ServeConfig {
     /// How many live appointments one email address may have, service-wide.
     #[arg(long, env = "MAX_LIVE_APPOINTMENTS_PER_EMAIL", default_value_t = 2)]
     pub max_live_appointments_per_email: i64,
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    /// Take the client address from the last `X-Forwarded-For` entry, the one the proxy appended
+    /// (only behind a trusted proxy: earlier entries are whatever the client sent).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
     pub trust_forwarded_for: bool,
     /// Minutes after its end before an unmarked appointment is set `ended` (freeing its numbers).
@@ -238,5 +253,63 @@ impl ServeConfig {
         c.ants_hub.ants_hub_tokens = Some(Secret::new("hub-token-1,hub-token-2"));
         c.ants_hub.ants_status_retry_secs = 1;
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+
+    fn parse(extra: &[&str]) -> Result<ServeConfig, String> {
+        let mut args = vec!["serve", "--app-secret", TEST_APP_SECRET];
+        args.extend_from_slice(extra);
+        Cli::try_parse_from(args).map(|c| c.serve).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn nonsense_stops_the_start_with_a_clear_message() {
+        assert!(parse(&["--log-format", "jsno"]).unwrap_err().contains("jsno"));
+        assert!(parse(&["--ants-unreachable-policy", "refus"]).is_err());
+        assert!(parse(&["--public-base-url", "rdv.example.fr"]).is_err());
+        assert!(parse(&["--public-base-url", "ftp://rdv.example.fr"]).is_err());
+        assert!(parse(&["--public-base-url", "https://rdv.example.fr/?x=1"]).is_err());
+        let short = Cli::try_parse_from(["serve", "--app-secret", "hunter2"]);
+        assert!(short.err().unwrap().to_string().contains("APP_SECRET trop court"));
+    }
+
+    #[test]
+    fn good_values_parse_and_the_base_url_loses_its_trailing_slash() {
+        let c = parse(&[
+            "--log-format",
+            "json",
+            "--ants-unreachable-policy",
+            "refuse",
+            "--public-base-url",
+            "https://rdv.example.fr/",
+        ])
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.ants_hub.ants_unreachable_policy, AntsUnreachablePolicy::Refuse);
+        assert_eq!(c.public_base_url(), "https://rdv.example.fr");
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.log_format, d.ants_hub.ants_unreachable_policy), (LogFormat::Text, AntsUnreachablePolicy::Accept));
+    }
+
+    #[test]
+    fn the_test_configuration_is_the_defaults_but_for_its_documented_changes() {
+        let t = ServeConfig::for_tests("postgres://db/x", "redis://r/1");
+        let d = parse(&[]).unwrap();
+        assert_eq!(t.max_holds_per_client, d.max_holds_per_client);
+        assert_eq!(t.hold_ttl_secs, d.hold_ttl_secs);
+        assert_eq!(t.max_live_appointments_per_email, d.max_live_appointments_per_email);
+        assert_eq!(t.db.database_url, "postgres://db/x");
+        assert!(t.redis_key_prefix.starts_with("rdv-test-"));
     }
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 #[sqlx::test(migrations = "../migrations")]
 async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, connect: PgConnectOptions) {
     let db = connect.get_database().unwrap().to_string();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+    // The test's own database, on the server the suite was pointed at (TEST_DATABASE_URL).
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL")).unwrap();
+    url.set_path(&db);
+    let url = url.to_string();
     let bin = env!("CARGO_BIN_EXE_booking-service");
     let seeded = Command::new(bin)
         .arg("seed-demo")
@@ -37,12 +40,15 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    for _ in 0..100 {
+    let mut up = false;
+    for _ in 0..200 {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(up, "the service never answered /healthz (see {})", log_path.display());
     let sites: Vec<Value> = client
         .get(format!("{base}/api/v1/sites"))
         .send()

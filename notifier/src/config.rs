@@ -35,7 +35,7 @@ pub struct NotifierConfig {
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
     /// The service's secret (the same as booking-service's): opens the sealed management tokens.
-    #[arg(long, env = "APP_SECRET")]
+    #[arg(long, env = "APP_SECRET", value_parser = booking_service::config::parse_app_secret)]
     pub app_secret: Secret,
     /// Rows claimed per batch.
     #[arg(long, env = "NOTIFIER_BATCH_SIZE", default_value_t = 50)]

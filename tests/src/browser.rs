@@ -38,12 +38,10 @@ impl Browser {
             .expect("chromedriver (Debian package chromium-driver) must be installed: bash deploy/test.sh installs it");
         let driver = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http.get(format!("{driver}/status")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::wait_until("chromedriver", Duration::from_secs(10), || async {
+            http.get(format!("{driver}/status")).send().await.is_ok()
+        })
+        .await;
         let profile = std::env::temp_dir().join(format!("rdv-chromium-{}", uuid::Uuid::new_v4()));
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",

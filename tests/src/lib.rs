@@ -145,6 +145,41 @@ impl TestApp {
             .await
     }
 
+    /// Any method on `path`, as staff (`Bearer` token) or anonymously; a JSON body except for GET.
+    /// Returns the status and the JSON answer (the raw text as a string when not JSON).
+    pub async fn call(&self, method: &str, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method.parse().expect("method"), format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if method != "GET" {
+            req = req.json(body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// `POST /api/v1/staff/login` from client address `client`: status and answer.
+    pub async fn staff_login(&self, email: &str, password: &str, client: &str) -> (u16, Value) {
+        self.post(
+            "/api/v1/staff/login",
+            &serde_json::json!({"email": email, "password": password}),
+            client,
+        )
+        .await
+    }
+
+    /// A session token of `email` (logged in with [`STAFF_PASSWORD`]), or a failed test.
+    pub async fn staff_token(&self, email: &str) -> String {
+        let (s, body) = self.staff_login(email, STAFF_PASSWORD, "10.20.0.1").await;
+        assert_eq!(s, 200, "login of {email}: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
     /// GET `path` and the raw text.
     pub async fn get_text(&self, path: &str) -> (u16, String) {
         let resp = self
@@ -164,6 +199,9 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The password every test staff account is given.
+pub const STAFF_PASSWORD: &str = "correct horse battery staple";
 
 /// An instant given in Paris local time.
 pub fn paris(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
@@ -406,16 +444,16 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server must be installed");
         let url = format!("redis://127.0.0.1:{port}/0");
-        for _ in 0..100 {
-            if let Ok(c) = redis::Client::open(url.as_str()) {
-                if let Ok(mut conn) = c.get_multiplexed_async_connection().await {
-                    if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
-                        break;
-                    }
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_until("our redis-server", std::time::Duration::from_secs(10), || async {
+            let Ok(c) = redis::Client::open(url.as_str()) else {
+                return false;
+            };
+            let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
+                return false;
+            };
+            redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+        })
+        .await;
         Self {
             url,
             child: Some(child),
@@ -435,6 +473,34 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Polls `ready` every 50 ms until it says yes; panics, naming `what`, after `timeout`: a server
+/// that never came up must fail the test where it happened, not three steps later.
+pub async fn wait_until<F, Fut>(what: &str, timeout: std::time::Duration, mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if ready().await {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("{what} not ready after {timeout:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The URL of database `name` on the server of `DATABASE_URL` (`TEST_DATABASE_URL` in
+/// `deploy/test.sh`), for binaries started by a test on that test's own database.
+pub fn database_url(name: &str) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (deploy/test.sh sets it)");
+    let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
+    url.set_path(name);
+    url.to_string()
 }
 
 /// The `start` strings of an availability answer.

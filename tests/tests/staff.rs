@@ -2,41 +2,22 @@
 //! counter bookings, status changes, CSV export and the audit log.
 
 use booking_service::staff::{accounts, Role};
-use e2e_tests::{email, numbers, paris, TestApp};
+use e2e_tests::{email, numbers, paris, TestApp, STAFF_PASSWORD};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-const PASSWORD: &str = "correct horse battery staple";
+const PASSWORD: &str = STAFF_PASSWORD;
 
 async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
-    app.post(
-        "/api/v1/staff/login",
-        &json!({"email": email, "password": password}),
-        "10.20.0.1",
-    )
-    .await
+    app.staff_login(email, password, "10.20.0.1").await
 }
 
 async fn token(app: &TestApp, email: &str) -> String {
-    let (s, body) = login(app, email, PASSWORD).await;
-    assert_eq!(s, 200, "{body}");
-    body["token"].as_str().unwrap().to_string()
+    app.staff_token(email).await
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, body: &Value, token: Option<&str>) -> (u16, Value) {
-    let mut req = app
-        .client
-        .request(method.parse().unwrap(), format!("{}{}", app.base, path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if method != "GET" {
-        req = req.json(body);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    app.call(method, path, body, token).await
 }
 
 async fn site_of(pool: &PgPool, insee: &str) -> String {

@@ -2,37 +2,24 @@
 //! dropping appointments silently, a station breakdown racing citizen bookings, monthly numbers.
 
 use booking_service::staff::{accounts, Role};
-use e2e_tests::{email, hm, insert_appointment, numbers, overlapping_pairs, paris, SiteBuilder, TestApp};
+use e2e_tests::{
+    email, hm, insert_appointment, numbers, overlapping_pairs, paris, SiteBuilder, TestApp, STAFF_PASSWORD,
+};
 use futures::future::join_all;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-const PASSWORD: &str = "correct horse battery staple";
+const PASSWORD: &str = STAFF_PASSWORD;
 
 async fn admin_token(app: &TestApp) -> String {
-    let (s, b) = app
-        .post(
-            "/api/v1/staff/login",
-            &json!({"email": "chef@rixheim.fr", "password": PASSWORD}),
-            "10.30.0.1",
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    b["token"].as_str().unwrap().to_string()
+    app.staff_token("chef@rixheim.fr").await
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, body: &Value, token: &str) -> (u16, Value) {
-    let resp = app
-        .client
-        .request(method.parse().unwrap(), format!("{}{}", app.base, path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let s = resp.status().as_u16();
-    (s, resp.json().await.unwrap_or(Value::Null))
+    let (s, b) = app.call(method, path, body, Some(token)).await;
+    // This file's assertions read a non-JSON answer as `null`.
+    (s, if b.is_string() { Value::Null } else { b })
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -17,14 +17,9 @@ use crate::domain::citizen::{Email, Phone, PreDemandeNumber};
 use crate::domain::motif::Motif;
 use crate::domain::party::PartySize;
 use crate::domain::status::AppointmentStatus;
-use crate::secrets::Sealer;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use rand::RngCore;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -45,8 +40,12 @@ pub struct BookingOptions<'a> {
     pub now: DateTime<Utc>,
     /// Service-wide limit of live appointments per email address.
     pub max_live_per_email: i64,
-    /// Seals the management token for the notifier.
-    pub sealer: &'a Sealer,
+    /// The new appointment's management token: its hash (looked up) and its sealed copy (opened
+    /// by the notifier to put the link in emails). The token itself is never stored.
+    pub token_hash: &'a [u8],
+    pub token_sealed: &'a [u8],
+    /// The citizen-readable reference (`RDV-XXXX-XXXX`).
+    pub reference: &'a str,
     /// What the ANTS status check said (`validated`, `unchecked`, `not_checked`).
     pub ants_check: &'a str,
 }
@@ -93,32 +92,6 @@ pub enum BookingError {
     Mismatch(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-/// A new management token (256 random bits) and the hash that is stored.
-pub fn new_manage_token() -> (String, Vec<u8>) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_token(&token);
-    (token, hash)
-}
-
-/// SHA-256 of a management token, as stored.
-pub fn hash_token(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// A short reference citizens can read over the phone: `RDV-` and 8 unambiguous characters.
-fn new_reference() -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let mut bytes = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let code: String = bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect();
-    format!("RDV-{}-{}", &code[..4], &code[4..])
 }
 
 /// A hold books once: a second confirmation of it (a double click, a retry) is told so, rather
@@ -191,8 +164,6 @@ async fn lock_and_check(conn: &mut PgConnection, slot: &SlotRequest) -> Result<V
 #[derive(Debug, Clone)]
 pub struct Created {
     pub id: Uuid,
-    pub reference: String,
-    pub manage_token: String,
     pub station_id: Uuid,
 }
 
@@ -227,7 +198,7 @@ pub async fn create(
     numbers: &[PreDemandeNumber],
     opts: &BookingOptions<'_>,
 ) -> Result<Created, BookingError> {
-    let (source, now, sealer, ants_check) = (opts.source, opts.now, opts.sealer, opts.ants_check);
+    let (source, now, ants_check) = (opts.source, opts.now, opts.ants_check);
     let mut tx = pool.begin().await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
     if let Some(email) = &citizen.email {
@@ -249,9 +220,7 @@ pub async fn create(
     }
     let candidates = lock_and_check(&mut tx, slot).await?;
     let id = Uuid::new_v4();
-    let reference = new_reference();
-    let (manage_token, token_hash) = new_manage_token();
-    let sealed = sealer.seal(&manage_token);
+    let (reference, token_hash, sealed) = (opts.reference, opts.token_hash, opts.token_sealed);
     let email = citizen.email.as_ref().map(Email::as_str);
     let phone = citizen.phone.as_ref().map(Phone::as_str);
     let inserted = on_first_free_station(&mut tx, &candidates, |station| {
@@ -262,7 +231,7 @@ pub async fn create(
              VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
         )
         .bind(id)
-        .bind(&reference)
+        .bind(reference)
         .bind(slot.site_id)
         .bind(station)
         .bind(slot.motif.code())
@@ -274,10 +243,10 @@ pub async fn create(
         .bind(&citizen.last_name)
         .bind(email)
         .bind(phone)
-        .bind(&token_hash)
+        .bind(token_hash)
         .bind(&slot.hold_ref)
         .bind(now)
-        .bind(&sealed)
+        .bind(sealed)
         .bind(AppointmentStatus::Booked)
     })
     .await;
@@ -311,12 +280,7 @@ pub async fn create(
     outbox::enqueue(&mut tx, OutboxKind::Confirmation, id, json!({ "sequence": 0 }), now, now).await?;
     queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
     tx.commit().await?;
-    Ok(Created {
-        id,
-        reference,
-        manage_token,
-        station_id,
-    })
+    Ok(Created { id, station_id })
 }
 
 /// An appointment as its management link shows it.
@@ -343,8 +307,8 @@ pub struct AppointmentView {
     pub calendar_sequence: i32,
 }
 
-/// The appointment behind a management token.
-pub async fn find_by_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<AppointmentView>> {
+/// The appointment behind a management token's hash.
+pub async fn find_by_token_hash(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<Option<AppointmentView>> {
     sqlx::query_as(
         "SELECT a.id, a.reference, a.site_id, s.name AS site_name, s.address_line, s.postcode, s.city, s.timezone,
                 a.motif, a.persons, lower(a.during) AS start, upper(a.during) AS \"end\", a.status,
@@ -355,7 +319,7 @@ pub async fn find_by_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<Ap
          LEFT JOIN booking_policies p ON p.site_id = a.site_id
          WHERE a.manage_token_hash = $1",
     )
-    .bind(hash_token(token))
+    .bind(token_hash)
     .fetch_optional(pool)
     .await
 }

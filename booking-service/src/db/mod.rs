@@ -1,12 +1,14 @@
 //! PostgreSQL access: the pool, migrations, and one module per thing stored.
 
 pub mod appointments;
+pub mod audit;
 pub mod calendar;
 pub mod calendar_admin;
 pub mod constraints;
 pub mod outbox;
 pub mod retention;
 pub mod seed;
+pub mod staff;
 pub mod territory;
 
 use crate::config::DbConfig;

@@ -1,4 +1,5 @@
-//! Appointment motifs (the ANTS `reason` values plus document retrieval) and party size.
+//! Appointment motifs: the ANTS `reason` values plus document retrieval. The party size is
+//! [`crate::domain::party::PartySize`].
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

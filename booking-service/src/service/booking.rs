@@ -92,6 +92,28 @@ pub struct Booked {
     pub manage_token: String,
 }
 
+/// What a new appointment is given: its management token (hashed for lookups, sealed for the
+/// notifier) and its reference.
+pub struct NewManageToken {
+    pub token: String,
+    pub hash: Vec<u8>,
+    pub sealed: Vec<u8>,
+    pub reference: String,
+}
+
+impl NewManageToken {
+    /// Draws a new token and reference.
+    pub fn draw(state: &AppState) -> Self {
+        let (token, hash) = crate::tokens::new_token();
+        Self {
+            sealed: state.sealer.seal(&token),
+            hash,
+            token,
+            reference: crate::tokens::new_reference(),
+        }
+    }
+}
+
 /// The link a citizen follows to see, cancel or move an appointment.
 pub fn manage_url(state: &AppState, token: &str) -> String {
     format!("{}/rdv/{token}", state.config.public_base_url())
@@ -281,11 +303,14 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
     // The motif may have been withdrawn from the site since the hold.
     motif_setting(state, site.id, claims.motif, persons).await?;
     let ants_check = check_with_ants(state, &numbers, site.id, input.confirm_other_appointments).await?;
+    let token = NewManageToken::draw(state);
     let opts = BookingOptions {
         source: "online",
         now: state.clock.now(),
         max_live_per_email: state.config.max_live_appointments_per_email,
-        sealer: &state.sealer,
+        token_hash: &token.hash,
+        token_sealed: &token.sealed,
+        reference: &token.reference,
         ants_check,
     };
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
@@ -296,7 +321,7 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
     tracing::info!(appointment = %created.id, site = %site.id, email = %citizen.email.as_ref().map(Email::masked).unwrap_or_default(), "appointment booked");
     Ok(Booked {
         id: created.id,
-        reference: created.reference,
+        reference: token.reference,
         site_id: site.id,
         station_id: created.station_id,
         tz: slot.tz,
@@ -304,6 +329,6 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
         persons,
         start: slot.start,
         end: slot.end,
-        manage_token: created.manage_token,
+        manage_token: token.token,
     })
 }

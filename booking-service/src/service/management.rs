@@ -19,13 +19,9 @@ pub struct Managed {
     pub can_change: bool,
 }
 
-/// A management token has the shape we issue (43 base64url characters) before any lookup.
+/// A management token has the shape we issue before any lookup.
 fn check_token_shape(token: &str) -> ServiceResult<()> {
-    let ok = token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if crate::tokens::has_token_shape(token) {
         Ok(())
     } else {
         Err(ServiceError::malformed("invalid_token", "token", "Lien de gestion invalide."))
@@ -35,7 +31,7 @@ fn check_token_shape(token: &str) -> ServiceResult<()> {
 /// The appointment behind a management token.
 pub async fn find(state: &AppState, token: &str) -> ServiceResult<Managed> {
     check_token_shape(token)?;
-    let a = appointments::find_by_token(&state.pool, token)
+    let a = appointments::find_by_token_hash(&state.pool, &crate::tokens::hash_token(token))
         .await?
         .ok_or_else(|| {
             ServiceError::not_found("appointment_not_found", "Aucun rendez-vous ne correspond à ce lien.")

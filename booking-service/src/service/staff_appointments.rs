@@ -2,7 +2,7 @@
 //! citizen is sent; book for a walk-in or a caller. Each change is audited in its transaction and
 //! frees the slot in the calendar cache at once.
 
-use super::booking::{numbers_for, refusal, refused, Booked, CitizenFields, CitizenInput};
+use super::booking::{numbers_for, refusal, refused, Booked, CitizenFields, CitizenInput, NewManageToken};
 use super::staff_access::{not_yours, visible_site};
 use super::{availability, ServiceError, ServiceResult};
 use crate::app::AppState;
@@ -168,11 +168,14 @@ pub async fn book_at_counter(state: &AppState, staff: &StaffUser, input: &Counte
         hold_ref: format!("counter-{}", Uuid::new_v4()),
         waive_policy: true,
     };
+    let token = NewManageToken::draw(state);
     let opts = BookingOptions {
         source: input.source.code(),
         now,
         max_live_per_email: i64::MAX,
-        sealer: &state.sealer,
+        token_hash: &token.hash,
+        token_sealed: &token.sealed,
+        reference: &token.reference,
         ants_check: "not_checked",
     };
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
@@ -194,7 +197,7 @@ pub async fn book_at_counter(state: &AppState, staff: &StaffUser, input: &Counte
     .await?;
     Ok(Booked {
         id: created.id,
-        reference: created.reference,
+        reference: token.reference,
         site_id: site.id,
         station_id: created.station_id,
         tz,
@@ -202,6 +205,6 @@ pub async fn book_at_counter(state: &AppState, staff: &StaffUser, input: &Counte
         persons: input.persons,
         start: slot.start,
         end: slot.end,
-        manage_token: created.manage_token,
+        manage_token: token.token,
     })
 }

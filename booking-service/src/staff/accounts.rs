@@ -1,11 +1,13 @@
 //! Accounts and sessions: argon2id password hashes, random session tokens stored as SHA-256,
-//! lockout after repeated wrong passwords.
+//! lockout after repeated wrong passwords. The rows are in [`crate::db::staff`].
 
 use super::{Role, StaffUser};
+use crate::db::staff as db;
+use crate::tokens::{hash_token, new_token};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Wrong passwords in a row before the account is locked.
@@ -48,43 +50,9 @@ pub async fn create_account(
     commune: Option<&str>,
 ) -> anyhow::Result<Uuid> {
     let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO staff_accounts (id, email, password_hash, display_name, role, commune_insee)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(email.trim().to_lowercase())
-    .bind(hash_password(password)?)
-    .bind(display_name)
-    .bind(role.as_str())
-    .bind(commune)
-    .execute(pool)
-    .await?;
+    let email = email.trim().to_lowercase();
+    db::insert_account(pool, id, &email, &hash_password(password)?, display_name, role, commune).await?;
     Ok(id)
-}
-
-#[derive(FromRow)]
-struct AccountRow {
-    id: Uuid,
-    email: String,
-    display_name: String,
-    role: String,
-    commune_insee: Option<String>,
-    password_hash: String,
-    active: bool,
-    locked_until: Option<DateTime<Utc>>,
-}
-
-impl AccountRow {
-    fn user(self) -> Option<StaffUser> {
-        Some(StaffUser {
-            id: self.id,
-            email: self.email,
-            display_name: self.display_name,
-            role: Role::parse(&self.role)?,
-            commune_insee: self.commune_insee,
-        })
-    }
 }
 
 /// The result of a login attempt.
@@ -114,13 +82,7 @@ pub async fn login(
     now: DateTime<Utc>,
     session_hours: i64,
 ) -> sqlx::Result<Login> {
-    let row: Option<AccountRow> = sqlx::query_as(
-        "SELECT id, email, display_name, role, commune_insee, password_hash, active, locked_until
-         FROM staff_accounts WHERE email = $1",
-    )
-    .bind(email.trim().to_lowercase())
-    .fetch_optional(pool)
-    .await?;
+    let row = db::account_by_email(pool, &email.trim().to_lowercase()).await?;
     let Some(row) = row.filter(|r| r.active) else {
         // The same work as a real check (off the async threads), so timing reveals no account.
         let password = password.to_string();
@@ -138,36 +100,17 @@ pub async fn login(
     .await
     .unwrap_or(false);
     if !ok {
-        let locked: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "UPDATE staff_accounts SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-                    locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-             WHERE id = $1 RETURNING locked_until",
-        )
-        .bind(row.id)
-        .bind(MAX_FAILED_LOGINS)
-        .bind(now + Duration::minutes(LOCK_MINUTES))
-        .fetch_one(pool)
-        .await?;
+        let lock_until = now + Duration::minutes(LOCK_MINUTES);
+        let locked = db::record_failed_login(pool, row.id, MAX_FAILED_LOGINS, lock_until).await?;
         return Ok(match locked.filter(|u| *u > now) {
             Some(until) => Login::Locked(until),
             None => Login::Invalid,
         });
     }
-    sqlx::query("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(row.id)
-        .execute(pool)
-        .await?;
-    let (token, hash) = crate::db::appointments::new_manage_token();
+    db::clear_failed_logins(pool, row.id).await?;
+    let (token, hash) = new_token();
     let expires_at = now + Duration::hours(session_hours);
-    sqlx::query(
-        "INSERT INTO staff_sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&hash)
-    .bind(row.id)
-    .bind(now)
-    .bind(expires_at)
-    .execute(pool)
-    .await?;
+    db::insert_session(pool, &hash, row.id, now, expires_at).await?;
     match row.user() {
         Some(user) => Ok(Login::Ok {
             user,
@@ -180,26 +123,14 @@ pub async fn login(
 
 /// The staff member behind a session token, if the session is open.
 pub async fn session_user(pool: &PgPool, token: &str, now: DateTime<Utc>) -> sqlx::Result<Option<StaffUser>> {
-    let row: Option<AccountRow> = sqlx::query_as(
-        "SELECT a.id, a.email, a.display_name, a.role, a.commune_insee, a.password_hash, a.active, a.locked_until
-         FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND a.active",
-    )
-    .bind(crate::db::appointments::hash_token(token))
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.and_then(AccountRow::user))
+    Ok(db::session_account(pool, &hash_token(token), now)
+        .await?
+        .and_then(db::AccountRow::user))
 }
 
 /// Closes a session.
 pub async fn logout(pool: &PgPool, token: &str, now: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE staff_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
-        .bind(crate::db::appointments::hash_token(token))
-        .bind(now)
-        .execute(pool)
-        .await?;
-    Ok(())
+    db::revoke_session(pool, &hash_token(token), now).await
 }
 
 /// Changes a password after checking the current one; closes the member's other sessions.
@@ -211,25 +142,10 @@ pub async fn change_password(
     keep_token: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM staff_accounts WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await?;
+    let hash = db::password_hash(pool, id).await?;
     if !verify_password(current, &hash) {
         return Ok(false);
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE staff_accounts SET password_hash = $2 WHERE id = $1")
-        .bind(id)
-        .bind(hash_password(new)?)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE staff_sessions SET revoked_at = $3 WHERE account_id = $1 AND token_hash <> $2 AND revoked_at IS NULL")
-        .bind(id)
-        .bind(crate::db::appointments::hash_token(keep_token))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    db::set_password_closing_other_sessions(pool, id, &hash_password(new)?, &hash_token(keep_token), now).await?;
     Ok(true)
 }

@@ -1,7 +1,8 @@
 //! Staff of the mairies: accounts with roles bound to a commune, sessions, and the audit log.
 
 pub mod accounts;
-pub mod audit;
+/// The audit log is stored in `db::audit`; kept here under its old name for its callers.
+pub use crate::db::audit;
 
 use serde::Serialize;
 use uuid::Uuid;

@@ -1,6 +1,6 @@
 //! The audit log: who did what, when, on which appointment. Never a password or a token.
 
-use super::StaffUser;
+use crate::staff::StaffUser;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgExecutor;
