@@ -6,11 +6,11 @@ use crate::calendar_cache::CalendarCache;
 use crate::clock::Clock;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
-use crate::web;
-use crate::http::{ ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff};
 use crate::holds::token::HoldSigner;
+use crate::http::{ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff};
 use crate::kv::Kv;
 use crate::secrets::{Keys, Sealer};
+use crate::web;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use sqlx::PgPool;
@@ -45,6 +45,8 @@ pub struct AppState {
     pub calendars: Arc<CalendarCache>,
     /// The ANTS coordination API, when configured.
     pub ants: Option<Arc<AntsClient>>,
+    /// Key of the client-address HMAC (derived from `APP_SECRET`).
+    pub client_key: Arc<[u8; 32]>,
     /// Staff login attempts per client address (per process).
     pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
     /// Public writes (holds, confirmations, management actions) per client (per process).
@@ -59,6 +61,7 @@ impl AppState {
         Self {
             signer: Arc::new(HoldSigner::new(&keys.hold)),
             sealer: Arc::new(Sealer::new(&keys.seal)),
+            client_key: Arc::new(keys.client),
             calendars: Arc::new(CalendarCache::new(Duration::from_millis(
                 config.availability_cache_ms,
             ))),
@@ -113,23 +116,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::citizen::home))
         .routes(routes!(web::citizen::search))
         .routes(routes!(web::citizen::site_page))
-        .routes(routes!(
-            web::citizen::hold_post,
-            web::citizen::hold_from_link
-        ))
+        .routes(routes!(web::citizen::hold_post, web::citizen::hold_from_link))
         .routes(routes!(web::citizen::form_page))
         .routes(routes!(web::citizen::confirm_post))
         .routes(routes!(web::citizen::manage_page))
         .routes(routes!(web::calendar_file::ics))
-        .routes(routes!(
-            web::citizen::cancel_page,
-            web::citizen::cancel_post
-        ))
+        .routes(routes!(web::citizen::cancel_page, web::citizen::cancel_post))
         .routes(routes!(web::stylesheet))
-        .routes(routes!(
-            web::staff::login_page,
-            web::staff::login_post
-        ))
+        .routes(routes!(web::staff::login_page, web::staff::login_post))
         .routes(routes!(web::staff::sites))
         .routes(routes!(web::staff::day))
         .routes(routes!(web::staff::set_status))
@@ -237,13 +231,33 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Forgets, every minute, the rate-limit entries of clients that have not been seen for a while,
+/// so a scan of many addresses cannot grow the limiters' tables without bound.
+pub fn spawn_limiter_pruning(state: &AppState) {
+    let (writes, logins) = (state.write_limiter.clone(), state.login_limiter.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            writes.retain_recent();
+            writes.shrink_to_fit();
+            logins.retain_recent();
+            logins.shrink_to_fit();
+        }
+    });
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address is recorded: without it, every client would be the same client.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

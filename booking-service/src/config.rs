@@ -117,6 +117,33 @@ pub enum LogFormat {
     Json,
 }
 
+/// A list of networks (`TRUSTED_PROXIES`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CidrList(pub Vec<ipnet::IpNet>);
+
+impl CidrList {
+    /// Whether `ip` is in one of the networks.
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// `a.b.c.d/n` or a bare address (a /32 or /128), comma-separated; empty means none.
+fn parse_cidr_list(raw: &str) -> Result<CidrList, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("réseau invalide « {s} » (attendu : 10.0.0.0/8, fd00::/8 ou une adresse)")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(CidrList)
+}
+
 /// `PUBLIC_BASE_URL`: an absolute http(s) URL with a host, kept without its trailing slash.
 fn parse_base_url(raw: &str) -> Result<String, String> {
     let url = url::Url::parse(raw.trim()).map_err(|e| format!("URL invalide : {e}"))?;
@@ -174,10 +201,12 @@ pub struct ServeConfig {
     /// How many live appointments one email address may have, service-wide.
     #[arg(long, env = "MAX_LIVE_APPOINTMENTS_PER_EMAIL", default_value_t = 2)]
     pub max_live_appointments_per_email: i64,
-    /// Take the client address from the last `X-Forwarded-For` entry, the one the proxy appended
-    /// (only behind a trusted proxy: earlier entries are whatever the client sent).
-    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false)]
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated CIDR list, e.g.
+    /// `10.0.0.0/8,fd00::/8`). Empty (the default): the client is the socket's peer. Behind a trusted
+    /// proxy, the client is the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy
+    /// (entries further left are whatever the client sent).
+    #[arg(long, env = "TRUSTED_PROXIES", value_parser = parse_cidr_list, default_value = "")]
+    pub trusted_proxies: CidrList,
     /// Minutes after its end before an unmarked appointment is set `ended` (freeing its numbers).
     #[arg(long, env = "ENDED_GRACE_MINUTES", default_value_t = 120)]
     pub ended_grace_minutes: i64,
@@ -243,7 +272,9 @@ impl ServeConfig {
         .expect("the defaults parse")
         .serve;
         c.public_writes_per_minute = 100_000;
-        c.trust_forwarded_for = true;
+        // The harness stands for clients with `X-Forwarded-For` from loopback; a test of the
+        // socket's own address empties this.
+        c.trusted_proxies = parse_cidr_list("127.0.0.0/8,::1").expect("literal networks");
         c.staff_login_per_minute = 1000;
         c.ants_api = AntsApiConfig {
             ants_api_url: None,
@@ -270,7 +301,9 @@ mod tests {
     fn parse(extra: &[&str]) -> Result<ServeConfig, String> {
         let mut args = vec!["serve", "--app-secret", TEST_APP_SECRET];
         args.extend_from_slice(extra);
-        Cli::try_parse_from(args).map(|c| c.serve).map_err(|e| e.to_string())
+        Cli::try_parse_from(args)
+            .map(|c| c.serve)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -282,6 +315,18 @@ mod tests {
         assert!(parse(&["--public-base-url", "https://rdv.example.fr/?x=1"]).is_err());
         let short = Cli::try_parse_from(["serve", "--app-secret", "hunter2"]);
         assert!(short.err().unwrap().to_string().contains("APP_SECRET trop court"));
+    }
+
+    #[test]
+    fn trusted_proxies_take_networks_and_bare_addresses() {
+        let c = parse(&["--trusted-proxies", "10.0.0.0/8, 2001:db8::/32,192.0.2.7"]).unwrap();
+        assert!(c.trusted_proxies.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(c.trusted_proxies.contains(&"192.0.2.7".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains(&"192.0.2.8".parse().unwrap()));
+        assert!(c.trusted_proxies.contains(&"2001:db8::1".parse().unwrap()));
+        assert!(parse(&[]).unwrap().trusted_proxies.0.is_empty());
+        assert!(parse(&["--trusted-proxies", "10.0.0.0/33"]).is_err());
+        assert!(parse(&["--trusted-proxies", "proxy.local"]).is_err());
     }
 
     #[test]
@@ -299,7 +344,10 @@ mod tests {
         assert_eq!(c.ants_hub.ants_unreachable_policy, AntsUnreachablePolicy::Refuse);
         assert_eq!(c.public_base_url(), "https://rdv.example.fr");
         let d = parse(&[]).unwrap();
-        assert_eq!((d.log_format, d.ants_hub.ants_unreachable_policy), (LogFormat::Text, AntsUnreachablePolicy::Accept));
+        assert_eq!(
+            (d.log_format, d.ants_hub.ants_unreachable_policy),
+            (LogFormat::Text, AntsUnreachablePolicy::Accept)
+        );
     }
 
     #[test]
@@ -308,7 +356,10 @@ mod tests {
         let d = parse(&[]).unwrap();
         assert_eq!(t.max_holds_per_client, d.max_holds_per_client);
         assert_eq!(t.hold_ttl_secs, d.hold_ttl_secs);
-        assert_eq!(t.max_live_appointments_per_email, d.max_live_appointments_per_email);
+        assert_eq!(
+            t.max_live_appointments_per_email,
+            d.max_live_appointments_per_email
+        );
         assert_eq!(t.db.database_url, "postgres://db/x");
         assert!(t.redis_key_prefix.starts_with("rdv-test-"));
     }

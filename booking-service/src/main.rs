@@ -102,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_secs(60),
             );
             let state = booking_service::app::AppState::new(pool, cfg, clock);
+            booking_service::app::spawn_limiter_pruning(&state);
             booking_service::app::run(listener, state, booking_service::signals::shutdown_signal()).await?;
         }
     }

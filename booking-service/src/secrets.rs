@@ -15,6 +15,9 @@ pub struct Keys {
     pub hold: [u8; 32],
     /// Sealing key of management tokens.
     pub seal: [u8; 32],
+    /// HMAC key of client addresses (quota keys never store an address, nor a plain hash of one
+    /// that could be reversed by hashing the 2^32 IPv4 addresses).
+    pub client: [u8; 32],
 }
 
 impl Keys {
@@ -28,6 +31,7 @@ impl Keys {
         Self {
             hold: derive(b"rdv/hold-token/v1"),
             seal: derive(b"rdv/manage-token-seal/v1"),
+            client: derive(b"rdv/client-key/v1"),
         }
     }
 }

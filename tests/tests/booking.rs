@@ -661,3 +661,111 @@ async fn personal_data_is_purged_after_the_retention_and_live_appointments_are_u
         .unwrap();
     assert_eq!((again.appointments, again.outbox_rows), (0, 0));
 }
+
+/// A client whose socket is bound to `addr` (a loopback address of its own).
+fn client_from(addr: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(Some(addr.parse().unwrap()))
+        .build()
+        .unwrap()
+}
+
+async fn post_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    body: &Value,
+    forwarded: Option<&str>,
+) -> (u16, Value) {
+    let mut req = client.post(format!("{}{path}", app.base)).json(body);
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn without_a_proxy_each_socket_address_is_its_own_client_and_forged_headers_change_nothing(
+    pool: PgPool,
+) {
+    let site = site_9_to_11(&pool).await;
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        c.trusted_proxies = Default::default();
+        c.public_writes_per_minute = 6;
+    })
+    .await;
+    let free = wednesday(&app, site).await;
+    let (a, b) = (client_from("127.0.0.2"), client_from("127.0.0.3"));
+    let hold = |start: &str| json!({"site_id": site, "motif": "CNI", "persons": 1, "start": start});
+    // A holds two slots, then is refused a third: a forged X-Forwarded-For, different each time,
+    // does not make it someone else.
+    for (i, start) in free.iter().take(2).enumerate() {
+        let (s, body) = post_from(
+            &app,
+            &a,
+            "/api/v1/holds",
+            &hold(start),
+            Some(&format!("203.0.113.{i}")),
+        )
+        .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let (s, body) = post_from(&app, &a, "/api/v1/holds", &hold(&free[2]), Some("198.51.100.77")).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (429, Some("too_many_holds")));
+    // A then spends its write budget (6 a minute; 3 used).
+    let mut last = (0, Value::Null);
+    for i in 0..4 {
+        last = post_from(
+            &app,
+            &a,
+            "/api/v1/holds",
+            &hold(&free[3]),
+            Some(&format!("192.0.2.{i}")),
+        )
+        .await;
+    }
+    assert_eq!(
+        (last.0, last.1["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // B, on another address, still holds and books.
+    let (s, held) = post_from(&app, &b, "/api/v1/holds", &hold(&free[4]), None).await;
+    assert_eq!(s, 201, "{held}");
+    let confirm = json!({
+        "hold_id": held["hold_id"],
+        "citizen": {"first_name": "Lou", "last_name": "Martin", "email": email()},
+        "pre_demande_numbers": numbers(1),
+    });
+    let (s, booked) = post_from(&app, &b, "/api/v1/appointments", &confirm, None).await;
+    assert_eq!(s, 201, "{booked}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn behind_a_trusted_proxy_the_rightmost_untrusted_entry_is_the_client(pool: PgPool) {
+    let site = site_9_to_11(&pool).await;
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        // The test's socket (127.0.0.4) is the proxy; 10.0.0.0/8 are inner proxies.
+        c.trusted_proxies = booking_service::config::CidrList(vec![
+            "127.0.0.4/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ]);
+    })
+    .await;
+    let free = wednesday(&app, site).await;
+    let proxy = client_from("127.0.0.4");
+    let hold = |start: &str| json!({"site_id": site, "motif": "CNI", "persons": 1, "start": start});
+    // The client 203.0.113.9 forges a different leftmost entry each time; the proxies append.
+    for (i, start) in free.iter().take(2).enumerate() {
+        let chain = format!("6.6.6.{i}, 203.0.113.9, 10.1.2.3");
+        let (s, body) = post_from(&app, &proxy, "/api/v1/holds", &hold(start), Some(&chain)).await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let chain = "7.7.7.7, 203.0.113.9, 10.1.2.3";
+    let (s, body) = post_from(&app, &proxy, "/api/v1/holds", &hold(&free[2]), Some(chain)).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (429, Some("too_many_holds")));
+    // Another real client behind the same proxy is someone else.
+    let chain = "203.0.113.10, 10.1.2.3";
+    let (s, body) = post_from(&app, &proxy, "/api/v1/holds", &hold(&free[2]), Some(chain)).await;
+    assert_eq!(s, 201, "{body}");
+}

@@ -5,7 +5,7 @@
 //! loadgen rush [BASE_URL] [CLIENTS] [CONCURRENCY]            # clients hold then book one day's slots
 //! loadgen ants [BASE_URL] [REQUESTS] [TOKEN]                 # availableTimeSlots, every meeting point, 150 days
 //! ```
-//! The server must run with `TRUST_FORWARDED_FOR=true` for `rush`: each simulated client sends its
+//! The server must run with `TRUSTED_PROXIES=127.0.0.1` for `rush`: each simulated client sends its
 //! own `X-Forwarded-For` address, as it would behind the production proxy.
 
 use futures::stream::{self, StreamExt};
