@@ -48,7 +48,11 @@ async fn the_service_logs_no_personal_data_nor_tokens(_opts: PgPoolOptions, conn
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(up, "the service never answered /healthz (see {})", log_path.display());
+    assert!(
+        up,
+        "the service never answered /healthz (see {})",
+        log_path.display()
+    );
     let sites: Vec<Value> = client
         .get(format!("{base}/api/v1/sites"))
         .send()

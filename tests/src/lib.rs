@@ -5,9 +5,9 @@ pub mod ants;
 pub mod browser;
 pub mod smtp;
 
+use booking_service::app::{self as http, AppState};
 use booking_service::clock::ManualClock;
 use booking_service::config::ServeConfig;
-use booking_service::app::{self as http, AppState};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::Value;
 use sqlx::PgPool;

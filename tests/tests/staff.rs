@@ -680,20 +680,31 @@ async fn a_cancellation_from_the_day_page_is_audited_and_its_slot_offered_at_onc
     let agent = token(app, "agent@mulhouse.fr").await;
     // Every station of the site booked at 09:00, so that start is no longer offered.
     let start = "2026-12-03T09:00:00+01:00";
-    let stations: i64 = sqlx::query_scalar("SELECT count(*) FROM stations WHERE site_id = $1::uuid AND active")
-        .bind(&w.site_a)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let stations: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM stations WHERE site_id = $1::uuid AND active")
+            .bind(&w.site_a)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let mut ids = Vec::new();
     for i in 0..stations {
         let (s, b) = app
-            .book(w.site_a.parse().unwrap(), 1, start, &format!("10.24.0.{i}"), &email(), &numbers(1))
+            .book(
+                w.site_a.parse().unwrap(),
+                1,
+                start,
+                &format!("10.24.0.{i}"),
+                &email(),
+                &numbers(1),
+            )
             .await;
         assert_eq!(s, 201, "{b}");
         ids.push(b["id"].as_str().unwrap().to_string());
     }
-    let day = format!("/api/v1/sites/{}/availability?from=2026-12-03&to=2026-12-03", w.site_a);
+    let day = format!(
+        "/api/v1/sites/{}/availability?from=2026-12-03&to=2026-12-03",
+        w.site_a
+    );
     let offered = |body: &Value| e2e_tests::starts(body).iter().any(|s| s == start);
     // Read once: the calendar is now cached in memory (the cache lasts two seconds).
     let (s, before) = app.get(&day).await;
@@ -720,7 +731,10 @@ async fn a_cancellation_from_the_day_page_is_audited_and_its_slot_offered_at_onc
     assert_eq!(resp.status().as_u16(), 303, "{}", resp.text().await.unwrap());
     // Offered again at once, well inside the cache's two seconds.
     let (_, after) = app.get(&day).await;
-    assert!(offered(&after), "the freed 09:00 should be offered at once: {after}");
+    assert!(
+        offered(&after),
+        "the freed 09:00 should be offered at once: {after}"
+    );
     // Audited, with who, what and why.
     let (action, details): (String, Value) = sqlx::query_as(
         "SELECT l.action, l.details FROM audit_log l JOIN staff_accounts a ON a.id = l.account_id
@@ -732,8 +746,16 @@ async fn a_cancellation_from_the_day_page_is_audited_and_its_slot_offered_at_onc
     .unwrap();
     assert_eq!(action, "status_change");
     assert_eq!(
-        (details["from"].as_str(), details["to"].as_str(), details["reason"].as_str()),
-        (Some("booked"), Some("cancelled"), Some("Fermeture exceptionnelle"))
+        (
+            details["from"].as_str(),
+            details["to"].as_str(),
+            details["reason"].as_str()
+        ),
+        (
+            Some("booked"),
+            Some("cancelled"),
+            Some("Fermeture exceptionnelle")
+        )
     );
     // The page enforces the API's limit on the reason sent to the citizen.
     let long = "x".repeat(501);

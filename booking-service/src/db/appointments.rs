@@ -207,13 +207,12 @@ pub async fn create(
             .bind(email.as_str())
             .execute(&mut *tx)
             .await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM appointments WHERE email = $1 AND status = ANY ($2)",
-        )
-        .bind(email.as_str())
-        .bind(&AppointmentStatus::LIVE[..])
-        .fetch_one(&mut *tx)
-        .await?;
+        let live: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM appointments WHERE email = $1 AND status = ANY ($2)")
+                .bind(email.as_str())
+                .bind(&AppointmentStatus::LIVE[..])
+                .fetch_one(&mut *tx)
+                .await?;
         if live >= opts.max_live_per_email {
             return Err(BookingError::EmailLimit(opts.max_live_per_email));
         }
@@ -277,7 +276,15 @@ pub async fn create(
             Err(e) => return Err(e.into()),
         }
     }
-    outbox::enqueue(&mut tx, OutboxKind::Confirmation, id, json!({ "sequence": 0 }), now, now).await?;
+    outbox::enqueue(
+        &mut tx,
+        OutboxKind::Confirmation,
+        id,
+        json!({ "sequence": 0 }),
+        now,
+        now,
+    )
+    .await?;
     queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
     tx.commit().await?;
     Ok(Created { id, station_id })
@@ -390,7 +397,15 @@ pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> R
         .execute(&mut *tx)
         .await?;
     drop_pending_reminder(&mut tx, id).await?;
-    outbox::enqueue(&mut tx, OutboxKind::Cancellation, id, json!({ "by": "citizen" }), now, now).await?;
+    outbox::enqueue(
+        &mut tx,
+        OutboxKind::Cancellation,
+        id,
+        json!({ "by": "citizen" }),
+        now,
+        now,
+    )
+    .await?;
     queue_ants_deletes(&mut tx, id, site_id, start, &numbers, now).await?;
     tx.commit().await?;
     Ok(())

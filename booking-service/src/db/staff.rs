@@ -118,7 +118,11 @@ pub async fn insert_session(
 }
 
 /// The active member behind an open session.
-pub async fn session_account(pool: &PgPool, token_hash: &[u8], now: DateTime<Utc>) -> sqlx::Result<Option<AccountRow>> {
+pub async fn session_account(
+    pool: &PgPool,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<AccountRow>> {
     sqlx::query_as(
         "SELECT a.id, a.email, a.display_name, a.role, a.commune_insee, a.password_hash, a.active, a.locked_until
          FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id

@@ -154,8 +154,14 @@ mod tests {
         // The schema's partial indexes say `status IN ('booked', 'checked_in')`.
         let schema = include_str!("../../../migrations/0001_territory_calendar_appointments.sql");
         assert!(schema.contains("WHERE (status IN ('booked', 'checked_in'))"));
-        let live: Vec<_> = AppointmentStatus::ALL.into_iter().filter(|s| s.is_live()).collect();
-        assert_eq!(live, vec![AppointmentStatus::Booked, AppointmentStatus::CheckedIn]);
+        let live: Vec<_> = AppointmentStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_live())
+            .collect();
+        assert_eq!(
+            live,
+            vec![AppointmentStatus::Booked, AppointmentStatus::CheckedIn]
+        );
         assert!("deleted".parse::<AppointmentStatus>().is_err());
     }
 

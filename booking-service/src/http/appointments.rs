@@ -105,5 +105,8 @@ pub async fn confirm(
 ) -> ApiResult<(StatusCode, axum::Json<AppointmentOut>)> {
     check_write_rate(&state, &client_key(&state, &headers, &peer))?;
     let booked = booking::confirm(&state, &req.input()).await?;
-    Ok((StatusCode::CREATED, axum::Json(AppointmentOut::new(&state, booked))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(AppointmentOut::new(&state, booked)),
+    ))
 }

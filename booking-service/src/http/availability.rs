@@ -57,9 +57,6 @@ pub fn rfc3339_local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-
-
-
 /// Free start times of a site.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/availability", tag = "public",
     params(("site_id" = String, Path, description = "Identifiant du lieu (UUID)"), AvailabilityQuery),
@@ -89,8 +86,6 @@ pub async fn site_availability(
     }))
 }
 
-
-
 /// A slot as the API shows it.
 pub fn slot_out(s: &Alternative) -> SlotOut {
     SlotOut {
@@ -98,7 +93,6 @@ pub fn slot_out(s: &Alternative) -> SlotOut {
         end: s.end.to_rfc3339_opts(SecondsFormat::Secs, false),
     }
 }
-
 
 /// Query of the earliest slots across sites.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -112,5 +112,7 @@ pub async fn slot_taken(
     site: &crate::db::territory::SiteRow,
     duration: chrono::Duration,
 ) -> crate::error::ApiError {
-    crate::service::availability::slot_taken(state, site, duration).await.into()
+    crate::service::availability::slot_taken(state, site, duration)
+        .await
+        .into()
 }

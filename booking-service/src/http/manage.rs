@@ -110,5 +110,7 @@ pub async fn reschedule(
     Json(req): Json<RescheduleRequest>,
 ) -> ApiResult<axum::Json<ManagedOut>> {
     check_write_rate(&state, &client_key(&state, &headers, &peer))?;
-    Ok(axum::Json(view(management::reschedule(&state, &token, &req.hold_id).await?)))
+    Ok(axum::Json(view(
+        management::reschedule(&state, &token, &req.hold_id).await?,
+    )))
 }

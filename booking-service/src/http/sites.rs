@@ -1,12 +1,12 @@
 //! `GET /api/v1/sites` and `GET /api/v1/sites/{site_id}`: where one can book.
 
 use crate::app::AppState;
-use crate::request::extract::{Path, Query};
-use crate::request::params;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::geo::distance_km;
 use crate::domain::motif::Motif;
 use crate::error::{ApiError, ApiResult};
+use crate::request::extract::{Path, Query};
+use crate::request::params;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};

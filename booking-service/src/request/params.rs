@@ -36,7 +36,8 @@ pub fn party_size(n: i64) -> Result<PartySize, ApiError> {
                 .with_field("persons"),
         );
     }
-    PartySize::new(n).map_err(|e| ApiError::unprocessable("too_many_persons", e.message).with_field("persons"))
+    PartySize::new(n)
+        .map_err(|e| ApiError::unprocessable("too_many_persons", e.message).with_field("persons"))
 }
 
 /// An instant (RFC 3339, any offset).

@@ -56,4 +56,3 @@ impl FromRequestParts<AppState> for Staff {
         Ok(Staff { user, token })
     }
 }
-

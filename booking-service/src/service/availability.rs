@@ -60,7 +60,10 @@ pub fn motif_for_site(
         return Err(ServiceError::invalid(
             "too_many_persons",
             "persons",
-            format!("Ce lieu accepte au plus {} personnes pour ce motif.", m.max_persons),
+            format!(
+                "Ce lieu accepte au plus {} personnes pour ce motif.",
+                m.max_persons
+            ),
         ));
     }
     Ok(m)
@@ -282,7 +285,11 @@ pub async fn earliest_among(
         while from <= last && got < per_site {
             let to = (from + Duration::days(13)).min(last);
             let cal = calendar_with_holds(state, &site, tz, from, to).await?;
-            for s in cal.slots(from, to, duration, now).into_iter().take(per_site - got) {
+            for s in cal
+                .slots(from, to, duration, now)
+                .into_iter()
+                .take(per_site - got)
+            {
                 got += 1;
                 found.push((
                     s.start,

@@ -1,7 +1,7 @@
 //! What the link in the citizen's email allows: see the appointment, cancel it, move it, until
 //! the site's online deadline.
 
-use super::booking::{refused, refusal, slot_of_hold};
+use super::booking::{refusal, refused, slot_of_hold};
 use super::{holds, ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::appointments::{self, AppointmentView};
@@ -24,7 +24,11 @@ fn check_token_shape(token: &str) -> ServiceResult<()> {
     if crate::tokens::has_token_shape(token) {
         Ok(())
     } else {
-        Err(ServiceError::malformed("invalid_token", "token", "Lien de gestion invalide."))
+        Err(ServiceError::malformed(
+            "invalid_token",
+            "token",
+            "Lien de gestion invalide.",
+        ))
     }
 }
 
@@ -34,7 +38,10 @@ pub async fn find(state: &AppState, token: &str) -> ServiceResult<Managed> {
     let a = appointments::find_by_token_hash(&state.pool, &crate::tokens::hash_token(token))
         .await?
         .ok_or_else(|| {
-            ServiceError::not_found("appointment_not_found", "Aucun rendez-vous ne correspond à ce lien.")
+            ServiceError::not_found(
+                "appointment_not_found",
+                "Aucun rendez-vous ne correspond à ce lien.",
+            )
         })?;
     let tz: Tz = a
         .timezone

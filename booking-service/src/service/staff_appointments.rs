@@ -40,10 +40,12 @@ pub struct StatusChanged {
 /// The statuses staff may set (the others are set by the citizen or the ending job).
 fn staff_target(raw: &str) -> ServiceResult<AppointmentStatus> {
     match raw.parse::<AppointmentStatus>() {
-        Ok(s @ (AppointmentStatus::CheckedIn
-        | AppointmentStatus::Done
-        | AppointmentStatus::NoShow
-        | AppointmentStatus::Cancelled)) => Ok(s),
+        Ok(
+            s @ (AppointmentStatus::CheckedIn
+            | AppointmentStatus::Done
+            | AppointmentStatus::NoShow
+            | AppointmentStatus::Cancelled),
+        ) => Ok(s),
         _ => Err(ServiceError::invalid(
             "invalid_status",
             "status",
@@ -53,7 +55,11 @@ fn staff_target(raw: &str) -> ServiceResult<AppointmentStatus> {
 }
 
 /// Sets an appointment's status (the API and the day page both come here).
-pub async fn set_status(state: &AppState, staff: &StaffUser, change: &StatusChange) -> ServiceResult<StatusChanged> {
+pub async fn set_status(
+    state: &AppState,
+    staff: &StaffUser,
+    change: &StatusChange,
+) -> ServiceResult<StatusChanged> {
     let to = staff_target(&change.status)?;
     let reason = change.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     if to == AppointmentStatus::Cancelled && reason.is_none() {
@@ -76,7 +82,8 @@ pub async fn set_status(state: &AppState, staff: &StaffUser, change: &StatusChan
         .ok_or_else(|| not_yours("appointment_not_found"))?;
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let previous = match appointments::staff_set_status_in(&mut tx, change.appointment, to, reason, now).await {
+    let previous = match appointments::staff_set_status_in(&mut tx, change.appointment, to, reason, now).await
+    {
         Ok(old) => old,
         Err(BookingError::WrongStatus(from)) => return Err(ServiceError::InvalidTransition { from, to }),
         Err(BookingError::NotFound) => return Err(not_yours("appointment_not_found")),
@@ -119,7 +126,11 @@ impl CounterSource {
         match raw.map(str::trim).filter(|s| !s.is_empty()) {
             None | Some("counter") => Ok(Self::Counter),
             Some("phone") => Ok(Self::Phone),
-            Some(_) => Err(ServiceError::invalid("invalid_source", "source", "source : counter ou phone.")),
+            Some(_) => Err(ServiceError::invalid(
+                "invalid_source",
+                "source",
+                "source : counter ou phone.",
+            )),
         }
     }
 
@@ -147,7 +158,11 @@ pub struct CounterInput {
 
 /// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
 /// openings and the no-overlap rule are not.
-pub async fn book_at_counter(state: &AppState, staff: &StaffUser, input: &CounterInput) -> ServiceResult<Booked> {
+pub async fn book_at_counter(
+    state: &AppState,
+    staff: &StaffUser,
+    input: &CounterInput,
+) -> ServiceResult<Booked> {
     let site = visible_site(state, staff, input.site_id).await?;
     let setting = availability::motif_setting(state, site.id, input.motif, input.persons).await?;
     let citizen = input.citizen.parse(false, CitizenFields::COUNTER)?;

@@ -35,7 +35,15 @@ pub async fn login(state: &AppState, client: &str, email: &str, password: &str) 
         });
     }
     let now = state.clock.now();
-    match accounts::login(&state.pool, email, password, now, state.config.staff_session_hours).await? {
+    match accounts::login(
+        &state.pool,
+        email,
+        password,
+        now,
+        state.config.staff_session_hours,
+    )
+    .await?
+    {
         accounts::Login::Ok {
             user,
             token,

@@ -51,7 +51,16 @@ pub async fn create_account(
 ) -> anyhow::Result<Uuid> {
     let id = Uuid::new_v4();
     let email = email.trim().to_lowercase();
-    db::insert_account(pool, id, &email, &hash_password(password)?, display_name, role, commune).await?;
+    db::insert_account(
+        pool,
+        id,
+        &email,
+        &hash_password(password)?,
+        display_name,
+        role,
+        commune,
+    )
+    .await?;
     Ok(id)
 }
 
@@ -146,6 +155,7 @@ pub async fn change_password(
     if !verify_password(current, &hash) {
         return Ok(false);
     }
-    db::set_password_closing_other_sessions(pool, id, &hash_password(new)?, &hash_token(keep_token), now).await?;
+    db::set_password_closing_other_sessions(pool, id, &hash_password(new)?, &hash_token(keep_token), now)
+        .await?;
     Ok(true)
 }
