@@ -110,8 +110,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether PostgreSQL refused a text value it cannot store (a NUL byte, an invalid sequence):
+/// the client's input, not our fault.
+pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "22021" || c == "22P05")
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if is_unstorable_text(&e) {
+            return ApiError::bad_request(
+                "invalid_text",
+                "Texte invalide (caractère nul ou non imprimable).",
+            );
+        }
         match &e {
             sqlx::Error::PoolTimedOut => {
                 tracing::warn!("database pool exhausted");

@@ -3,7 +3,7 @@
 use crate::domain::motif::Motif;
 use crate::domain::party::PartySize;
 use crate::error::ApiError;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use uuid::Uuid;
 
 /// A motif code; unknown codes are a 400 naming the field.
@@ -57,13 +57,25 @@ pub fn instant(raw: &str, field: &'static str) -> Result<DateTime<Utc>, ApiError
 pub fn date(raw: Option<&str>, field: &'static str) -> Result<Option<NaiveDate>, ApiError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Some).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_date",
-                format!("Date invalide « {s} » (format attendu : AAAA-MM-JJ)."),
-            )
-            .with_field(field)
-        }),
+        Some(s) => {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_date",
+                    format!("Date invalide « {s} » (format attendu : AAAA-MM-JJ)."),
+                )
+                .with_field(field)
+            })?;
+            // Years of five digits or more parse, and a day's arithmetic near chrono's limits
+            // would overflow: refuse them here, before any caller adds a day.
+            if !(1..=9999).contains(&d.year()) {
+                return Err(ApiError::bad_request(
+                    "date_out_of_range",
+                    "Dates trop éloignées d'aujourd'hui.",
+                )
+                .with_field(field));
+            }
+            Ok(Some(d))
+        }
     }
 }
 
@@ -162,6 +174,12 @@ mod tests {
         assert_eq!(motif(Some("VISA"), Motif::Cni).unwrap_err().code, "unknown_motif");
         assert_eq!(persons(Some("0")).unwrap_err().status, 422);
         assert_eq!(persons(Some("deux")).unwrap_err().status, 400);
+        assert_eq!(
+            date(Some("+262142-12-31"), "from").unwrap_err().code,
+            "date_out_of_range"
+        );
+        assert_eq!(date(Some("-262143-01-01"), "from").unwrap_err().status, 400);
+        assert!(date(Some("2026-12-01"), "from").unwrap().is_some());
         assert_eq!(insee(Some("2a004")).unwrap(), Some("2A004".to_string()));
         assert!(insee(Some("6822")).is_err());
         assert!(department(Some("974")).unwrap().is_some());

@@ -153,6 +153,13 @@ impl From<FieldError> for ServiceError {
 
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::error::is_unstorable_text(&e) {
+            return Self::Malformed {
+                code: "invalid_text",
+                field: None,
+                message: "Texte invalide (caractère nul ou non imprimable).".into(),
+            };
+        }
         match e {
             sqlx::Error::PoolTimedOut => Self::Overloaded,
             other => Self::Internal(other.to_string()),
