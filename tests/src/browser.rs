@@ -96,6 +96,7 @@ impl Browser {
 
     /// Opens a URL.
     pub async fn goto(&self, url: &str) {
+        check_security_headers(url).await;
         self.cmd(reqwest::Method::POST, "/url", json!({ "url": url }))
             .await;
     }
@@ -205,6 +206,32 @@ impl Browser {
             .as_array()
             .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
             .unwrap_or_default()
+    }
+}
+
+/// Every page the browser tests visit carries the security headers (fetched once more outside the
+/// browser, which cannot show headers): no sniffing, no referrer, not cached, and on HTML a CSP
+/// without script and without framing.
+pub async fn check_security_headers(url: &str) {
+    let resp = reqwest::get(url).await.expect("page");
+    let h = resp.headers();
+    let get = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(get("x-content-type-options"), "nosniff", "{url}");
+    assert_eq!(get("referrer-policy"), "no-referrer", "{url}");
+    if get("content-type").starts_with("text/html") {
+        assert_eq!(get("cache-control"), "no-store", "{url}");
+        let csp = get("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{url}: {csp}");
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            "{url}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{url}: {csp}");
     }
 }
 

@@ -515,3 +515,57 @@ async fn hostile_values_in_every_field_of_every_route_get_4xx_never_5xx(pool: Pg
         failures.join("\n")
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn answers_carry_the_security_headers_and_hsts_only_over_https(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let header = |r: &reqwest::Response, n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    for path in [
+        "/",
+        "/recherche?q=mulhouse",
+        "/agents/connexion",
+        "/api/v1/communes",
+        "/no/such/page",
+    ] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&r, "referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-store", "{path}");
+        assert_eq!(
+            header(&r, "strict-transport-security"),
+            "",
+            "{path}: no HSTS over plain HTTP"
+        );
+        let html = header(&r, "content-type").starts_with("text/html");
+        assert_eq!(
+            header(&r, "content-security-policy").contains("frame-ancestors 'none'"),
+            html,
+            "{path}"
+        );
+    }
+    // The stylesheet keeps its own caching.
+    let r = app
+        .client
+        .get(format!("{}/static/site.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(header(&r, "cache-control").starts_with("public"));
+    let https = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        c.public_base_url = Some("https://rdv.example.fr".into());
+    })
+    .await;
+    let r = https.client.get(format!("{}/", https.base)).send().await.unwrap();
+    assert!(header(&r, "strict-transport-security").starts_with("max-age="));
+}
