@@ -198,9 +198,14 @@ pub struct ServeConfig {
     /// How many slots one client (address) may hold at once.
     #[arg(long, env = "MAX_HOLDS_PER_CLIENT", default_value_t = 2)]
     pub max_holds_per_client: u32,
-    /// How many live appointments one email address may have, service-wide.
+    /// How many live appointments one mailbox may have, service-wide (`x+1@` and `x+2@` are one
+    /// mailbox, and so are Gmail addresses that differ by dots).
     #[arg(long, env = "MAX_LIVE_APPOINTMENTS_PER_EMAIL", default_value_t = 2)]
     pub max_live_appointments_per_email: i64,
+    /// How many live appointments one mailbox or one phone number may have at one site on one
+    /// day (0: no limit). One appointment takes a whole family (persons > 1), so one is enough.
+    #[arg(long, env = "MAX_LIVE_PER_SITE_DAY", default_value_t = 1)]
+    pub max_live_per_site_day: i64,
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated CIDR list, e.g.
     /// `10.0.0.0/8,fd00::/8`). Empty (the default): the client is the socket's peer. Behind a trusted
     /// proxy, the client is the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy
@@ -276,6 +281,8 @@ impl ServeConfig {
         // socket's own address empties this.
         c.trusted_proxies = parse_cidr_list("127.0.0.0/8,::1").expect("literal networks");
         c.staff_login_per_minute = 1000;
+        // Every test citizen shares one phone number; the tests of this cap set it themselves.
+        c.max_live_per_site_day = 0;
         c.ants_api = AntsApiConfig {
             ants_api_url: None,
             ants_api_token: None,

@@ -271,6 +271,13 @@ impl From<crate::service::ServiceError> for ApiError {
                 ),
             )
             .with_field("citizen.email"),
+            E::SiteDayLimit { max } => ApiError::conflict(
+                "site_day_limit_reached",
+                format!(
+                    "Vous avez déjà {max} rendez-vous dans cette mairie ce jour-là. Un seul rendez-vous peut accueillir toute la famille : choisissez le nombre de personnes."
+                ),
+            )
+            .with_field("citizen.email"),
             E::NotModifiable { status } => ApiError::conflict(
                 "not_modifiable",
                 format!("Ce rendez-vous ne peut plus être modifié (statut : {status})."),

@@ -769,3 +769,71 @@ async fn behind_a_trusted_proxy_the_rightmost_untrusted_entry_is_the_client(pool
     let (s, body) = post_from(&app, &proxy, "/api/v1/holds", &hold(&free[2]), Some(chain)).await;
     assert_eq!(s, 201, "{body}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn tagged_and_dotted_addresses_are_one_person_and_one_phone_books_once_per_site_and_day(pool: PgPool) {
+    let site = SiteBuilder {
+        stations: 3,
+        ..SiteBuilder::default()
+    }
+    .weekdays(&[(hm(9, 0), hm(11, 0))])
+    .create(&pool)
+    .await
+    .id;
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        c.max_live_per_site_day = 1;
+    })
+    .await;
+    // One mailbox, two spellings: Wednesday and Thursday are fine, a third day is one too many.
+    let book = |start: &'static str, mail: &'static str, client: &'static str| {
+        let app = &app;
+        async move { app.book(site, 1, start, client, mail, &numbers(1)).await }
+    };
+    let (s, b) = book(
+        "2026-12-02T09:00:00+01:00",
+        "Jean.Dupont+rdv@gmail.com",
+        "10.7.0.1",
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = book(
+        "2026-12-03T09:00:00+01:00",
+        "jeandupont+autre@googlemail.com",
+        "10.7.0.2",
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = book(
+        "2026-12-04T09:00:00+01:00",
+        "j.e.a.n.dupont@gmail.com",
+        "10.7.0.3",
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("email_limit_reached")),
+        "{b}"
+    );
+    // Every test citizen has the same phone: a second booking that Wednesday at this site is
+    // refused even under another address; another site's day is not this one's.
+    let (s, b) = book("2026-12-02T10:00:00+01:00", "someone.else@mairie.fr", "10.7.0.4").await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("site_day_limit_reached")),
+        "{b}"
+    );
+    let (s, b) = book("2026-12-07T10:00:00+01:00", "someone.else@mairie.fr", "10.7.0.5").await;
+    assert_eq!(s, 201, "{b}");
+    let keys: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT email_key FROM appointments ORDER BY created_at")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        keys.iter()
+            .filter(|k| k.as_deref() == Some("jeandupont@gmail.com"))
+            .count()
+            == 2,
+        "{keys:?}"
+    );
+}

@@ -38,8 +38,10 @@ pub struct BookingOptions<'a> {
     /// `online`, `counter` or `phone`.
     pub source: &'a str,
     pub now: DateTime<Utc>,
-    /// Service-wide limit of live appointments per email address.
+    /// Service-wide limit of live appointments per mailbox ([`Email::identity`]).
     pub max_live_per_email: i64,
+    /// Limit of live appointments per mailbox or phone at one site on one local day (0: none).
+    pub max_live_per_site_day: i64,
     /// The new appointment's management token: its hash (looked up) and its sealed copy (opened
     /// by the notifier to put the link in emails). The token itself is never stored.
     pub token_hash: &'a [u8],
@@ -80,6 +82,8 @@ pub enum BookingError {
     PreDemandeInUse(String),
     #[error("too many live appointments for this email")]
     EmailLimit(i64),
+    #[error("too many live appointments for this person at this site that day")]
+    SiteDayLimit(i64),
     #[error("hold already used")]
     HoldAlreadyUsed,
     #[error("appointment not found")]
@@ -126,6 +130,61 @@ async fn mark_hold_used(
         Err(e) if violated(&e) == Some(constraints::USED_HOLDS_PKEY) => Err(BookingError::HoldAlreadyUsed),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The caps on one person: live appointments per mailbox service-wide, and per mailbox or phone
+/// at one site on one local day. Advisory locks per mailbox and per phone serialize the bookings
+/// of one person, so two concurrent ones cannot both pass a count.
+async fn check_person_caps(
+    conn: &mut PgConnection,
+    slot: &SlotRequest,
+    citizen: &Citizen,
+    opts: &BookingOptions<'_>,
+) -> Result<(), BookingError> {
+    let email_key = citizen.email.as_ref().map(Email::identity);
+    let phone = citizen.phone.as_ref().map(Phone::as_str);
+    if let Some(key) = &email_key {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        let live: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM appointments WHERE email_key = $1 AND status = ANY ($2)")
+                .bind(key)
+                .bind(&AppointmentStatus::LIVE[..])
+                .fetch_one(&mut *conn)
+                .await?;
+        if live >= opts.max_live_per_email {
+            return Err(BookingError::EmailLimit(opts.max_live_per_email));
+        }
+    }
+    if let Some(p) = phone {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 43))")
+            .bind(p)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if opts.max_live_per_site_day > 0 && (email_key.is_some() || phone.is_some()) {
+        let day = slot.start.with_timezone(&slot.tz).date_naive();
+        let (lo, hi) = super::calendar::utc_window(day, day);
+        let same_day: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM appointments
+             WHERE site_id = $1 AND status = ANY ($2) AND during && tstzrange($3, $4)
+               AND (email_key = $5 OR phone = $6)",
+        )
+        .bind(slot.site_id)
+        .bind(&AppointmentStatus::LIVE[..])
+        .bind(lo)
+        .bind(hi)
+        .bind(&email_key)
+        .bind(phone)
+        .fetch_one(&mut *conn)
+        .await?;
+        if same_day >= opts.max_live_per_site_day {
+            return Err(BookingError::SiteDayLimit(opts.max_live_per_site_day));
+        }
+    }
+    Ok(())
 }
 
 /// Share-locks the site and its stations, re-checks the slot against the calendar as it is now
@@ -201,33 +260,19 @@ pub async fn create(
     let (source, now, ants_check) = (opts.source, opts.now, opts.ants_check);
     let mut tx = pool.begin().await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
-    if let Some(email) = &citizen.email {
-        // Serialize bookings of one address so two concurrent ones cannot both pass the count.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 42))")
-            .bind(email.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let live: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM appointments WHERE email = $1 AND status = ANY ($2)")
-                .bind(email.as_str())
-                .bind(&AppointmentStatus::LIVE[..])
-                .fetch_one(&mut *tx)
-                .await?;
-        if live >= opts.max_live_per_email {
-            return Err(BookingError::EmailLimit(opts.max_live_per_email));
-        }
-    }
+    check_person_caps(&mut tx, slot, citizen, opts).await?;
     let candidates = lock_and_check(&mut tx, slot).await?;
     let id = Uuid::new_v4();
     let (reference, token_hash, sealed) = (opts.reference, opts.token_hash, opts.token_sealed);
     let email = citizen.email.as_ref().map(Email::as_str);
+    let email_key = citizen.email.as_ref().map(Email::identity);
     let phone = citizen.phone.as_ref().map(Phone::as_str);
     let inserted = on_first_free_station(&mut tx, &candidates, |station| {
         sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
-                                       created_at, updated_at, manage_token_sealed)
-             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
+                                       created_at, updated_at, manage_token_sealed, email_key)
+             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $19)",
         )
         .bind(id)
         .bind(reference)
@@ -247,6 +292,7 @@ pub async fn create(
         .bind(now)
         .bind(sealed)
         .bind(AppointmentStatus::Booked)
+        .bind(email_key.as_deref())
     })
     .await;
     let chosen = match inserted {

@@ -18,10 +18,10 @@ pub async fn purge_before(pool: &PgPool, cutoff: DateTime<Utc>) -> sqlx::Result<
     let mut tx = pool.begin().await?;
     let appointments: i64 = sqlx::query_scalar(
         "WITH old AS (
-             UPDATE appointments SET first_name = 'anonymisé', last_name = 'anonymisé', email = NULL, phone = NULL,
+             UPDATE appointments SET first_name = 'anonymisé', last_name = 'anonymisé', email = NULL, email_key = NULL, phone = NULL,
                     manage_token_hash = NULL, manage_token_sealed = NULL, cancel_reason = NULL
              WHERE status NOT IN ('booked', 'checked_in') AND upper(during) < $1
-               AND (email IS NOT NULL OR phone IS NOT NULL OR first_name <> 'anonymisé' OR manage_token_hash IS NOT NULL)
+               AND (email IS NOT NULL OR email_key IS NOT NULL OR phone IS NOT NULL OR first_name <> 'anonymisé' OR manage_token_hash IS NOT NULL)
              RETURNING id),
          numbers AS (DELETE FROM appointment_pre_demandes d USING old WHERE d.appointment_id = old.id AND NOT d.live RETURNING 1)
          SELECT count(*) FROM old",

@@ -95,6 +95,18 @@ impl Email {
         &self.0
     }
 
+    /// The mailbox this address reaches, for counting one person once: without a `+tag`, and
+    /// without the dots that Gmail ignores (`googlemail.com` is `gmail.com`). Mail still goes to
+    /// [`Email::as_str`]. Kept in step with migration 0010, which filled old rows the same way.
+    pub fn identity(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        let local = local.split('+').next().unwrap_or(local);
+        match domain {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+            _ => format!("{local}@{domain}"),
+        }
+    }
+
     /// The address with most of it hidden, for logs: `j***@e***.fr`.
     pub fn masked(&self) -> String {
         mask_email(&self.0)
@@ -160,6 +172,17 @@ pub fn person_name(raw: &str, field: &'static str) -> Result<String, FieldError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_mailbox_has_one_identity_whatever_its_tags_and_dots() {
+        let id = |s: &str| Email::parse(s).unwrap().identity();
+        assert_eq!(id("Jean.Dupont+rdv1@Gmail.com"), "jeandupont@gmail.com");
+        assert_eq!(id("jeandupont+2@googlemail.com"), "jeandupont@gmail.com");
+        assert_eq!(id("x+1@mairie.fr"), id("x+2@mairie.fr"));
+        // Outside Gmail, dots are part of the mailbox.
+        assert_ne!(id("jean.dupont@orange.fr"), id("jeandupont@orange.fr"));
+        assert_eq!(Email::parse("X+1@Mairie.fr").unwrap().as_str(), "x+1@mairie.fr");
+    }
 
     #[test]
     fn pre_demande_numbers_are_normalized_or_refused() {

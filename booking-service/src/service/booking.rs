@@ -201,6 +201,7 @@ pub fn refusal(e: BookingError, tz: Tz) -> ServiceError {
         },
         BookingError::PreDemandeInUse(number) => ServiceError::PreDemandeInUse { number },
         BookingError::EmailLimit(max) => ServiceError::EmailLimit { max },
+        BookingError::SiteDayLimit(max) => ServiceError::SiteDayLimit { max },
         BookingError::HoldAlreadyUsed => ServiceError::HoldAlreadyUsed,
         BookingError::NotFound => {
             ServiceError::not_found("appointment_not_found", "Rendez-vous introuvable.")
@@ -308,6 +309,7 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
         source: "online",
         now: state.clock.now(),
         max_live_per_email: state.config.max_live_appointments_per_email,
+        max_live_per_site_day: state.config.max_live_per_site_day,
         token_hash: &token.hash,
         token_sealed: &token.sealed,
         reference: &token.reference,

@@ -76,6 +76,9 @@ pub enum ServiceError {
     /// This email address has the most live appointments allowed.
     #[error("email limit reached")]
     EmailLimit { max: i64 },
+    /// This person already has the most live appointments allowed at this site that day.
+    #[error("site-day limit reached")]
+    SiteDayLimit { max: i64 },
     /// The appointment's status does not allow this.
     #[error("not modifiable in status {status}")]
     NotModifiable { status: AppointmentStatus },

@@ -187,7 +187,9 @@ pub async fn book_at_counter(
     let opts = BookingOptions {
         source: input.source.code(),
         now,
+        // The counter knows who is in front of it: no caps per person.
         max_live_per_email: i64::MAX,
+        max_live_per_site_day: 0,
         token_hash: &token.hash,
         token_sealed: &token.sealed,
         reference: &token.reference,
