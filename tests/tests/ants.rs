@@ -1,5 +1,6 @@
 //! The ANTS editor endpoints and the pré-demande checks at booking, against the ANTS contract.
 
+use booking_service::config::AntsUnreachablePolicy;
 use e2e_tests::ants::FakeAnts;
 use e2e_tests::{email, hm, numbers, paris, SiteBuilder, TestApp};
 use serde_json::Value;
@@ -208,7 +209,26 @@ async fn a_slot_listed_for_the_hub_can_be_held_booked_and_found_by_number(pool: 
         .unwrap()
         .starts_with("Mairie test"));
     let token = booked["manage_token"].as_str().unwrap();
-    assert_eq!(list[0]["management_url"], format!("http://rdv.test/rdv/{token}"));
+    // The very link declared to ANTS for this number (unique per number), so the hub finds it in
+    // ANTS's `status` instead of POSTing a second entry.
+    assert_eq!(
+        list[0]["management_url"],
+        format!("http://rdv.test/rdv/{token}?application_id={}", number[0])
+    );
+    // And it opens the citizen's page (the number in the link changes nothing there).
+    let page = app
+        .client
+        .get(
+            list[0]["management_url"]
+                .as_str()
+                .unwrap()
+                .replace("http://rdv.test", &app.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Votre rendez-vous"));
     assert_eq!(
         list[0]["cancel_url"],
         format!("http://rdv.test/rdv/{token}/annuler")
@@ -253,7 +273,17 @@ async fn booking_checks_each_number_with_ants_first(pool: PgPool) {
             .book(site.id, 1, &next(), &format!("10.8.0.{}", 10 + i), &email(), &n)
             .await;
         assert_eq!((s, body["error"]["code"].as_str()), (422, Some(code)), "{body}");
-        assert!(body["error"]["message"].as_str().unwrap().contains(&n[0]));
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&n[0]));
+        // What the citizen should do about it, not only what is wrong.
+        assert!(message.contains("ants.gouv.fr"), "{message}");
+        if status == "declared" {
+            // As the editors in production read it: not recognised by ANTS, not "already declared".
+            assert!(
+                message.contains("n'est pas officiellement reconnu par l'ANTS"),
+                "{message}"
+            );
+        }
     }
     // Booked elsewhere: a warning naming where; going on needs the citizen's confirmation.
     let n = numbers(1);
@@ -274,6 +304,10 @@ async fn booking_checks_each_number_with_ants_first(pool: PgPool) {
         warn["error"]["appointments"][0]["meeting_point"],
         "Mairie de Colmar"
     );
+    assert!(warn["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("le 10/12/2026 à 10:00"));
     let body = serde_json::json!({"hold_id": h, "citizen": {"first_name": "A", "last_name": "B", "email": email()},
                                   "pre_demande_numbers": n, "confirm_other_appointments": true});
     let (s, ok) = app.post("/api/v1/appointments", &body, "10.8.0.2").await;
@@ -285,6 +319,12 @@ async fn booking_checks_each_number_with_ants_first(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(check, "validated");
+    // Every check said which meeting point asks (ANTS wants it).
+    let asked = ants.status_calls();
+    assert!(!asked.is_empty());
+    assert!(asked
+        .iter()
+        .all(|c| c.meeting_point_id == Some(site.id.to_string())));
     // ANTS down: the booking is accepted after a short retry and its number flagged for reconciliation.
     ants.set_down(true);
     let n = numbers(1);
@@ -336,4 +376,124 @@ async fn with_the_refuse_policy_an_unreachable_ants_gets_a_503_and_books_nothing
         .await
         .unwrap();
     assert_eq!(n, 0);
+}
+
+async fn readyz_ants(app: &TestApp) -> String {
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(
+        status, 200,
+        "an ANTS fault never makes the service unready: {body}"
+    );
+    body["ants"].as_str().unwrap_or_default().to_string()
+}
+
+async fn refused_token_counter(app: &TestApp) -> u64 {
+    let (_, text) = app.get_text("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("ants_unauthorized_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ants_unauthorized_total in {text}"))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_token_is_loud_and_bookings_go_on_unchecked_until_it_is_fixed(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let ants = FakeAnts::start().await;
+    let url = ants.url.clone();
+    let with_token = |token: &'static str, policy: AntsUnreachablePolicy| {
+        let url = url.clone();
+        move |c: &mut booking_service::config::ServeConfig| {
+            c.ants_api.ants_api_url = Some(url);
+            c.ants_api.ants_api_token = Some(booking_service::config::Secret::new(token));
+            c.ants_hub.ants_unreachable_policy = policy;
+        }
+    };
+    let now = paris(2026, 11, 30, 7, 0, 0);
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        now,
+        with_token("jeton-perime", AntsUnreachablePolicy::Accept),
+    )
+    .await;
+    assert_eq!(readyz_ants(&app).await, "unknown");
+    let counted = refused_token_counter(&app).await;
+    // Under the default `accept` policy the booking goes through, its number left for reconciliation.
+    let n = numbers(1);
+    let (s, body) = app
+        .book(site.id, 1, "2026-12-02T09:00:00+01:00", "10.8.2.1", &email(), &n)
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let check: String =
+        sqlx::query_scalar("SELECT ants_check FROM appointment_pre_demandes WHERE number = $1")
+            .bind(&n[0])
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(check, "unchecked", "never recorded as checked");
+    // Loud: readiness says why, the counter moved; one call only (a refused token is not retried).
+    assert_eq!(readyz_ants(&app).await, "unauthorized");
+    assert!(refused_token_counter(&app).await > counted);
+    assert_eq!(ants.refused_tokens(), 1);
+    assert!(ants.status_calls().is_empty());
+    // An outage meanwhile does not hide it.
+    ants.set_down(true);
+    let (s, _) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T09:30:00+01:00",
+            "10.8.2.2",
+            &email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(readyz_ants(&app).await, "unauthorized");
+    ants.set_down(false);
+    // Under the `refuse` policy a refused token refuses the booking like an outage.
+    let strict = TestApp::spawn_with(
+        pool.clone(),
+        now,
+        with_token("jeton-perime", AntsUnreachablePolicy::Refuse),
+    )
+    .await;
+    let (s, body) = strict
+        .book(
+            site.id,
+            1,
+            "2026-12-02T10:00:00+01:00",
+            "10.8.2.3",
+            &email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (503, Some("ants_unavailable")),
+        "{body}"
+    );
+    // Fixed token (a restart with the right configuration): checked again, and said so.
+    let fixed = TestApp::spawn_with(
+        pool.clone(),
+        now,
+        with_token("ants-test-token", AntsUnreachablePolicy::Accept),
+    )
+    .await;
+    let m = numbers(1);
+    let (s, body) = fixed
+        .book(site.id, 1, "2026-12-02T10:30:00+01:00", "10.8.2.4", &email(), &m)
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(readyz_ants(&fixed).await, "ok");
+    let checks: Vec<(String, String)> =
+        sqlx::query_as("SELECT number, ants_check FROM appointment_pre_demandes ORDER BY number")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(checks.len(), 3, "nothing lost: {checks:?}");
+    assert!(checks.contains(&(m[0].clone(), "validated".to_string())));
+    assert!(checks.contains(&(n[0].clone(), "unchecked".to_string())));
 }

@@ -3,7 +3,7 @@
 
 use super::availability::{calendar_with_holds, duration_for, motif_for_site, rfc3339_local, site_tz};
 use super::AppState;
-use crate::ants::hub_datetime;
+use crate::ants::{hub_datetime, management_url};
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::citizen::PreDemandeNumber;
 use crate::domain::motif::Motif;
@@ -382,7 +382,10 @@ pub async fn search_application_ids(
                 serde_json::to_value(HubAppointment {
                     meeting_point: r.site_name.clone(),
                     datetime: hub_datetime(r.start, tz),
-                    management_url: format!("{base}/rdv/{token}"),
+                    // The very link declared to ANTS: the hub compares it with ANTS's `status` and,
+                    // when it differs, POSTs a "regularisation" entry that our cancellation would
+                    // never withdraw.
+                    management_url: management_url(&base, &token, &r.number),
                     cancel_url: format!("{base}/rdv/{token}/annuler"),
                 })
                 .ok()

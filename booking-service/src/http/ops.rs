@@ -31,6 +31,11 @@ pub struct Ready {
     database: &'static str,
     /// `ok` or `degraded` (bookings stay exact without Redis).
     redis: &'static str,
+    /// What our last calls to the ANTS coordination API showed: `disabled` (not configured),
+    /// `unknown` (not called yet), `ok`, `unreachable`, or `unauthorized` (ANTS refuses our token:
+    /// fix `ANTS_API_TOKEN`; meanwhile numbers are not checked). Never makes the service unready:
+    /// bookings go on and are reconciled later.
+    ants: &'static str,
 }
 
 /// Ready to serve: 503 without PostgreSQL; 200 with `redis: degraded` when only Redis is missing.
@@ -48,6 +53,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         status: if db_ok { "ready" } else { "unavailable" },
         database: if db_ok { "ok" } else { "down" },
         redis: if redis_ok { "ok" } else { "degraded" },
+        ants: state.ants.as_ref().map_or("disabled", |a| a.health().as_str()),
     };
     let status = if db_ok {
         StatusCode::OK

@@ -3,6 +3,7 @@
 
 use super::availability::{find_site, motif_setting, site_tz, slot_taken};
 use super::{holds, ServiceError, ServiceResult};
+use crate::ants::check::{self, CheckOutcome, CheckPolicy, CheckRefusal};
 use crate::app::AppState;
 use crate::config::AntsUnreachablePolicy;
 use crate::db::appointments::{self, BookingError, BookingOptions, Citizen, SlotRequest};
@@ -216,82 +217,54 @@ pub fn refusal(e: BookingError, tz: Tz) -> ServiceError {
 }
 
 /// Asks ANTS about every number before the booking transaction (never inside it). Returns what
-/// the numbers' rows record: `validated`, `not_checked` (no ANTS configured) or `unchecked` (ANTS
-/// unreachable and the policy accepts: reconciliation checks later).
+/// the numbers' rows record: `validated`, `not_checked` (no ANTS configured) or `unchecked` (no
+/// usable answer from ANTS and the policy accepts: reconciliation checks later). The check itself is
+/// [`check::check_numbers`]; this only maps its refusals to service errors.
 pub async fn check_with_ants(
     state: &AppState,
     numbers: &[PreDemandeNumber],
     site: Uuid,
     confirmed: bool,
 ) -> ServiceResult<&'static str> {
-    let Some(ants) = &state.ants else {
-        return Ok("not_checked");
+    let policy = CheckPolicy {
+        retry_for: std::time::Duration::from_secs(state.config.ants_hub.ants_status_retry_secs),
+        refuse_when_unavailable: state.config.ants_hub.ants_unreachable_policy
+            == AntsUnreachablePolicy::Refuse,
     };
-    if numbers.is_empty() {
-        return Ok("not_checked");
-    }
-    let ids: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
-    let budget = std::time::Instant::now()
-        + std::time::Duration::from_secs(state.config.ants_hub.ants_status_retry_secs);
-    let answer = loop {
-        match ants.status(&ids, &site.to_string()).await {
-            Ok(map) => break Some(map),
-            Err(crate::ants::client::AntsError::Unreachable(e)) if std::time::Instant::now() < budget => {
-                tracing::info!(error = %e, "ANTS status check failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "ANTS status check unavailable");
-                break None;
-            }
-        }
+    let base = state.config.public_base_url();
+    check::check_numbers(state.ants.as_deref(), numbers, site, confirmed, &base, &policy)
+        .await
+        .map(CheckOutcome::as_column)
+        .map_err(ants_refusal)
+}
+
+/// A refused check as the service error the API and the pages answer.
+fn ants_refusal(refusal: CheckRefusal) -> ServiceError {
+    let message = refusal.to_string();
+    let number_error = |code: &'static str, number: &str| ServiceError::Ants {
+        code,
+        message: message.clone(),
+        field: "pre_demande_numbers",
+        extra: json!({ "number": number }),
     };
-    let Some(map) = answer else {
-        if state.config.ants_hub.ants_unreachable_policy == AntsUnreachablePolicy::Refuse {
-            return Err(ServiceError::AntsUnavailable);
+    match &refusal {
+        CheckRefusal::Consumed { number } => number_error("pre_demande_consumed", number),
+        CheckRefusal::Expired { number } => number_error("pre_demande_expired", number),
+        CheckRefusal::NotRecognised { number } => number_error("pre_demande_declared", number),
+        CheckRefusal::Unknown { number } | CheckRefusal::UnexpectedStatus { number, .. } => {
+            number_error("pre_demande_unknown", number)
         }
-        return Ok("unchecked");
-    };
-    let ours = state.config.public_base_url();
-    let mut elsewhere = Vec::new();
-    for n in &ids {
-        let status = map.get(n).map(|s| s.status.as_str()).unwrap_or("unknown");
-        if status != "validated" {
-            let code = match status {
-                "consumed" => "pre_demande_consumed",
-                "expired" => "pre_demande_expired",
-                "declared" => "pre_demande_declared",
-                _ => "pre_demande_unknown",
-            };
-            return Err(ServiceError::Ants {
-                code,
-                message: crate::ants::client::status_message(n, status),
-                field: "pre_demande_numbers",
-                extra: json!({ "number": n }),
-            });
-        }
-        for a in map.get(n).map(|s| s.appointments.as_slice()).unwrap_or_default() {
-            // Our own declarations (a move in flight) are not "elsewhere".
-            if !a.management_url.starts_with(&ours) {
-                elsewhere.push(json!({"number": n, "meeting_point": a.meeting_point, "appointment_date": a.appointment_date}));
-            }
-        }
-    }
-    if !elsewhere.is_empty() && !confirmed {
-        let first = &elsewhere[0];
-        return Err(ServiceError::Ants {
+        CheckRefusal::BookedElsewhere { appointments } => ServiceError::Ants {
             code: "pre_demande_booked_elsewhere",
-            message: format!(
-                "La pré-demande {} a déjà un rendez-vous ({}, {}). Pour continuer, confirmez que vous annulez l'autre rendez-vous.",
-                first["number"].as_str().unwrap_or(""),
-                first["meeting_point"].as_str().unwrap_or(""),
-                first["appointment_date"].as_str().unwrap_or("")
-            ),
+            message,
             field: "confirm_other_appointments",
-            extra: json!({ "appointments": elsewhere }),
-        });
+            extra: json!({ "appointments": appointments.iter().map(|a| json!({
+                "number": a.number, "meeting_point": a.meeting_point,
+                "appointment_date": a.appointment_date, "management_url": a.management_url,
+            })).collect::<Vec<_>>() }),
+        },
+        CheckRefusal::AntsUnavailable => ServiceError::AntsUnavailable,
     }
-    Ok("validated")
 }
 
 /// Books a held slot (the API and the pages both come here).
