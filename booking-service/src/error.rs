@@ -202,18 +202,12 @@ impl From<crate::service::ServiceError> for ApiError {
             E::BadCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
-                "Adresse ou mot de passe incorrect.",
+                "Adresse ou mot de passe incorrect. Après 5 essais, patientez 15 minutes.",
             ),
             E::TooManyAttempts { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
                 "Trop de tentatives de connexion : patientez une minute.",
-            )
-            .with_retry_after(retry_after_secs),
-            E::AccountLocked { retry_after_secs } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "account_locked",
-                "Trop d'essais infructueux : le compte est verrouillé pour quelques minutes.",
             )
             .with_retry_after(retry_after_secs),
             E::HoldInvalid => {

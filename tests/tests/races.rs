@@ -318,3 +318,45 @@ async fn reschedule_races_never_leave_a_citizen_with_zero_or_two_appointments(
     assert_eq!(overlapping_pairs(&pool).await, 0);
     eprintln!("reschedules won: {moved}/6");
 }
+
+/// The Argon2 checks made so far by this process (the `/metrics` counter).
+async fn password_checks(app: &TestApp) -> u64 {
+    let text = app.get_text("/metrics").await.1;
+    text.lines()
+        .find_map(|l| l.strip_prefix("staff_password_checks_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("staff_password_checks_total in /metrics")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn thirty_concurrent_guesses_get_five_passwords_checked(pool: PgPool) {
+    booking_service::staff::accounts::create_account(
+        &pool,
+        "agent@rixheim.fr",
+        e2e_tests::STAFF_PASSWORD,
+        "Agent",
+        booking_service::staff::Role::PlatformAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool, paris(2026, 11, 30, 7, 0, 0)).await;
+    let before = password_checks(&app).await;
+    let app = &app;
+    let answers = futures::future::join_all((0..30).map(|i| async move {
+        app.staff_login("agent@rixheim.fr", &format!("guess number {i}"), "10.40.0.1")
+            .await
+            .0
+    }))
+    .await;
+    assert!(answers.iter().all(|s| *s == 401), "{answers:?}");
+    let checked = password_checks(app).await - before;
+    assert_eq!(checked, 5, "only five guesses may reach the password check");
+    // The right password from that client is refused for the lock's duration.
+    assert_eq!(
+        app.staff_login("agent@rixheim.fr", e2e_tests::STAFF_PASSWORD, "10.40.0.1")
+            .await
+            .0,
+        401
+    );
+}

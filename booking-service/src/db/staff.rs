@@ -68,30 +68,79 @@ pub async fn account_by_email(pool: &PgPool, email: &str) -> sqlx::Result<Option
     .await
 }
 
-/// Counts a wrong password; the `max`-th in a row locks the account until `lock_until` (and
-/// restarts the count). Returns the lock, if any.
-pub async fn record_failed_login(
-    pool: &PgPool,
-    id: Uuid,
-    max: i32,
-    lock_until: DateTime<Utc>,
-) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "UPDATE staff_accounts SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-                locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-         WHERE id = $1 RETURNING locked_until",
-    )
-    .bind(id)
-    .bind(max)
-    .bind(lock_until)
-    .fetch_one(pool)
-    .await
+/// Where a login attempt stands once counted.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptCount {
+    /// Attempts of this client on this account in its current window, this one included.
+    pub from_client: i32,
+    /// This client is locked out of this account until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Attempts on this account from every client in the last `window`.
+    pub from_everyone: i64,
 }
 
-/// A right password: the count of wrong ones starts again.
-pub async fn clear_failed_logins(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(id)
+/// Counts an attempt of `client` on `account` BEFORE its password is checked (the row lock of
+/// the upsert serializes concurrent attempts of one client). A lock that has run out starts a
+/// new count.
+pub async fn count_attempt(
+    pool: &PgPool,
+    account: Uuid,
+    client: &str,
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+) -> sqlx::Result<AttemptCount> {
+    let (from_client, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(
+        "INSERT INTO staff_login_failures AS f (account_id, client_key, failures, updated_at) VALUES ($1, $2, 1, $3)
+         ON CONFLICT (account_id, client_key) DO UPDATE SET
+             failures = CASE WHEN f.locked_until <= $3 OR f.updated_at < $3 - $4 THEN 1 ELSE f.failures + 1 END,
+             locked_until = CASE WHEN f.locked_until <= $3 THEN NULL ELSE f.locked_until END,
+             updated_at = $3
+         RETURNING failures, locked_until",
+    )
+    .bind(account)
+    .bind(client)
+    .bind(now)
+    .bind(window)
+    .fetch_one(pool)
+    .await?;
+    let from_everyone: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(failures), 0) FROM staff_login_failures WHERE account_id = $1 AND updated_at >= $2 - $3",
+    )
+    .bind(account)
+    .bind(now)
+    .bind(window)
+    .fetch_one(pool)
+    .await?;
+    Ok(AttemptCount {
+        from_client,
+        locked_until,
+        from_everyone,
+    })
+}
+
+/// Locks `client` out of `account` until `until`.
+pub async fn lock_client(
+    pool: &PgPool,
+    account: Uuid,
+    client: &str,
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE staff_login_failures SET locked_until = $3 WHERE account_id = $1 AND client_key = $2",
+    )
+    .bind(account)
+    .bind(client)
+    .bind(until)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A right password: this client's count on this account starts again.
+pub async fn clear_attempts(pool: &PgPool, account: Uuid, client: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM staff_login_failures WHERE account_id = $1 AND client_key = $2")
+        .bind(account)
+        .bind(client)
         .execute(pool)
         .await?;
     Ok(())

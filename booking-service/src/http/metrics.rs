@@ -48,6 +48,8 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP db_pool_connections Open database connections.\n# TYPE db_pool_connections gauge\ndb_pool_connections {pool_size}");
         let _ = writeln!(out, "# HELP db_pool_idle_connections Idle database connections.\n# TYPE db_pool_idle_connections gauge\ndb_pool_idle_connections {pool_idle}");
+        let checks = crate::staff::accounts::password_checks();
+        let _ = writeln!(out, "# HELP staff_password_checks_total Staff passwords checked (Argon2 runs).\n# TYPE staff_password_checks_total counter\nstaff_password_checks_total {checks}");
         let refused = crate::ants::health::refused_token_answers();
         let _ = writeln!(out, "# HELP ants_unauthorized_total ANTS answers refusing our token (401/403).\n# TYPE ants_unauthorized_total counter\nants_unauthorized_total {refused}");
         out

@@ -43,15 +43,12 @@ pub enum ServiceError {
     /// Not logged in, or the session is over.
     #[error("unauthenticated")]
     Unauthenticated,
-    /// Wrong email or password (never says which).
+    /// Wrong email or password, or this client is locked out for a while (never says which).
     #[error("bad credentials")]
     BadCredentials,
     /// Too many login attempts from one client.
     #[error("too many attempts")]
     TooManyAttempts { retry_after_secs: u64 },
-    /// The account is locked for a while after repeated failures.
-    #[error("account locked")]
-    AccountLocked { retry_after_secs: u64 },
     /// A hold token that was forged or altered.
     #[error("invalid hold")]
     HoldInvalid,

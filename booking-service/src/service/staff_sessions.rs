@@ -1,5 +1,6 @@
 //! Staff login: the client's attempt budget, the length check in front of argon2 (a megabyte
-//! password must not cost a megabyte of hashing), the account lockout, the audit row.
+//! password must not cost a megabyte of hashing), the lockout per account and client, the audit
+//! row.
 
 use super::{ServiceError, ServiceResult};
 use crate::app::AppState;
@@ -37,6 +38,7 @@ pub async fn login(state: &AppState, client: &str, email: &str, password: &str) 
     let now = state.clock.now();
     match accounts::login(
         &state.pool,
+        client,
         email,
         password,
         now,
@@ -56,10 +58,7 @@ pub async fn login(state: &AppState, client: &str, email: &str, password: &str) 
                 expires_at,
             })
         }
-        accounts::Login::Invalid => Err(ServiceError::BadCredentials),
-        accounts::Login::Locked(until) => Err(ServiceError::AccountLocked {
-            retry_after_secs: u64::try_from((until - now).num_seconds().max(1)).unwrap_or(60),
-        }),
+        accounts::Login::Refused => Err(ServiceError::BadCredentials),
     }
 }
 

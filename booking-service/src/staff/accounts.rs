@@ -10,10 +10,36 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Wrong passwords in a row before the account is locked.
+/// Attempts one client may make on one account before it is locked out of it.
 pub const MAX_FAILED_LOGINS: i32 = 5;
-/// How long a lock lasts.
+/// How long a lock lasts, and the window attempts are counted in.
 pub const LOCK_MINUTES: i64 = 15;
+/// Attempts on one account from all clients together, per window, before every client waits.
+pub const MAX_ATTEMPTS_PER_ACCOUNT: i64 = 50;
+
+/// Argon2 checks running at once: each takes tens of milliseconds of a core and 19 MiB; a login
+/// flood must queue here rather than starve the booking requests or exhaust memory.
+static ARGON2_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Passwords checked against a real account's hash since start, for `/metrics` and the test that
+/// proves a burst of guesses cannot get past the count (the decoy checks are not counted).
+static PASSWORD_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many passwords were checked since the process started.
+pub fn password_checks() -> u64 {
+    PASSWORD_CHECKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Checks a password against a hash off the async threads, at most two at once.
+async fn verify_bounded(password: &str, hash: &str) -> bool {
+    let Ok(_permit) = ARGON2_PERMITS.acquire().await else {
+        return false;
+    };
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
 
 /// An argon2id hash (PHC string) of `password`.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -71,10 +97,9 @@ pub enum Login {
         token: String,
         expires_at: DateTime<Utc>,
     },
-    /// Wrong email or password (the same answer for both).
-    Invalid,
-    /// Too many wrong passwords: locked until then.
-    Locked(DateTime<Utc>),
+    /// Wrong email or password, or this client is locked out of the account for a while: one
+    /// answer for all three, so it tells nobody which addresses exist.
+    Refused,
 }
 
 /// A hash to verify against when the email is unknown, so timing does not reveal accounts.
@@ -83,9 +108,11 @@ fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a real password, never matches").unwrap_or_default())
 }
 
-/// Checks a password and opens a session of `session_hours`.
+/// Checks a password from `client` (an opaque key of its address) and opens a session of
+/// `session_hours`.
 pub async fn login(
     pool: &PgPool,
+    client: &str,
     email: &str,
     password: &str,
     now: DateTime<Utc>,
@@ -93,30 +120,26 @@ pub async fn login(
 ) -> sqlx::Result<Login> {
     let row = db::account_by_email(pool, &email.trim().to_lowercase()).await?;
     let Some(row) = row.filter(|r| r.active) else {
-        // The same work as a real check (off the async threads), so timing reveals no account.
-        let password = password.to_string();
-        let _ = tokio::task::spawn_blocking(move || verify_password(&password, dummy_hash())).await;
-        return Ok(Login::Invalid);
+        // The same work as a real check, so timing reveals no account.
+        verify_bounded(password, dummy_hash()).await;
+        return Ok(Login::Refused);
     };
-    if let Some(until) = row.locked_until.filter(|u| *u > now) {
-        return Ok(Login::Locked(until));
+    let window = Duration::minutes(LOCK_MINUTES);
+    let count = db::count_attempt(pool, row.id, client, now, window).await?;
+    let locked = count.locked_until.is_some_and(|u| u > now);
+    if locked || count.from_client > MAX_FAILED_LOGINS || count.from_everyone > MAX_ATTEMPTS_PER_ACCOUNT {
+        if !locked && count.from_client > MAX_FAILED_LOGINS {
+            db::lock_client(pool, row.id, client, now + window).await?;
+        }
+        // Refused without looking at the password, after the same wait as a real check.
+        verify_bounded(password, dummy_hash()).await;
+        return Ok(Login::Refused);
     }
-    let hash = row.password_hash.clone();
-    let ok = tokio::task::spawn_blocking({
-        let password = password.to_string();
-        move || verify_password(&password, &hash)
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
-        let lock_until = now + Duration::minutes(LOCK_MINUTES);
-        let locked = db::record_failed_login(pool, row.id, MAX_FAILED_LOGINS, lock_until).await?;
-        return Ok(match locked.filter(|u| *u > now) {
-            Some(until) => Login::Locked(until),
-            None => Login::Invalid,
-        });
+    PASSWORD_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !verify_bounded(password, &row.password_hash).await {
+        return Ok(Login::Refused);
     }
-    db::clear_failed_logins(pool, row.id).await?;
+    db::clear_attempts(pool, row.id, client).await?;
     let (token, hash) = new_token();
     let expires_at = now + Duration::hours(session_hours);
     db::insert_session(pool, &hash, row.id, now, expires_at).await?;
@@ -126,7 +149,7 @@ pub async fn login(
             token,
             expires_at,
         }),
-        None => Ok(Login::Invalid),
+        None => Ok(Login::Refused),
     }
 }
 
@@ -152,7 +175,7 @@ pub async fn change_password(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let hash = db::password_hash(pool, id).await?;
-    if !verify_password(current, &hash) {
+    if !verify_bounded(current, &hash).await {
         return Ok(false);
     }
     db::set_password_closing_other_sessions(pool, id, &hash_password(new)?, &hash_token(keep_token), now)

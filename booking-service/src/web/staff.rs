@@ -6,8 +6,8 @@ use crate::error::ApiError;
 use crate::http::client::{client_key, PeerAddr};
 use crate::http::extract::{Path, Query};
 use crate::http::staff::agenda::visible_site;
-use crate::request::staff_session::Staff;
 use crate::http::{params, AppState};
+use crate::request::staff_session::Staff;
 use crate::service::staff_appointments::{self, StatusChange};
 use crate::service::staff_sessions;
 use crate::service::ServiceError;
@@ -83,14 +83,11 @@ pub async fn login_post(
             login_form(Some("Trop de tentatives : patientez une minute.")),
         )
             .into_response(),
-        Err(ServiceError::AccountLocked { .. }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            login_form(Some("Compte verrouillé quelques minutes après trop d'essais.")),
-        )
-            .into_response(),
         Err(ServiceError::BadCredentials) => (
             StatusCode::UNAUTHORIZED,
-            login_form(Some("Adresse ou mot de passe incorrect.")),
+            login_form(Some(
+                "Adresse ou mot de passe incorrect. Après 5 essais, patientez 15 minutes.",
+            )),
         )
             .into_response(),
         Err(e @ ServiceError::Invalid { .. }) => {
