@@ -47,6 +47,28 @@ pub fn parse_app_secret(raw: &str) -> Result<Secret, String> {
     Ok(Secret::new(raw))
 }
 
+/// Shortest hub token accepted: the hub's secret is all that guards the endpoints that reveal who
+/// booked with a pré-demande number.
+pub const MIN_HUB_TOKEN_LEN: usize = 24;
+
+/// `ANTS_HUB_TOKENS`: each comma-separated token long enough to resist guessing.
+fn parse_hub_tokens(raw: &str) -> Result<Secret, String> {
+    let tokens: Vec<&str> = raw.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    if tokens.is_empty() {
+        return Err("ANTS_HUB_TOKENS ne contient aucun jeton".into());
+    }
+    if let Some(short) = tokens.iter().position(|t| t.chars().count() < MIN_HUB_TOKEN_LEN) {
+        return Err(format!(
+            "ANTS_HUB_TOKENS : le jeton n°{} est trop court ({MIN_HUB_TOKEN_LEN} caractères au moins)",
+            short + 1
+        ));
+    }
+    Ok(Secret::new(raw))
+}
+
+/// The hub tokens of the test configurations.
+pub const TEST_HUB_TOKENS: [&str; 2] = ["hub-token-1-for-the-tests-only", "hub-token-2-for-the-tests-only"];
+
 /// The secret the test configurations share (booking-service and notifier).
 pub const TEST_APP_SECRET: &str = "test-app-secret-that-is-long-enough-0123456789";
 
@@ -87,8 +109,9 @@ pub struct AntsHubConfig {
     /// Header carrying the hub's shared secret.
     #[arg(long, env = "ANTS_HUB_HEADER", default_value = "X-HUB-RDV-AUTH-TOKEN")]
     pub ants_hub_header: String,
-    /// Accepted hub tokens, comma-separated. Unset: the endpoints answer 401 to everyone.
-    #[arg(long, env = "ANTS_HUB_TOKENS")]
+    /// Accepted hub tokens, comma-separated, each of 24 characters or more. Unset: the endpoints
+    /// answer 401 to everyone.
+    #[arg(long, env = "ANTS_HUB_TOKENS", value_parser = parse_hub_tokens)]
     pub ants_hub_tokens: Option<Secret>,
     /// Seconds a booking keeps retrying an unreachable ANTS status check.
     #[arg(long, env = "ANTS_STATUS_RETRY_SECS", default_value_t = 3)]
@@ -288,7 +311,7 @@ impl ServeConfig {
             ants_api_token: None,
             ants_timeout_ms: 1000,
         };
-        c.ants_hub.ants_hub_tokens = Some(Secret::new("hub-token-1,hub-token-2"));
+        c.ants_hub.ants_hub_tokens = Some(Secret::new(TEST_HUB_TOKENS.join(",")));
         c.ants_hub.ants_status_retry_secs = 1;
         c
     }
@@ -320,6 +343,11 @@ mod tests {
         assert!(parse(&["--public-base-url", "rdv.example.fr"]).is_err());
         assert!(parse(&["--public-base-url", "ftp://rdv.example.fr"]).is_err());
         assert!(parse(&["--public-base-url", "https://rdv.example.fr/?x=1"]).is_err());
+        assert!(parse(&["--ants-hub-tokens", "x".repeat(30).as_str()]).is_ok());
+        let hub = format!("{},shorttoken", "x".repeat(30));
+        assert!(parse(&["--ants-hub-tokens", hub.as_str()])
+            .unwrap_err()
+            .contains("n°2"));
         let short = Cli::try_parse_from(["serve", "--app-secret", "hunter2"]);
         assert!(short.err().unwrap().to_string().contains("APP_SECRET trop court"));
     }

@@ -10,8 +10,8 @@ pub struct NotifierConfig {
     /// Database settings.
     #[command(flatten)]
     pub db: DbConfig,
-    /// SMTP relay: `smtp://host:port` (STARTTLS when offered; `?tls=required` to insist, `?tls=none`
-    /// to refuse), `smtps://host:port` (implicit TLS); credentials as `smtp://user:password@host`.
+    /// SMTP relay: `smtp://host:port` (STARTTLS required; `?tls=none` for plain text, written out),
+    /// `smtps://host:port` (implicit TLS); credentials as `smtp://user:password@host`.
     /// Unset: emails are written as `.eml` files in `MAIL_DIR`.
     #[arg(long, env = "SMTP_URL")]
     pub smtp_url: Option<Secret>,

@@ -56,13 +56,15 @@ impl Transport {
             .query_pairs()
             .find(|(k, _)| k == "tls")
             .map(|(_, v)| v.to_string());
+        // STARTTLS is required unless plain text is asked for in so many words: an "opportunistic"
+        // upgrade is silently skipped by anyone on the path who strips the STARTTLS offer, and the
+        // messages carry the management links.
         let tls = match (implicit, mode.as_deref()) {
             (true, _) => Tls::Wrapper(tls),
-            (false, Some("required")) => Tls::Required(tls),
+            (false, None | Some("required")) => Tls::Required(tls),
             (false, Some("none")) => Tls::None,
-            (false, None | Some("opportunistic")) => Tls::Opportunistic(tls),
             (false, Some(other)) => {
-                anyhow::bail!("SMTP_URL tls= must be required, opportunistic or none, not {other}")
+                anyhow::bail!("SMTP_URL tls= must be required (the default) or none, not {other}")
             }
         };
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)

@@ -57,7 +57,7 @@ async fn failed_rows(pool: &PgPool) -> i64 {
 }
 
 const HUB_HEADER: &str = "X-HUB-RDV-AUTH-TOKEN";
-const HUB_TOKEN: &str = "hub-token-1";
+const HUB_TOKEN: &str = booking_service::config::TEST_HUB_TOKENS[0];
 
 async fn drain(w: &AntsWorker) {
     while w.process_batch().await.unwrap() > 0 {}

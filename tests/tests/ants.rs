@@ -6,7 +6,7 @@ use e2e_tests::{email, hm, numbers, paris, SiteBuilder, TestApp};
 use serde_json::Value;
 use sqlx::PgPool;
 
-const HUB: &str = "hub-token-2";
+const HUB: &str = booking_service::config::TEST_HUB_TOKENS[1];
 
 async fn hub(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut req = app.client.get(format!("{}{}", app.base, path));

@@ -387,7 +387,7 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
         async move {
             app.client
                 .get(format!("{}{path}", app.base))
-                .header("X-HUB-RDV-AUTH-TOKEN", "hub-token-1")
+                .header("X-HUB-RDV-AUTH-TOKEN", booking_service::config::TEST_HUB_TOKENS[0])
                 .send()
                 .await
                 .unwrap()
