@@ -11,8 +11,8 @@ use crate::http::{ants, appointments, availability, communes, holds, manage, met
 use crate::kv::Kv;
 use crate::secrets::{Keys, Sealer};
 use crate::web;
-use axum::http::{Request, StatusCode};
 use axum::extract::State;
+use axum::http::{Request, StatusCode};
 use axum::Router;
 use sqlx::PgPool;
 use std::future::Future;
@@ -203,7 +203,10 @@ async fn security_headers(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

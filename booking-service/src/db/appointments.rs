@@ -148,12 +148,13 @@ async fn check_person_caps(
             .bind(key)
             .execute(&mut *conn)
             .await?;
-        let live: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM appointments WHERE email_key = $1 AND status = ANY ($2)")
-                .bind(key)
-                .bind(&AppointmentStatus::LIVE[..])
-                .fetch_one(&mut *conn)
-                .await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM appointments WHERE email_key = $1 AND status = ANY ($2)",
+        )
+        .bind(key)
+        .bind(&AppointmentStatus::LIVE[..])
+        .fetch_one(&mut *conn)
+        .await?;
         if live >= opts.max_live_per_email {
             return Err(BookingError::EmailLimit(opts.max_live_per_email));
         }
