@@ -226,6 +226,53 @@ async fn security_headers(
     resp
 }
 
+/// Whether a state-changing request comes from a page of another site: browsers say so in
+/// `Sec-Fetch-Site`, and older ones in `Origin`. A page elsewhere must never make its visitors'
+/// browsers hold slots, book or cancel here (a form post needs no CORS preflight). Requests
+/// without either header are not from a browser page and pass (curl, the tests, the ANTS hub).
+pub fn is_cross_site(headers: &axum::http::HeaderMap, public_base: &str) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = get("origin") else {
+        return false;
+    };
+    let own = |base: &str| {
+        url::Url::parse(base)
+            .ok()
+            .map(|u| u.origin().ascii_serialization())
+    };
+    let by_host = get("host").map(|h| format!("http://{h}"));
+    let by_host_tls = get("host").map(|h| format!("https://{h}"));
+    ![own(public_base), by_host, by_host_tls]
+        .into_iter()
+        .flatten()
+        .any(|o| o == origin)
+}
+
+/// Refuses (403) a state-changing request from a page of another site.
+async fn same_site_writes(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let writes = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if writes && is_cross_site(req.headers(), &state.config.public_base_url()) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "Demande venue d'un autre site : refaites-la depuis les pages du service.",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// Beyond `MAX_IN_FLIGHT`, an immediate 503 with `Retry-After` instead of a queue.
 async fn overloaded(_: tower::BoxError) -> ApiError {
     ApiError::new(
@@ -251,6 +298,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            same_site_writes,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

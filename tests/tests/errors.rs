@@ -569,3 +569,59 @@ async fn answers_carry_the_security_headers_and_hsts_only_over_https(pool: PgPoo
     let r = https.client.get(format!("{}/", https.base)).send().await.unwrap();
     assert!(header(&r, "strict-transport-security").starts_with("max-age="));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_page_of_another_site_cannot_make_a_browser_hold_book_or_cancel(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(11, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let form = [
+        ("site_id", site.id.to_string()),
+        ("motif", "CNI".to_string()),
+        ("persons", "1".to_string()),
+        ("start", "2026-12-02T09:00:00+01:00".to_string()),
+    ];
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut req = no_redirect.post(format!("{}/reserver", app.base)).form(&form);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    for forged in [
+        vec![("sec-fetch-site", "cross-site".to_string())],
+        vec![("sec-fetch-site", "same-site".to_string())],
+        vec![("origin", "https://pieges.example".to_string())],
+        vec![("origin", "null".to_string())],
+    ] {
+        let resp = post(forged.clone()).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 403, "{forged:?}");
+    }
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+    // The service's own pages (and clients that are not browsers) go through.
+    let host = app.base.trim_start_matches("http://").to_string();
+    // (The first holds the slot and goes on to the form; the next ones find it held: either way
+    // the request was let through.)
+    for (i, own) in [
+        vec![("sec-fetch-site", "same-origin".to_string())],
+        vec![("origin", format!("http://{host}"))],
+        vec![],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let status = post(own.clone()).await.unwrap().status().as_u16();
+        let expected = if i == 0 { 303 } else { 409 };
+        assert_eq!(status, expected, "{own:?}");
+    }
+}
