@@ -809,3 +809,45 @@ async fn the_login_page_refuses_an_over_long_password_like_the_api(pool: PgPool)
     let (s, _) = login(app, "agent@mulhouse.fr", PASSWORD).await;
     assert_eq!(s, 200);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn over_https_the_session_cookie_is_a_host_cookie(pool: PgPool) {
+    accounts::create_account(
+        &pool,
+        "admin@m2a.fr",
+        PASSWORD,
+        "Admin",
+        Role::PlatformAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn_with(pool, paris(2026, 11, 30, 7, 0, 0), |c| {
+        c.public_base_url = Some("https://rdv.example.fr".into());
+    })
+    .await;
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/staff/login", app.base))
+        .json(&json!({"email": "admin@m2a.fr", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-rdv_staff="), "{cookie}");
+    assert!(cookie.contains("Path=/") && cookie.contains("Secure") && !cookie.contains("Domain"));
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let token = pair.split_once('=').unwrap().1.to_string();
+    let me = |c: String| {
+        app.client
+            .get(format!("{}/api/v1/staff/me", app.base))
+            .header("cookie", c)
+            .send()
+    };
+    assert_eq!(me(pair).await.unwrap().status().as_u16(), 200);
+    // The plain name is not read over HTTPS: a sibling subdomain could have set it.
+    assert_eq!(
+        me(format!("rdv_staff={token}")).await.unwrap().status().as_u16(),
+        401
+    );
+}

@@ -7,8 +7,29 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 
-/// Name of the session cookie the web pages use.
+/// Name of the session cookie the web pages use over plain HTTP (the demo, the tests).
 pub const COOKIE: &str = "rdv_staff";
+/// Its name over HTTPS: browsers accept a `__Host-` cookie only when Secure, for `Path=/` and
+/// without a `Domain`, so no sibling subdomain can set or shadow it.
+pub const HOST_COOKIE: &str = "__Host-rdv_staff";
+
+/// The session cookie's name for this deployment.
+pub fn cookie_name(public_base_url: &str) -> &'static str {
+    if public_base_url.starts_with("https://") {
+        HOST_COOKIE
+    } else {
+        COOKIE
+    }
+}
+
+/// The `Set-Cookie` value of a session token valid for `max_age_secs` (0 to clear it).
+pub fn session_cookie(public_base_url: &str, token: &str, max_age_secs: i64) -> String {
+    format!(
+        "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+        cookie_name(public_base_url),
+        max_age_secs.max(0)
+    )
+}
 
 /// A logged-in staff member and the session token the request carried.
 pub struct Staff {
@@ -16,7 +37,7 @@ pub struct Staff {
     pub token: String,
 }
 
-fn bearer_or_cookie(parts: &Parts) -> Option<String> {
+fn bearer_or_cookie(parts: &Parts, cookie: &str) -> Option<String> {
     let headers = &parts.headers;
     if let Some(t) = headers
         .get("authorization")
@@ -32,7 +53,7 @@ fn bearer_or_cookie(parts: &Parts) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .find_map(|c| {
             let (k, v) = c.trim().split_once('=')?;
-            (k == COOKIE).then(|| v.to_string())
+            (k == cookie).then(|| v.to_string())
         })
 }
 
@@ -47,7 +68,7 @@ impl FromRequestParts<AppState> for Staff {
                 "Connexion requise (session absente ou expirée).",
             )
         };
-        let token = bearer_or_cookie(parts)
+        let token = bearer_or_cookie(parts, cookie_name(&state.config.public_base_url()))
             .filter(|t| !t.is_empty() && t.len() <= 100)
             .ok_or_else(unauthenticated)?;
         let user = accounts::session_user(&state.pool, &token, state.clock.now())

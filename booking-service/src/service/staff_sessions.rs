@@ -62,11 +62,14 @@ pub async fn login(state: &AppState, client: &str, email: &str, password: &str) 
     }
 }
 
-/// The session cookie of a session opened at `now` (HttpOnly, Secure, SameSite=Strict).
-pub fn session_cookie(token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let max_age = (expires_at - now).num_seconds().max(0);
-    format!(
-        "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={max_age}",
-        crate::request::staff_session::COOKIE
-    )
+/// The session cookie of a session opened at `now` (HttpOnly, Secure, SameSite=Strict; named
+/// `__Host-…` over HTTPS).
+pub fn session_cookie(state: &AppState, token: &str, expires_at: DateTime<Utc>) -> String {
+    let max_age = (expires_at - state.clock.now()).num_seconds();
+    crate::request::staff_session::session_cookie(&state.config.public_base_url(), token, max_age)
+}
+
+/// The cookie that ends the session in the browser.
+pub fn cleared_cookie(state: &AppState) -> String {
+    crate::request::staff_session::session_cookie(&state.config.public_base_url(), "", 0)
 }

@@ -42,7 +42,7 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let client = client_key(&state, &headers, &peer);
     let done = staff_sessions::login(&state, &client, &req.email, &req.password).await?;
-    let cookie = staff_sessions::session_cookie(&done.token, done.expires_at, state.clock.now());
+    let cookie = staff_sessions::session_cookie(&state, &done.token, done.expires_at);
     let body = LoginOut {
         token: done.token,
         expires_at: done.expires_at.to_rfc3339(),
@@ -76,7 +76,7 @@ pub async fn logout(State(state): State<AppState>, staff: Staff) -> ApiResult<Re
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("rdv_staff=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_str(&staff_sessions::cleared_cookie(&state)).map_err(ApiError::internal)?,
     );
     Ok(resp)
 }
