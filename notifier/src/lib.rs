@@ -3,7 +3,6 @@
 
 pub mod ants_worker;
 pub mod config;
-pub mod ics;
 pub mod mail;
 pub mod transport;
 pub mod worker;

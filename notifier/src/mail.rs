@@ -1,8 +1,15 @@
-//! The emails: what they say (French, text and HTML) about one appointment, read at sending time.
+//! The emails: what they say about one appointment, read at sending time, in French, as plain
+//! text and as HTML. The HTML part is a maud template (escaped by construction; people's text goes
+//! through [`Text`], the service's one HTML escape) inside a small layout shared by every message.
+//! The calendar attachment is written by `booking_service::formats::calendar` (see `worker`).
 
 use booking_service::domain::motif::Motif;
+use booking_service::domain::party::PartySize;
+use booking_service::domain::status::AppointmentStatus;
+use booking_service::formats::text::Text;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use maud::{html, Markup, DOCTYPE};
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
@@ -44,9 +51,9 @@ impl MailKind {
 struct Row {
     id: Uuid,
     reference: String,
-    status: String,
-    motif: String,
-    persons: i16,
+    status: AppointmentStatus,
+    motif: Motif,
+    persons: PartySize,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     first_name: String,
@@ -72,9 +79,9 @@ struct Row {
 pub struct MailData {
     pub appointment_id: Uuid,
     pub reference: String,
-    pub status: String,
+    pub status: AppointmentStatus,
     pub motif: Motif,
-    pub persons: i16,
+    pub persons: PartySize,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub first_name: String,
@@ -112,7 +119,7 @@ pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| {
-        let motif: Motif = r.motif.parse().unwrap_or(Motif::Cni);
+        let motif = r.motif;
         MailData {
             appointment_id: r.id,
             reference: r.reference,
@@ -155,9 +162,6 @@ pub fn french_datetime(at: DateTime<Utc>, tz: Tz) -> String {
     booking_service::domain::french::datetime(at, tz)
 }
 
-/// Escapes text for HTML (names and reasons are typed by people): the pages' escaping.
-pub use booking_service::web::esc as html_escape;
-
 /// A message's parts.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -166,9 +170,36 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// What one message says, before it is written as text and as HTML.
+struct Content<'a> {
+    subject: String,
+    intro: String,
+    facts: Vec<(&'static str, String)>,
+    /// The list of documents to bring (absent from a cancellation).
+    bring: Option<&'a [String]>,
+    /// The line with the link, in the text part.
+    link_line: String,
+    /// The link's label and address, in the HTML part.
+    link: (&'static str, &'a str),
+}
+
 /// Renders the message of `kind` for `d`. `manage_url` is the citizen's link (absent for a
 /// cancellation); `rebook_url` is where to book again.
 pub fn render(kind: MailKind, d: &MailData, manage_url: Option<&str>, rebook_url: &str) -> Rendered {
+    let c = content(kind, d, manage_url, rebook_url);
+    Rendered {
+        text: text_part(d, &c),
+        html: html_part(d, &c).into_string(),
+        subject: c.subject,
+    }
+}
+
+fn content<'a>(
+    kind: MailKind,
+    d: &'a MailData,
+    manage_url: Option<&'a str>,
+    rebook_url: &'a str,
+) -> Content<'a> {
     let when = french_datetime(d.start, d.tz);
     let (subject, intro) = match kind {
         MailKind::Confirmation => (
@@ -202,13 +233,13 @@ pub fn render(kind: MailKind, d: &MailData, manage_url: Option<&str>, rebook_url
             (format!("Rendez-vous annulé : {when} – {}", d.site_name), intro)
         }
     };
-    let persons = if d.persons > 1 {
+    let persons = if d.persons.get() > 1 {
         format!("{} personnes", d.persons)
     } else {
         "1 personne".to_string()
     };
-    let mut facts: Vec<(&str, String)> = vec![
-        ("Date et heure", when.clone()),
+    let mut facts: Vec<(&'static str, String)> = vec![
+        ("Date et heure", when),
         ("Lieu", format!("{} – {}", d.site_name, d.address)),
         ("Motif", d.motif.label_fr().to_string()),
         ("Nombre de personnes", persons),
@@ -217,74 +248,98 @@ pub fn render(kind: MailKind, d: &MailData, manage_url: Option<&str>, rebook_url
     if !d.numbers.is_empty() {
         facts.push(("Numéros de pré-demande", d.numbers.join(", ")));
     }
-    let show_bring = kind != MailKind::Cancellation;
     let link_line = match (kind, manage_url) {
         (MailKind::Cancellation, _) => format!("Reprendre rendez-vous : {rebook_url}"),
         (_, Some(url)) => format!("Annuler ou déplacer ce rendez-vous : {url}"),
         (_, None) => format!("Pour annuler ou déplacer ce rendez-vous, contactez la mairie. Prendre rendez-vous : {rebook_url}"),
     };
-
-    let mut text = format!("Bonjour {} {},\n\n{intro}\n\n", d.first_name, d.last_name);
-    for (k, v) in &facts {
-        text.push_str(&format!("{k} : {v}\n"));
-    }
-    if show_bring {
-        text.push_str("\nÀ apporter :\n");
-        for item in &d.what_to_bring {
-            text.push_str(&format!("- {item}\n"));
-        }
-    }
-    text.push_str(&format!(
-        "\n{link_line}\n\nCet e-mail est envoyé automatiquement, merci de ne pas y répondre.\n"
-    ));
-
-    let mut html = format!(
-        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\
-         <p>Bonjour {} {},</p><p>{}</p><table>",
-        html_escape(&subject),
-        html_escape(&d.first_name),
-        html_escape(&d.last_name),
-        html_escape(&intro)
-    );
-    for (k, v) in &facts {
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            html_escape(k),
-            html_escape(v)
-        ));
-    }
-    html.push_str("</table>");
-    if show_bring {
-        html.push_str("<p>À apporter :</p><ul>");
-        for item in &d.what_to_bring {
-            html.push_str(&format!("<li>{}</li>", html_escape(item)));
-        }
-        html.push_str("</ul>");
-    }
-    let (label, url) = match (kind, manage_url) {
+    let link = match (kind, manage_url) {
         (MailKind::Cancellation, _) | (_, None) => ("Reprendre rendez-vous", rebook_url),
         (_, Some(url)) => ("Annuler ou déplacer ce rendez-vous", url),
     };
-    html.push_str(&format!(
-        "<p><a href=\"{}\">{}</a></p><p><small>Cet e-mail est envoyé automatiquement, merci de ne pas y répondre.</small></p></body></html>",
-        html_escape(url),
-        label
-    ));
-    Rendered { subject, text, html }
+    Content {
+        subject,
+        intro,
+        facts,
+        bring: (kind != MailKind::Cancellation).then_some(d.what_to_bring.as_slice()),
+        link_line,
+        link,
+    }
+}
+
+const AUTOMATIC: &str = "Cet e-mail est envoyé automatiquement, merci de ne pas y répondre.";
+
+/// The plain-text part.
+fn text_part(d: &MailData, c: &Content<'_>) -> String {
+    let mut text = format!("Bonjour {} {},\n\n{}\n\n", d.first_name, d.last_name, c.intro);
+    for (k, v) in &c.facts {
+        text.push_str(&format!("{k} : {v}\n"));
+    }
+    if let Some(bring) = c.bring {
+        text.push_str("\nÀ apporter :\n");
+        for item in bring {
+            text.push_str(&format!("- {item}\n"));
+        }
+    }
+    text.push_str(&format!("\n{}\n\n{AUTOMATIC}\n", c.link_line));
+    text
+}
+
+/// The HTML part: the facts as a table, the list, the link, in the emails' layout.
+fn html_part(d: &MailData, c: &Content<'_>) -> Markup {
+    let (label, url) = c.link;
+    layout(
+        &c.subject,
+        html! {
+            p { "Bonjour " (Text(&d.first_name)) " " (Text(&d.last_name)) "," }
+            p { (Text(&c.intro)) }
+            table {
+                @for (k, v) in &c.facts {
+                    tr { th align="left" scope="row" { (k) } td { (Text(v)) } }
+                }
+            }
+            @if let Some(bring) = c.bring {
+                p { "À apporter :" }
+                ul { @for item in bring { li { (Text(item)) } } }
+            }
+            p { a href=(Text(url)) { (label) } }
+        },
+    )
+}
+
+/// The frame of every email's HTML part: language, title, the service's name, the content, and
+/// the automatic-sending notice.
+fn layout(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (Text(title)) }
+            }
+            body style="font-family: sans-serif; line-height: 1.5; max-width: 40em" {
+                p { strong { "Rendez-vous carte d'identité et passeport" } }
+                (content)
+                p { small { (AUTOMATIC) } }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use booking_service::formats::text::html_escape;
     use chrono::TimeZone;
 
     fn data() -> MailData {
         MailData {
             appointment_id: Uuid::nil(),
             reference: "RDV-ABCD-EFGH".into(),
-            status: "booked".into(),
+            status: AppointmentStatus::Booked,
             motif: Motif::Passport,
-            persons: 2,
+            persons: PartySize::new(2).unwrap(),
             start: Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).unwrap(),
             end: Utc.with_ymd_and_hms(2026, 12, 2, 8, 30, 0).unwrap(),
             first_name: "Zoé".into(),
@@ -337,5 +392,57 @@ mod tests {
         assert!(r.text.contains("panne du dispositif"));
         assert!(r.text.contains("Reprendre rendez-vous : http://x/"));
         assert!(!r.text.contains("http://x/rdv/t"));
+    }
+
+    #[test]
+    fn the_text_part_is_the_plain_letter() {
+        let r = render(MailKind::Reminder, &data(), Some("http://x/rdv/t"), "http://x/");
+        let bring: String = default_what_to_bring(Motif::Passport)
+            .iter()
+            .map(|i| format!("- {i}\n"))
+            .collect();
+        assert_eq!(
+            r.text,
+            format!(
+                "Bonjour Zoé <script>,\n\n\
+                 Nous vous rappelons votre rendez-vous. Si vous ne pouvez pas venir, annulez-le : le créneau servira à quelqu'un d'autre.\n\n\
+                 Date et heure : mercredi 2 décembre 2026 à 09:00\n\
+                 Lieu : Mairie de Rixheim – Hôtel de Ville, 68170 Rixheim\n\
+                 Motif : Passeport\n\
+                 Nombre de personnes : 2 personnes\n\
+                 Référence : RDV-ABCD-EFGH\n\
+                 Numéros de pré-demande : ABCDE12345, FGHIJ67890\n\
+                 \nÀ apporter :\n{bring}\
+                 \nAnnuler ou déplacer ce rendez-vous : http://x/rdv/t\n\n\
+                 Cet e-mail est envoyé automatiquement, merci de ne pas y répondre.\n"
+            )
+        );
+    }
+
+    #[test]
+    fn the_html_part_is_one_french_document_with_people_s_text_escaped() {
+        let mut d = data();
+        d.first_name = "Zoé & \"Léa\"".into();
+        d.cancelled_by = Some("staff".into());
+        d.cancel_reason = Some("l'agent est absent".into());
+        let r = render(MailKind::Cancellation, &d, None, "http://x/?a=1&b=2");
+        assert!(
+            r.html.starts_with("<!DOCTYPE html><html lang=\"fr\">"),
+            "{}",
+            r.html
+        );
+        assert_eq!(r.html.matches("<title>").count(), 1);
+        assert!(r
+            .html
+            .contains("Bonjour Zoé &amp; &quot;Léa&quot; &lt;script&gt;,"));
+        assert!(r.html.contains("motif : l&#39;agent est absent"));
+        assert!(r
+            .html
+            .contains("<a href=\"http://x/?a=1&amp;b=2\">Reprendre rendez-vous</a>"));
+        assert!(
+            !r.html.contains("À apporter"),
+            "nothing to bring to a cancelled appointment"
+        );
+        assert!(r.html.contains("merci de ne pas y répondre"));
     }
 }

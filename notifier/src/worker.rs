@@ -4,11 +4,12 @@
 //! every row has a stable Message-ID so a duplicate is recognisable.
 
 use crate::config::NotifierConfig;
-use crate::ics::{self, Method};
 use crate::mail::{self, MailKind};
 use crate::transport::{SendError, Transport};
 use booking_service::clock::Clock;
 use booking_service::domain::citizen::mask_email;
+use booking_service::domain::status::AppointmentStatus;
+use booking_service::formats::calendar::{self, Method, Party};
 use booking_service::secrets::{Keys, Sealer};
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -117,7 +118,7 @@ impl Worker {
             Ok(None) => return Outcome::Dropped("appointment deleted".into()),
             Err(e) => return Outcome::Retry(format!("database: {e}")),
         };
-        let live = matches!(data.status.as_str(), "booked" | "checked_in");
+        let live = data.status.is_live();
         match kind {
             MailKind::Reminder => {
                 if !live {
@@ -178,7 +179,29 @@ impl Worker {
             )));
         let message = match method {
             Some(m) => {
-                let cal = ics::calendar(&data, m, (&data.site_name, &organizer_addr), &email, &self.domain);
+                let attendee = format!("{} {}", data.first_name, data.last_name);
+                let cal = calendar::ics(&calendar::Appointment {
+                    id: data.appointment_id,
+                    sequence: data.sequence,
+                    motif: data.motif.label_fr(),
+                    site_name: &data.site_name,
+                    address: &data.address,
+                    reference: &data.reference,
+                    persons: u32::from(data.persons.get()),
+                    start: data.start,
+                    end: data.end,
+                    cancelled: data.status == AppointmentStatus::Cancelled,
+                    organizer: Some(Party {
+                        name: &data.site_name,
+                        email: &organizer_addr,
+                    }),
+                    attendee: Some(Party {
+                        name: &attendee,
+                        email: &email,
+                    }),
+                    method: m,
+                    stamp: now,
+                });
                 let ctype =
                     ContentType::parse(&format!("text/calendar; charset=utf-8; method={}", m.as_str()))
                         .expect("static content type");

@@ -81,23 +81,32 @@ fn parse(raw: &str) -> Parsed {
     }
 }
 
-/// The VEVENT properties of an .ics, through an independent iCalendar parser.
-fn ics_props(ics: &str) -> (String, Vec<(String, String)>) {
+/// Properties as (name, value) pairs.
+type Props = Vec<(String, String)>;
+
+/// The calendar's properties and its one VEVENT's, through an independent iCalendar parser.
+fn ics_parts(ics: &str) -> (Props, Props) {
     let mut parser = ical::IcalParser::new(std::io::BufReader::new(ics.as_bytes()));
     let cal = parser.next().expect("one calendar").expect("valid iCalendar");
-    let method = cal
-        .properties
-        .iter()
-        .find(|p| p.name == "METHOD")
-        .and_then(|p| p.value.clone())
-        .unwrap_or_default();
+    let pairs = |props: &[ical::property::Property]| {
+        props
+            .iter()
+            .map(|p| (p.name.clone(), p.value.clone().unwrap_or_default()))
+            .collect::<Props>()
+    };
     assert_eq!(cal.events.len(), 1);
-    let props = cal.events[0]
-        .properties
+    (pairs(&cal.properties), pairs(&cal.events[0].properties))
+}
+
+/// The METHOD and the VEVENT properties of an .ics.
+fn ics_props(ics: &str) -> (String, Props) {
+    let (calendar, event) = ics_parts(ics);
+    let method = calendar
         .iter()
-        .map(|p| (p.name.clone(), p.value.clone().unwrap_or_default()))
-        .collect();
-    (method, props)
+        .find(|(n, _)| n == "METHOD")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    (method, event)
 }
 
 fn prop<'a>(props: &'a [(String, String)], name: &str) -> &'a str {
@@ -106,6 +115,26 @@ fn prop<'a>(props: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// Moves the appointment of `token` to `start` (a hold by `client`, then the citizen's reschedule).
+async fn reschedule(
+    app: &TestApp,
+    token: &str,
+    site: uuid::Uuid,
+    persons: u32,
+    start: &str,
+    client: &str,
+) -> u16 {
+    let (_, hold) = app.hold(site, "CNI", persons, start, client).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/manage/{token}/reschedule"),
+            &serde_json::json!({"hold_id": hold["hold_id"]}),
+            "x",
+        )
+        .await;
+    s
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -135,16 +164,7 @@ async fn booking_moving_and_cancelling_send_exactly_the_expected_messages(pool: 
     let id = booked["id"].as_str().unwrap().to_string();
     let token = booked["manage_token"].as_str().unwrap().to_string();
     drain(&w).await;
-    let (_, hold) = app
-        .hold(site.id, "CNI", 2, "2026-10-25T10:30:00+01:00", "10.9.0.1")
-        .await;
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/manage/{token}/reschedule"),
-            &serde_json::json!({"hold_id": hold["hold_id"]}),
-            "x",
-        )
-        .await;
+    let s = reschedule(&app, &token, site.id, 2, "2026-10-25T10:30:00+01:00", "10.9.0.1").await;
     assert_eq!(s, 200);
     drain(&w).await;
     let (s, _) = app
@@ -242,6 +262,149 @@ async fn booking_moving_and_cancelling_send_exactly_the_expected_messages(pool: 
     assert_eq!(dropped, vec!["reminder", "reminder"]);
 }
 
+/// The email's calendar file and the one downloaded from the management page describe one entry.
+struct CalendarFile {
+    method: String,
+    prodids: usize,
+    uid: String,
+    sequence: String,
+    status: String,
+    start: String,
+}
+
+fn calendar_file(ics: &str) -> CalendarFile {
+    let (calendar, event) = ics_parts(ics);
+    CalendarFile {
+        method: calendar
+            .iter()
+            .find(|(n, _)| n == "METHOD")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default(),
+        prodids: calendar.iter().filter(|(n, _)| n == "PRODID").count(),
+        uid: prop(&event, "UID").to_string(),
+        sequence: prop(&event, "SEQUENCE").to_string(),
+        status: prop(&event, "STATUS").to_string(),
+        start: prop(&event, "DTSTART").to_string(),
+    }
+}
+
+/// The `.ics` from `/rdv/{token}/calendrier.ics`, checked to be served as a calendar.
+async fn download(app: &TestApp, token: &str) -> CalendarFile {
+    let resp = app
+        .client
+        .get(format!("{}/rdv/{token}/calendrier.ics", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(ctype.starts_with("text/calendar"), "{ctype}");
+    calendar_file(&resp.text().await.expect("body"))
+}
+
+/// The `.ics` attached to the last email sent.
+fn last_email_calendar(smtp: &SmtpServer) -> CalendarFile {
+    let msgs = smtp.messages();
+    let (ctype_method, ics) = parse(&msgs.last().expect("an email").data)
+        .ics
+        .expect("an .ics attachment");
+    let f = calendar_file(&ics);
+    assert_eq!(ctype_method, f.method, "the content type's method is the file's");
+    f
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_downloaded_calendar_file_and_the_emails_share_uid_and_sequence(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let smtp = SmtpServer::start(SmtpOptions::default()).await;
+    let w = worker(&pool, config(smtp.port), &app.clock);
+    let (s, booked) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T09:00:00+01:00",
+            "10.9.5.1",
+            &email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201, "{booked}");
+    let id = booked["id"].as_str().unwrap();
+    let token = booked["manage_token"].as_str().unwrap();
+    drain(&w).await;
+
+    // Booked: the confirmation's invitation and the download are one entry at sequence 0.
+    let (mail, file) = (last_email_calendar(&smtp), download(&app, token).await);
+    assert_eq!(
+        (mail.method.as_str(), file.method.as_str()),
+        ("REQUEST", "PUBLISH")
+    );
+    assert_eq!((mail.prodids, file.prodids), (1, 1), "exactly one PRODID in each");
+    assert!(mail.uid.starts_with(id), "{}", mail.uid);
+    assert_eq!(file.uid, mail.uid);
+    assert_eq!((mail.sequence.as_str(), file.sequence.as_str()), ("0", "0"));
+    assert_eq!(
+        (mail.start.as_str(), file.start.as_str()),
+        ("20261202T080000Z", "20261202T080000Z")
+    );
+    assert_eq!(
+        (mail.status.as_str(), file.status.as_str()),
+        ("CONFIRMED", "CONFIRMED")
+    );
+
+    // Moved: both raised to sequence 1, at the new time, under the same UID.
+    let s = reschedule(&app, token, site.id, 1, "2026-12-03T10:00:00+01:00", "10.9.5.1").await;
+    assert_eq!(s, 200);
+    drain(&w).await;
+    let (moved, file) = (last_email_calendar(&smtp), download(&app, token).await);
+    assert_eq!(
+        (moved.method.as_str(), file.method.as_str()),
+        ("REQUEST", "PUBLISH")
+    );
+    assert_eq!((moved.prodids, file.prodids), (1, 1));
+    assert_eq!(
+        (moved.uid.as_str(), file.uid.as_str()),
+        (mail.uid.as_str(), mail.uid.as_str())
+    );
+    assert_eq!((moved.sequence.as_str(), file.sequence.as_str()), ("1", "1"));
+    assert_eq!(
+        (moved.start.as_str(), file.start.as_str()),
+        ("20261203T090000Z", "20261203T090000Z")
+    );
+
+    // Cancelled: the download still answers, as a cancelled entry at the cancellation's sequence.
+    let (s, _) = app
+        .post(&format!("/api/v1/manage/{token}/cancel"), &Value::Null, "x")
+        .await;
+    assert_eq!(s, 200);
+    drain(&w).await;
+    let (cancel, file) = (last_email_calendar(&smtp), download(&app, token).await);
+    assert_eq!(
+        (cancel.method.as_str(), file.method.as_str()),
+        ("CANCEL", "PUBLISH")
+    );
+    assert_eq!((cancel.prodids, file.prodids), (1, 1));
+    assert_eq!(
+        (cancel.uid.as_str(), file.uid.as_str()),
+        (mail.uid.as_str(), mail.uid.as_str())
+    );
+    assert_eq!((cancel.sequence.as_str(), file.sequence.as_str()), ("2", "2"));
+    assert_eq!(
+        (cancel.status.as_str(), file.status.as_str()),
+        ("CANCELLED", "CANCELLED")
+    );
+    assert_eq!(smtp.messages().len(), 3);
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn reminders_go_48_hours_before_follow_a_move_and_never_come_late(pool: PgPool) {
     let site = SiteBuilder::default()
@@ -273,17 +436,8 @@ async fn reminders_go_48_hours_before_follow_a_move_and_never_come_late(pool: Pg
             &numbers(1),
         )
         .await;
-    let (_, h) = app
-        .hold(site.id, "CNI", 1, "2026-12-07T10:00:00+01:00", "10.9.1.2")
-        .await;
     let tb = b["manage_token"].as_str().unwrap();
-    let (s, _) = app
-        .post(
-            &format!("/api/v1/manage/{tb}/reschedule"),
-            &serde_json::json!({"hold_id": h["hold_id"]}),
-            "x",
-        )
-        .await;
+    let s = reschedule(&app, tb, site.id, 1, "2026-12-07T10:00:00+01:00", "10.9.1.2").await;
     assert_eq!(s, 200);
     // Booked inside the window (Tuesday for Wednesday): no reminder at all.
     app.clock.set(paris(2026, 12, 1, 12, 0, 0));
@@ -562,7 +716,7 @@ async fn a_notifier_killed_mid_batch_and_restarted_loses_nothing(
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_notifier"))
             .arg("run")
-            .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:5432/{db}"))
+            .env("DATABASE_URL", e2e_tests::database_url(&db))
             .env("SMTP_URL", format!("smtp://127.0.0.1:{}?tls=none", smtp.port))
             .env("APP_SECRET", booking_service::config::TEST_APP_SECRET)
             .env("NOTIFIER_LEASE_SECS", "2")

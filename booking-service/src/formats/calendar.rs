@@ -287,7 +287,9 @@ mod tests {
         let s = ics(&a);
         assert!(s.contains("METHOD:CANCEL\r\n") && s.contains("STATUS:CANCELLED\r\n"));
         assert!(unfold(&s).contains("PARTSTAT=DECLINED"));
+        // The download of a cancelled appointment: PUBLISH, cancelled by its status.
         a.method = Method::Publish;
+        a.cancelled = true;
         a.attendee = None;
         a.organizer = None;
         let s = ics(&a);
