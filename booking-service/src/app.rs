@@ -190,11 +190,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 /// referrer (management links and hold tokens sit in URLs), never cached (pages and answers show
 /// personal data or tokens; the stylesheet sets its own caching), the CSP on HTML, and HSTS when
 /// the service is public over HTTPS.
-async fn security_headers(
-    State(state): State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+async fn security_headers(https: bool, req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let mut resp = next.run(req).await;
     let is_html = resp
@@ -217,7 +213,7 @@ async fn security_headers(
         );
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
-    if state.config.public_base_url().starts_with("https://") {
+    if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
@@ -288,11 +284,63 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     ApiError::internal("handler panicked").into_response()
 }
 
+/// The protections every HTTP service of the platform wears, outermost first: a panic becomes a
+/// JSON 500; beyond `max_in_flight` requests, an immediate 503 (no queue); a request running
+/// longer than `timeout` is answered 503; bodies over `body_limit` bytes are refused (413); the
+/// security headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Hardening {
+    pub timeout: Duration,
+    pub max_in_flight: usize,
+    pub body_limit: usize,
+    /// Served over HTTPS (HSTS is sent).
+    pub https: bool,
+}
+
+/// Wraps a router in [`Hardening`].
+pub fn hardened<S: Clone + Send + Sync + 'static>(router: Router<S>, h: Hardening) -> Router<S> {
+    let https = h.https;
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(h.body_limit))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            security_headers(https, req, next)
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            h.timeout,
+        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(h.max_in_flight.max(1)),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// The span of a request names the route pattern, never the raw URI: paths can carry tokens.
+pub fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    tracing::info_span!("request", method = %req.method(), route = %route)
+}
+
+/// Largest request body the booking service reads (its forms and JSON bodies are small).
+const BODY_LIMIT: usize = 64 * 1024;
+
 /// The whole application with its middleware.
 pub fn app(state: AppState) -> Router {
     let (router, _) = api_router().split_for_parts();
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    router
+    let protections = Hardening {
+        timeout: Duration::from_secs(state.config.request_timeout_secs),
+        max_in_flight: state.config.max_in_flight,
+        body_limit: BODY_LIMIT,
+        https: state.config.public_base_url().starts_with("https://"),
+    };
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -302,33 +350,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             same_site_writes,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security_headers,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
-                .load_shed()
-                .concurrency_limit(state.config.max_in_flight.max(1)),
-        )
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(
-            // The span names the route pattern, never the raw URI: paths can carry management tokens.
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let route = req
-                    .extensions()
-                    .get::<axum::extract::MatchedPath>()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_else(|| "unmatched".to_string());
-                tracing::info_span!("request", method = %req.method(), route = %route)
-            }),
-        )
+        ));
+    hardened(router, protections)
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 

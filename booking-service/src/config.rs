@@ -152,7 +152,7 @@ impl CidrList {
 }
 
 /// `a.b.c.d/n` or a bare address (a /32 or /128), comma-separated; empty means none.
-fn parse_cidr_list(raw: &str) -> Result<CidrList, String> {
+pub fn parse_cidr_list(raw: &str) -> Result<CidrList, String> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

@@ -17,6 +17,18 @@ pub struct RegistryConfig {
     /// the registry is read-only.
     #[arg(long, env = "REGISTRY_ADMIN_TOKENS")]
     pub admin_tokens: Option<Secret>,
+    /// Seconds a request may run before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
+    pub request_timeout_secs: u64,
+    /// Requests served at once; beyond, an immediate 503.
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 128)]
+    pub max_in_flight: usize,
+    /// Requests one client may send per minute (429 beyond).
+    #[arg(long, env = "REGISTRY_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    pub requests_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (as booking-service's `TRUSTED_PROXIES`).
+    #[arg(long, env = "TRUSTED_PROXIES", value_parser = booking_service::config::parse_cidr_list, default_value = "")]
+    pub trusted_proxies: booking_service::config::CidrList,
 }
 
 impl RegistryConfig {
@@ -29,6 +41,10 @@ impl RegistryConfig {
             },
             bind_addr: "127.0.0.1:0".parse().expect("literal address"),
             admin_tokens: Some(Secret::new("admin-token")),
+            request_timeout_secs: 15,
+            max_in_flight: 128,
+            requests_per_minute: 100_000,
+            trusted_proxies: booking_service::config::CidrList::default(),
         }
     }
 }

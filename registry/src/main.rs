@@ -50,11 +50,7 @@ async fn main() -> anyhow::Result<()> {
             booking_service::db::migrate(&pool).await?;
             let listener = tokio::net::TcpListener::bind(cfg.bind_addr).await?;
             tracing::info!(addr = %listener.local_addr()?, "registry serving");
-            let state = RegistryState {
-                pool,
-                config: Arc::new(cfg),
-                clock: Arc::new(SystemClock),
-            };
+            let state = RegistryState::new(pool, cfg, Arc::new(SystemClock));
             http::run(listener, state, booking_service::signals::shutdown_signal()).await?;
         }
     }

@@ -321,7 +321,11 @@ pub async fn announce_order(
     )
     .fetch_one(&mut *tx)
     .await?;
-    if committed + amount_cents > agreement.max_cents {
+    // Checked: an absurd amount must be refused as over the ceiling, not wrap around under it.
+    if committed
+        .checked_add(amount_cents)
+        .is_none_or(|total| total > agreement.max_cents)
+    {
         return Err(OrderError::Ceiling { agreement, committed });
     }
     let id = Uuid::new_v4();

@@ -18,11 +18,7 @@ impl App {
     async fn spawn(pool: PgPool) -> Self {
         registry::seed::seed_demo(&pool).await.unwrap();
         let clock = ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap());
-        let state = RegistryState {
-            pool,
-            config: Arc::new(RegistryConfig::for_tests()),
-            clock: Arc::new(clock),
-        };
+        let state = RegistryState::new(pool, RegistryConfig::for_tests(), Arc::new(clock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { http::run(listener, state, std::future::pending()).await.unwrap() });

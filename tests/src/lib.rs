@@ -3,6 +3,7 @@
 
 pub mod ants;
 pub mod browser;
+pub mod hostile;
 pub mod smtp;
 
 use booking_service::app::{self as http, AppState};

@@ -374,21 +374,6 @@ async fn beyond_the_in_flight_bound_requests_get_a_quick_503_never_a_hang(pool: 
     );
 }
 
-/// The JSON properties a route's body documents (following one `$ref`), or none.
-fn body_fields(doc: &serde_json::Value, op: &serde_json::Value) -> Option<(Vec<String>, bool)> {
-    let content = op["requestBody"]["content"].as_object()?;
-    let (kind, media) = content.iter().next()?;
-    let mut schema = &media["schema"];
-    if let Some(r) = schema["$ref"].as_str() {
-        schema = &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")];
-    }
-    let fields = schema["properties"]
-        .as_object()
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default();
-    Some((fields, kind.contains("json")))
-}
-
 /// Every documented route, as a citizen and as a platform administrator, is sent hostile values
 /// in every path segment, query parameter and body field: dates of year ±262143, a NUL byte, a
 /// huge integer, a malformed token, and a 10 MB body. Nothing may answer 5xx.
@@ -408,111 +393,25 @@ async fn hostile_values_in_every_field_of_every_route_get_4xx_never_5xx(pool: Pg
     let app = TestApp::spawn(pool, paris(2026, 11, 30, 7, 0, 0)).await;
     let admin = app.staff_token("admin@m2a.fr").await;
     let (_, doc) = app.get("/openapi.json").await;
-    let hostile = [
-        "+262143-12-31",
-        "-262143-01-01",
-        "+262142-12-31T23:59:59Z",
-        "a\u{0}b",
-        "99999999999999999999999999",
-        "-9223372036854775809",
-        "not-a-token-%%",
-    ];
-    let huge = "x".repeat(10 * 1024 * 1024);
-    let mut sent = 0;
-    let mut failures = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        for (method, op) in item.as_object().unwrap() {
-            if path == "/api/v1/staff/logout" {
-                continue; // would end the session the rest of the sweep uses
-            }
-            let params: Vec<(String, String)> = op["parameters"]
-                .as_array()
-                .map(|ps| {
-                    ps.iter()
-                        .map(|p| {
-                            (
-                                p["name"].as_str().unwrap().to_string(),
-                                p["in"].as_str().unwrap().to_string(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let body = body_fields(&doc, op);
-            for value in hostile.iter().map(|v| v.to_string()).chain([huge.clone()]) {
-                let is_huge = value.len() > 1000;
-                let mut url = path.clone();
-                let mut query = Vec::new();
-                for (name, place) in &params {
-                    if place == "path" {
-                        let v = if is_huge { "x" } else { value.as_str() };
-                        let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-                        url = url.replace(&format!("{{{name}}}"), &v);
-                    } else if !is_huge {
-                        query.push((name.clone(), value.clone()));
-                    }
-                }
-                for token in [None, Some(admin.as_str())] {
-                    let mut req = app
-                        .client
-                        .request(
-                            method.to_uppercase().parse().unwrap(),
-                            format!("{}{url}", app.base),
-                        )
-                        .query(&query);
-                    if let Some(t) = token {
-                        req = req.bearer_auth(t).header("cookie", format!("rdv_staff={t}"));
-                    }
-                    if let Some((fields, json)) = &body {
-                        if is_huge {
-                            req = req
-                                .header(
-                                    "content-type",
-                                    if *json {
-                                        "application/json"
-                                    } else {
-                                        "application/x-www-form-urlencoded"
-                                    },
-                                )
-                                .body(format!("{{\"x\": \"{value}\"}}"));
-                        } else if *json {
-                            let obj: serde_json::Map<String, serde_json::Value> = fields
-                                .iter()
-                                .map(|f| {
-                                    let v = value
-                                        .parse::<i64>()
-                                        .map(serde_json::Value::from)
-                                        .unwrap_or_else(|_| serde_json::Value::from(value.clone()));
-                                    (f.clone(), v)
-                                })
-                                .collect();
-                            req = req.json(&obj);
-                        } else {
-                            let form: Vec<(String, String)> =
-                                fields.iter().map(|f| (f.clone(), value.clone())).collect();
-                            req = req.form(&form);
-                        }
-                    }
-                    sent += 1;
-                    let resp = req.send().await.unwrap();
-                    let status = resp.status().as_u16();
-                    if status >= 500 {
-                        let shown: String = value.chars().take(30).collect();
-                        failures.push(format!(
-                            "{method} {url} value={shown:?} staff={} → {status}",
-                            token.is_some()
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    assert!(sent > 500, "only {sent} requests");
+    let sweep = e2e_tests::hostile::sweep(
+        &app.client,
+        &app.base,
+        &doc,
+        &[
+            ("authorization", format!("Bearer {admin}")),
+            ("cookie", format!("rdv_staff={admin}")),
+        ],
+        // Would end the session the rest of the sweep uses.
+        &["/api/v1/staff/logout"],
+    )
+    .await;
+    assert!(sweep.sent > 500, "only {} requests", sweep.sent);
     assert!(
-        failures.is_empty(),
-        "{} of {sent} answered 5xx:\n{}",
-        failures.len(),
-        failures.join("\n")
+        sweep.failures.is_empty(),
+        "{} of {} answered 5xx:\n{}",
+        sweep.failures.len(),
+        sweep.sent,
+        sweep.failures.join("\n")
     );
 }
 

@@ -17,8 +17,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-/// How far back or ahead of today a date may be asked for at all.
-
 /// Query of a site's availability.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AvailabilityQuery {

@@ -30,6 +30,50 @@ pub struct RegistryState {
     pub config: Arc<RegistryConfig>,
     /// The clock ("today" for the catalog, timestamps of orders).
     pub clock: Arc<dyn Clock>,
+    /// Requests per client address (per process).
+    pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+}
+
+impl RegistryState {
+    /// State from its parts.
+    pub fn new(pool: PgPool, config: RegistryConfig, clock: Arc<dyn Clock>) -> Self {
+        let quota = governor::Quota::per_minute(
+            std::num::NonZeroU32::new(config.requests_per_minute.max(1)).expect("at least one"),
+        );
+        Self {
+            pool,
+            config: Arc::new(config),
+            clock,
+            limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+        }
+    }
+}
+
+/// Per-client rate limit (429 with `Retry-After`); the client is the socket's peer, or behind
+/// trusted proxies the address they forwarded.
+async fn rate_limit(
+    State(state): State<RegistryState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client =
+        booking_service::request::client::client_ip(&state.config.trusted_proxies, req.headers(), peer);
+    if let Some(ip) = client {
+        if state.limiter.check_key(&ip).is_err() {
+            return ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Trop de demandes : patientez quelques secondes.",
+            )
+            .with_retry_after(10)
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Writes need a platform administrator's bearer token (`REGISTRY_ADMIN_TOKENS`).
@@ -123,14 +167,25 @@ async fn openapi_json() -> impl IntoResponse {
     Json(openapi().clone())
 }
 
-/// The registry application.
+/// The registry application, with the booking service's protections (panic layer, timeout,
+/// load shedding, body limit, security headers) and a per-client rate limit.
 pub fn app(state: RegistryState) -> Router {
-    api_router()
+    let protections = booking_service::app::Hardening {
+        timeout: std::time::Duration::from_secs(state.config.request_timeout_secs),
+        max_in_flight: state.config.max_in_flight,
+        body_limit: 64 * 1024,
+        https: false,
+    };
+    let router = api_router()
         .split_for_parts()
         .0
-        .fallback(booking_service::http::not_found)
-        .method_not_allowed_fallback(booking_service::http::method_not_allowed)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .fallback(booking_service::app::not_found)
+        .method_not_allowed_fallback(booking_service::app::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit));
+    booking_service::app::hardened(router, protections)
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(booking_service::app::request_span),
+        )
         .with_state(state)
 }
 
@@ -140,7 +195,10 @@ pub async fn run(
     state: RegistryState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
