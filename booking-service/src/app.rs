@@ -153,6 +153,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::calendar::breakdown))
         .routes(routes!(staff::calendar::stats))
         .routes(routes!(staff::admin::list_accounts, staff::admin::create_account))
+        .routes(routes!(staff::account_lifecycle::update_account))
         .routes(routes!(staff::admin::audit_log))
         .routes(routes!(staff::admin::outbox_failures))
         .routes(routes!(ops::healthz))
@@ -190,7 +191,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 /// referrer (management links and hold tokens sit in URLs), never cached (pages and answers show
 /// personal data or tokens; the stylesheet sets its own caching), the CSP on HTML, and HSTS when
 /// the service is public over HTTPS.
-async fn security_headers(https: bool, req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn security_headers(
+    https: bool,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let mut resp = next.run(req).await;
     let is_html = resp

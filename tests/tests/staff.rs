@@ -40,6 +40,8 @@ struct World {
     appt_b: String,
     station_a: String,
     rule_a: String,
+    /// The account of Mulhouse's agent.
+    account_a: String,
 }
 
 /// Mulhouse (A) and Rixheim (B), an admin and an agent in A, an agent in B, a platform admin, and
@@ -91,6 +93,11 @@ async fn world(pool: PgPool) -> World {
     .fetch_one(&pool)
     .await
     .unwrap();
+    let account_a: String =
+        sqlx::query_scalar("SELECT id::text FROM staff_accounts WHERE email = 'agent@mulhouse.fr'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     World {
         app,
         site_a,
@@ -99,6 +106,7 @@ async fn world(pool: PgPool) -> World {
         appt_b,
         station_a,
         rule_a,
+        account_a,
     }
 }
 
@@ -243,6 +251,14 @@ fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
             true,
             false,
         ),
+        (
+            "PATCH",
+            format!("/api/v1/staff/accounts/{}", w.account_a),
+            json!({"active": true}),
+            200,
+            true,
+            true,
+        ),
         ("GET", "/api/v1/staff/audit".into(), Value::Null, 200, true, false),
         (
             "GET",
@@ -288,6 +304,7 @@ async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
                 .replace(&w.appt_a, "{appointment_id}")
                 .replace(&w.station_a, "{station_id}")
                 .replace(&w.rule_a, "{rule_id}")
+                .replace(&w.account_a, "{account_id}")
         })
         .collect();
     tested.sort();
@@ -850,4 +867,83 @@ async fn over_https_the_session_cookie_is_a_host_cookie(pool: PgPool) {
         me(format!("rdv_staff={token}")).await.unwrap().status().as_u16(),
         401
     );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_deactivated_account_is_shut_out_at_once_from_the_api_and_the_pages(pool: PgPool) {
+    let w = world(pool.clone()).await;
+    let app = &w.app;
+    let agent = token(app, "agent@mulhouse.fr").await;
+    let chef = token(app, "chef@mulhouse.fr").await;
+    let me = |t: String| async move {
+        let api = call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&t))
+            .await
+            .0;
+        let page = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(format!("{}/agents", app.base))
+            .header("cookie", format!("rdv_staff={t}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        (api, page)
+    };
+    assert_eq!(me(agent.clone()).await, (200, 200));
+    // Rixheim's staff do not even see the account; an agent cannot deactivate anyone.
+    let path = format!("/api/v1/staff/accounts/{}", w.account_a);
+    let off = json!({"active": false});
+    let rixheim = token(app, "agent@rixheim.fr").await;
+    assert_eq!(call(app, "PATCH", &path, &off, Some(&rixheim)).await.0, 404);
+    assert_eq!(call(app, "PATCH", &path, &off, Some(&agent)).await.0, 403);
+    // Mulhouse's administrator deactivates it: the very next request of its session is refused.
+    let (s, b) = call(app, "PATCH", &path, &off, Some(&chef)).await;
+    assert_eq!((s, b["active"].as_bool()), (200, Some(false)), "{b}");
+    let (api, page) = me(agent.clone()).await;
+    assert_eq!(api, 401);
+    assert_eq!(page, 303, "the pages send it to the login");
+    let revoked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id
+         WHERE a.email = 'agent@mulhouse.fr' AND s.revoked_at IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(revoked, 0, "every session closed");
+    assert_eq!(login(app, "agent@mulhouse.fr", PASSWORD).await.0, 401);
+    // Re-enabled, it logs in again; promoted, it administers; nobody changes their own account.
+    let (s, _) = call(
+        app,
+        "PATCH",
+        &path,
+        &json!({"active": true, "role": "commune_admin"}),
+        Some(&chef),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let again = token(app, "agent@mulhouse.fr").await;
+    let (s, me_body) = call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&again)).await;
+    assert_eq!((s, me_body["role"].as_str()), (200, Some("commune_admin")));
+    let (s, b) = call(app, "PATCH", &path, &json!({"active": false}), Some(&again)).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (422, Some("own_account")));
+    let (s, _) = call(
+        app,
+        "PATCH",
+        &path,
+        &json!({"role": "platform_admin"}),
+        Some(&chef),
+    )
+    .await;
+    assert_eq!(
+        s, 403,
+        "a commune administrator never makes a platform administrator"
+    );
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'account_update'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 2);
 }

@@ -225,3 +225,54 @@ pub async fn set_password_closing_other_sessions(
     .await?;
     tx.commit().await
 }
+
+/// An account as its administrators see it.
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AccountSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub commune_insee: Option<String>,
+    pub active: bool,
+}
+
+/// One account, locked for the change about to be made.
+pub async fn account_for_update(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<AccountSummary>> {
+    sqlx::query_as(
+        "SELECT id, email, display_name, role, commune_insee, active FROM staff_accounts WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Sets an account's active flag and role; a deactivation closes every session at once.
+pub async fn set_account_state(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    active: bool,
+    role: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<AccountSummary> {
+    let row: AccountSummary = sqlx::query_as(
+        "UPDATE staff_accounts SET active = $2, role = $3 WHERE id = $1
+         RETURNING id, email, display_name, role, commune_insee, active",
+    )
+    .bind(id)
+    .bind(active)
+    .bind(role)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !active {
+        sqlx::query("UPDATE staff_sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(row)
+}

@@ -8,6 +8,7 @@ pub mod error;
 pub mod holds;
 pub mod management;
 pub mod staff_access;
+pub mod staff_accounts;
 pub mod staff_appointments;
 pub mod staff_sessions;
 

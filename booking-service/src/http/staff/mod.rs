@@ -1,6 +1,7 @@
 //! The staff API under `/api/v1/staff/`: login, agendas, statuses, counter bookings, export, audit.
 //! Every route checks the role and the commune; another commune's resources answer 404.
 
+pub mod account_lifecycle;
 pub mod admin;
 pub mod agenda;
 pub mod appointments;

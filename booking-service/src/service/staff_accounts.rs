@@ -1,0 +1,94 @@
+//! A staff account's life after its creation: deactivated when someone leaves (every session
+//! ends at once), re-enabled, its role changed, always within the caller's rights and audited.
+
+use super::staff_access::not_yours;
+use super::{ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::db::staff::{self as db, AccountSummary};
+use crate::staff::{audit, Role, StaffUser};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A change to an account; what is `None` stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChange {
+    pub active: Option<bool>,
+    /// As typed: `agent`, `commune_admin` or `platform_admin`.
+    pub role: Option<String>,
+}
+
+/// Whether `caller` may manage `target` and give it `role`. Accounts of another commune (and
+/// platform administrators, for commune staff) are not found; among the visible ones, a platform
+/// administrator manages anyone, a commune administrator its commune's agents and administrators
+/// (never making a platform administrator), an agent nobody.
+fn may_manage(caller: &StaffUser, target: &AccountSummary, role: Role) -> Result<(), ServiceError> {
+    let visible = match target.commune_insee.as_deref() {
+        Some(c) => caller.sees(c),
+        None => caller.role == Role::PlatformAdmin,
+    };
+    if !visible {
+        return Err(not_yours("account_not_found"));
+    }
+    match caller.role {
+        Role::PlatformAdmin => Ok(()),
+        Role::CommuneAdmin if role != Role::PlatformAdmin => Ok(()),
+        Role::CommuneAdmin | Role::Agent => Err(ServiceError::Forbidden),
+    }
+}
+
+/// Applies `change` to account `id` (the API's `PATCH /api/v1/staff/accounts/{id}`).
+pub async fn update(
+    state: &AppState,
+    caller: &StaffUser,
+    id: Uuid,
+    change: &AccountChange,
+) -> ServiceResult<AccountSummary> {
+    let mut tx = state.pool.begin().await?;
+    let target = db::account_for_update(&mut tx, id)
+        .await?
+        .ok_or_else(|| not_yours("account_not_found"))?;
+    let role = match change.role.as_deref() {
+        None => {
+            Role::parse(&target.role).ok_or_else(|| ServiceError::Internal("unknown stored role".into()))?
+        }
+        Some(raw) => Role::parse(raw.trim()).ok_or_else(|| {
+            ServiceError::invalid(
+                "invalid_role",
+                "role",
+                "Rôle : agent, commune_admin ou platform_admin.",
+            )
+        })?,
+    };
+    may_manage(caller, &target, role)?;
+    // The schema ties a commune to every role but the platform administrator's.
+    if (role == Role::PlatformAdmin) != target.commune_insee.is_none() {
+        return Err(ServiceError::invalid(
+            "invalid_role",
+            "role",
+            "Ce rôle ne convient pas à un compte rattaché (ou non) à une commune : créez un autre compte.",
+        ));
+    }
+    let active = change.active.unwrap_or(target.active);
+    if caller.id == id && (!active || role != caller.role) {
+        return Err(ServiceError::invalid(
+            "own_account",
+            "active",
+            "Vous ne pouvez ni désactiver votre propre compte ni changer votre rôle.",
+        ));
+    }
+    let now = state.clock.now();
+    let updated = db::set_account_state(&mut tx, id, active, role.as_str(), now).await?;
+    audit::record(
+        &mut *tx,
+        caller,
+        updated.commune_insee.as_deref(),
+        "account_update",
+        None,
+        Some(&id.to_string()),
+        json!({"active": active, "role": role.as_str(), "was_active": target.active, "was_role": target.role}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(updated)
+}
