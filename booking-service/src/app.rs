@@ -154,6 +154,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::calendar::stats))
         .routes(routes!(staff::admin::list_accounts, staff::admin::create_account))
         .routes(routes!(staff::account_lifecycle::update_account))
+        .routes(routes!(staff::account_lifecycle::request_password_reset))
+        .routes(routes!(staff::account_lifecycle::confirm_password_reset))
         .routes(routes!(staff::admin::audit_log))
         .routes(routes!(staff::admin::outbox_failures))
         .routes(routes!(ops::healthz))

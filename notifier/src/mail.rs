@@ -37,14 +37,41 @@ impl MailKind {
         }
     }
 
-    /// The outbox kinds this worker sends.
-    pub const OUTBOX_KINDS: [&'static str; 5] = [
+    /// The outbox kinds this worker sends (with the staff's password-reset link).
+    pub const OUTBOX_KINDS: [&'static str; 6] = [
         "confirmation",
         "reschedule",
         "cancellation",
         "reminder",
         "ants_warning",
+        STAFF_PASSWORD_RESET,
     ];
+}
+
+/// The outbox kind of a staff member's password-reset link.
+pub const STAFF_PASSWORD_RESET: &str = "staff_password_reset";
+
+/// The email carrying a one-time link to set a new staff password.
+pub fn render_password_reset(display_name: &str, link: &str, minutes: i64) -> Rendered {
+    let subject = "Nouveau mot de passe – espace des agents".to_string();
+    let intro = format!(
+        "Une demande de nouveau mot de passe a été faite pour votre compte d'agent. Le lien ci-dessous \
+         fonctionne une seule fois, pendant {minutes} minutes. Si vous n'êtes pas à l'origine de cette \
+         demande, ignorez ce message : votre mot de passe actuel reste valable."
+    );
+    let text = format!(
+        "Bonjour {display_name},\n\n{intro}\n\nChoisir un nouveau mot de passe : {link}\n\n{AUTOMATIC}\n"
+    );
+    let html = layout(
+        &subject,
+        html! {
+            p { "Bonjour " (Text(display_name)) "," }
+            p { (Text(&intro)) }
+            p { a href=(Text(link)) { "Choisir un nouveau mot de passe" } }
+        },
+    )
+    .into_string();
+    Rendered { subject, text, html }
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -107,6 +107,9 @@ impl Worker {
 
     /// Decides and sends one row.
     pub async fn handle(&self, row: &OutboxRow, now: DateTime<Utc>) -> Outcome {
+        if row.kind == mail::STAFF_PASSWORD_RESET {
+            return self.password_reset(row).await;
+        }
         let Some(kind) = MailKind::from_outbox(&row.kind) else {
             return Outcome::Dropped(format!("not an email kind: {}", row.kind));
         };
@@ -221,6 +224,70 @@ impl Worker {
             }
             None => builder.multipart(alternative),
         };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("cannot build message: {e}")),
+        };
+        match self
+            .transport
+            .send(&message, &format!("{:08}-{}.eml", row.id, row.kind))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(outbox = row.id, kind = %row.kind, to = %mask_email(&email), "email sent");
+                Outcome::Sent
+            }
+            Err(SendError::Permanent(e)) => Outcome::Failed(e),
+            Err(SendError::Transient(e)) if row.attempts >= self.config.max_attempts => {
+                Outcome::Failed(format!("gave up after {} attempts: {e}", row.attempts))
+            }
+            Err(SendError::Transient(e)) => Outcome::Retry(e),
+        }
+    }
+
+    /// Sends a staff member's one-time password link (the token comes sealed in the row).
+    async fn password_reset(&self, row: &OutboxRow) -> Outcome {
+        use base64::Engine;
+        let Some(account) = row
+            .payload
+            .get("account_id")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uuid>().ok())
+        else {
+            return Outcome::Failed("password reset without an account".into());
+        };
+        let sealed = row
+            .payload
+            .get("sealed")
+            .and_then(Value::as_str)
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+        let Some(token) = sealed.and_then(|s| self.sealer.open(&s).ok()) else {
+            return Outcome::Failed("password reset token cannot be opened (APP_SECRET changed?)".into());
+        };
+        let found: Result<Option<(String, String, bool)>, _> =
+            sqlx::query_as("SELECT email, display_name, active FROM staff_accounts WHERE id = $1")
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await;
+        let (email, name) = match found {
+            Ok(Some((email, name, true))) => (email, name),
+            Ok(_) => return Outcome::Dropped("account gone or deactivated".into()),
+            Err(e) => return Outcome::Retry(format!("database: {e}")),
+        };
+        let to = match email.parse::<lettre::Address>() {
+            Ok(a) => Mailbox::new(Some(name.clone()), a),
+            Err(e) => return Outcome::Failed(format!("bad recipient address: {e}")),
+        };
+        let base = self.config.public_base_url.trim_end_matches('/');
+        let link = format!("{base}/agents/mot-de-passe/{token}");
+        let r =
+            mail::render_password_reset(&name, &link, booking_service::staff::accounts::RESET_LINK_MINUTES);
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(r.subject)
+            .message_id(Some(format!("<outbox-{}.reset@{}>", row.id, self.domain)))
+            .multipart(MultiPart::alternative_plain_html(r.text, r.html));
         let message = match message {
             Ok(m) => m,
             Err(e) => return Outcome::Failed(format!("cannot build message: {e}")),

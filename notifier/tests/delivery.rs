@@ -788,3 +788,132 @@ async fn names_with_commas_and_parentheses_are_quoted_not_refused(pool: PgPool) 
     assert_eq!(addr.address(), Some(to.as_str()));
     assert!(addr.name().unwrap().contains("Dupont, épouse Martin"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn without_tls_none_written_out_a_relay_that_offers_no_starttls_gets_nothing_in_clear(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let smtp = SmtpServer::start(SmtpOptions::default()).await;
+    queue(&app, &pool, 1, &email()).await;
+    let mut c = config(smtp.port);
+    c.smtp_url = Some(booking_service::config::Secret::new(format!(
+        "smtp://127.0.0.1:{}",
+        smtp.port
+    )));
+    drain(&worker(&pool, c, &app.clock)).await;
+    assert!(smtp.messages().is_empty(), "sent in clear");
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'confirmation' AND status = 'pending'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 1, "kept for a retry");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_forgotten_staff_password_is_reset_once_through_the_emailed_link(pool: PgPool) {
+    use booking_service::staff::{accounts, Role};
+    accounts::create_account(
+        &pool,
+        "agent@m2a.fr",
+        e2e_tests::STAFF_PASSWORD,
+        "Agent Test",
+        Role::PlatformAdmin,
+        None,
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let smtp = SmtpServer::start(SmtpOptions::default()).await;
+    let old_session = app.staff_token("agent@m2a.fr").await;
+    let ask = |mail: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/staff/password-reset",
+                &serde_json::json!({"email": mail}),
+                "10.50.0.1",
+            )
+            .await
+            .0
+        }
+    };
+    // The same answer for an unknown address, and nothing queued for it.
+    assert_eq!(ask("nobody@m2a.fr").await, 202);
+    assert_eq!(ask("Agent@M2A.fr").await, 202);
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'staff_password_reset'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1);
+    drain(&worker(&pool, config(smtp.port), &app.clock)).await;
+    let msgs = smtp.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].rcpt_to, vec!["<agent@m2a.fr>".to_string()]);
+    let mail = parse(&msgs[0].data);
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/agents/mot-de-passe/"))
+        .expect("link in the email")
+        .to_string();
+    let token = link.rsplit('/').next().unwrap().to_string();
+    // The token is not stored in clear anywhere.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_password_resets WHERE token_hash = $1")
+        .bind(token.as_bytes())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    let confirm = |t: String, p: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/staff/password-reset/confirm",
+                &serde_json::json!({"token": t, "password": p}),
+                "10.50.0.1",
+            )
+            .await
+        }
+    };
+    let (s, b) = confirm(token.clone(), "short").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (422, Some("weak_password")));
+    let (s, _) = confirm(token.clone(), "a brand new long password").await;
+    assert_eq!(s, 204);
+    // Once only; the old session is over; the new password works, the old one not.
+    let (s, b) = confirm(token.clone(), "yet another long password").await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("invalid_reset_link"))
+    );
+    let (s, _) = app
+        .call("GET", "/api/v1/staff/me", &Value::Null, Some(&old_session))
+        .await;
+    assert_eq!(s, 401);
+    assert_eq!(
+        app.staff_login("agent@m2a.fr", e2e_tests::STAFF_PASSWORD, "10.50.0.2")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        app.staff_login("agent@m2a.fr", "a brand new long password", "10.50.0.2")
+            .await
+            .0,
+        200
+    );
+    // A link expires after an hour.
+    assert_eq!(ask("agent@m2a.fr").await, 202);
+    drain(&worker(&pool, config(smtp.port), &app.clock)).await;
+    let late = parse(&smtp.messages()[1].data)
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/agents/mot-de-passe/"))
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    app.clock.advance(chrono::Duration::minutes(61));
+    let (s, _) = confirm(late, "an expired attempt here").await;
+    assert_eq!(s, 422);
+}

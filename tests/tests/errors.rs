@@ -228,6 +228,8 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("GET", "/api/v1/staff/accounts"),
         ("POST", "/api/v1/staff/accounts"),
         ("PATCH", "/api/v1/staff/accounts/{account_id}"),
+        ("POST", "/api/v1/staff/password-reset"),
+        ("POST", "/api/v1/staff/password-reset/confirm"),
         ("GET", "/api/v1/staff/audit"),
         ("GET", "/api/v1/staff/outbox/failures"),
         ("GET", "/healthz"),

@@ -21,6 +21,8 @@ pub enum OutboxKind {
     AntsDeclare,
     /// Withdraw it.
     AntsDelete,
+    /// A staff member's one-time password link (no appointment).
+    StaffPasswordReset,
 }
 
 impl OutboxKind {
@@ -33,15 +35,16 @@ impl OutboxKind {
             Self::Reminder => "reminder",
             Self::AntsDeclare => "ants_declare",
             Self::AntsDelete => "ants_delete",
+            Self::StaffPasswordReset => "staff_password_reset",
         }
     }
 }
 
-/// Queues one row for `appointment`, due at `due_at` (now for most kinds).
+/// Queues one row for `appointment` (none for a staff email), due at `due_at` (now for most kinds).
 pub async fn enqueue(
     conn: &mut PgConnection,
     kind: OutboxKind,
-    appointment: Uuid,
+    appointment: impl Into<Option<Uuid>>,
     payload: Value,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -50,7 +53,7 @@ pub async fn enqueue(
         "INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(kind.code())
-    .bind(appointment)
+    .bind(appointment.into())
     .bind(payload)
     .bind(due_at)
     .bind(now)

@@ -276,3 +276,75 @@ pub async fn set_account_state(
     }
     Ok(row)
 }
+
+/// Records a password-reset token (its hash) and queues its email in one transaction.
+pub async fn insert_password_reset(
+    pool: &PgPool,
+    token_hash: &[u8],
+    account: Uuid,
+    sealed_token: &[u8],
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    use base64::Engine;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO staff_password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(account)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    let payload = serde_json::json!({
+        "account_id": account,
+        "sealed": base64::engine::general_purpose::STANDARD.encode(sealed_token),
+    });
+    super::outbox::enqueue(&mut tx, super::outbox::OutboxKind::StaffPasswordReset, None, payload, now, now).await?;
+    tx.commit().await
+}
+
+/// Uses a reset token once: sets the new password hash and closes every session of the account,
+/// in one transaction. `None` when the token is unknown, used or expired.
+pub async fn use_password_reset(
+    pool: &PgPool,
+    token_hash: &[u8],
+    new_hash: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<AccountSummary>> {
+    let mut tx = pool.begin().await?;
+    let account: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE staff_password_resets SET used_at = $2
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING account_id",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let row: Option<AccountSummary> = sqlx::query_as(
+        "UPDATE staff_accounts SET password_hash = $2 WHERE id = $1 AND active
+         RETURNING id, email, display_name, role, commune_insee, active",
+    )
+    .bind(account)
+    .bind(new_hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.is_none() {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE staff_sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+        .bind(account)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM staff_login_failures WHERE account_id = $1")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(row)
+}

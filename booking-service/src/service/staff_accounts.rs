@@ -5,7 +5,7 @@ use super::staff_access::not_yours;
 use super::{ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::staff::{self as db, AccountSummary};
-use crate::staff::{audit, Role, StaffUser};
+use crate::staff::{accounts, audit, Role, StaffUser};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -91,4 +91,49 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(updated)
+}
+
+/// "Forgotten password" for `email`: a one-time link is emailed when an active account has the
+/// address. The answer never says whether it does. `client` keys the attempt budget.
+pub async fn request_password_reset(state: &AppState, client: &str, email: &str) -> ServiceResult<()> {
+    if state.login_limiter.check_key(&client.to_string()).is_err() {
+        return Err(ServiceError::TooManyAttempts { retry_after_secs: 60 });
+    }
+    if email.len() > super::staff_sessions::MAX_EMAIL_LEN {
+        return Err(ServiceError::invalid("invalid_field", "email", "Adresse trop longue."));
+    }
+    accounts::request_password_reset(&state.pool, &state.sealer, email, state.clock.now()).await?;
+    Ok(())
+}
+
+/// Sets a new password with the link's token: once, before it expires; every session ends.
+pub async fn complete_password_reset(state: &AppState, token: &str, new_password: &str) -> ServiceResult<()> {
+    if let Err(message) = accounts::check_password_strength(new_password) {
+        return Err(ServiceError::invalid("weak_password", "password", message));
+    }
+    if !crate::tokens::has_token_shape(token) {
+        return Err(invalid_link());
+    }
+    let now = state.clock.now();
+    let account = accounts::complete_password_reset(&state.pool, token, new_password, now)
+        .await?
+        .ok_or_else(invalid_link)?;
+    let user = StaffUser {
+        id: account.id,
+        email: account.email,
+        display_name: account.display_name,
+        role: Role::parse(&account.role).ok_or_else(|| ServiceError::Internal("unknown stored role".into()))?,
+        commune_insee: account.commune_insee,
+    };
+    audit::record(&state.pool, &user, user.commune_insee.as_deref(), "password_reset", None, None, json!({}), now)
+        .await?;
+    Ok(())
+}
+
+fn invalid_link() -> ServiceError {
+    ServiceError::invalid(
+        "invalid_reset_link",
+        "token",
+        "Ce lien n'est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau.",
+    )
 }

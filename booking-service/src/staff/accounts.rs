@@ -182,3 +182,41 @@ pub async fn change_password(
         .await?;
     Ok(true)
 }
+
+/// How long a password-reset link works.
+pub const RESET_LINK_MINUTES: i64 = 60;
+
+/// Starts a password reset for `email`: when an active account has it, a one-time token is
+/// stored (hashed) and its email queued with the token sealed for the notifier. Says nothing of
+/// whether the address exists.
+pub async fn request_password_reset(
+    pool: &PgPool,
+    sealer: &crate::secrets::Sealer,
+    email: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let Some(row) = db::account_by_email(pool, &email.trim().to_lowercase())
+        .await?
+        .filter(|r| r.active)
+    else {
+        return Ok(());
+    };
+    let (token, hash) = new_token();
+    let expires_at = now + Duration::minutes(RESET_LINK_MINUTES);
+    db::insert_password_reset(pool, &hash, row.id, &sealer.seal(&token), now, expires_at).await
+}
+
+/// Sets a new password with a reset token, once; every session of the account is closed.
+pub async fn complete_password_reset(
+    pool: &PgPool,
+    token: &str,
+    new_password: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<db::AccountSummary>> {
+    let new_hash = {
+        let _permit = ARGON2_PERMITS.acquire().await?;
+        let password = new_password.to_string();
+        tokio::task::spawn_blocking(move || hash_password(&password)).await??
+    };
+    Ok(db::use_password_reset(pool, &hash_token(token), &new_hash, now).await?)
+}

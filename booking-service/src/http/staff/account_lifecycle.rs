@@ -1,5 +1,6 @@
-//! `PATCH /api/v1/staff/accounts/{account_id}`: deactivate (every session ends), re-enable, or
-//! change the role of a staff account.
+//! A staff account's life: `PATCH /api/v1/staff/accounts/{account_id}` deactivates (every
+//! session ends), re-enables or changes the role; a forgotten password is reset through a
+//! one-time emailed link.
 
 use crate::app::AppState;
 use crate::db::staff::AccountSummary;
@@ -8,7 +9,9 @@ use crate::request::extract::{Json, Path};
 use crate::request::params;
 use crate::request::staff_session::Staff;
 use crate::service::staff_accounts::{self, AccountChange};
+use crate::request::client::{client_key, PeerAddr};
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -42,4 +45,46 @@ pub async fn update_account(
     Ok(axum::Json(
         staff_accounts::update(&state, &staff.user, id, &change).await?,
     ))
+}
+
+/// A forgotten password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// Emails a one-time link to set a new password (valid one hour) when an active account has
+/// this address; the answer is the same either way.
+#[utoipa::path(post, path = "/api/v1/staff/password-reset", tag = "staff", request_body = ResetRequest,
+    responses((status = 202, description = "Un lien est envoyé si l'adresse a un compte"),
+              (status = 429, description = "Trop de demandes")))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Json(req): Json<ResetRequest>,
+) -> ApiResult<StatusCode> {
+    let client = client_key(&state, &headers, &peer);
+    staff_accounts::request_password_reset(&state, &client, &req.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A new password, with the emailed link's token.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetConfirm {
+    pub token: String,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+/// Sets a new password with the link's token (once); every session of the account ends.
+#[utoipa::path(post, path = "/api/v1/staff/password-reset/confirm", tag = "staff", request_body = ResetConfirm,
+    responses((status = 204, description = "Mot de passe changé"),
+              (status = 422, description = "Lien expiré ou déjà utilisé, ou mot de passe trop court")))]
+pub async fn confirm_password_reset(
+    State(state): State<AppState>,
+    Json(req): Json<ResetConfirm>,
+) -> ApiResult<StatusCode> {
+    staff_accounts::complete_password_reset(&state, req.token.trim(), &req.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
