@@ -228,21 +228,7 @@ impl Worker {
             Ok(m) => m,
             Err(e) => return Outcome::Failed(format!("cannot build message: {e}")),
         };
-        match self
-            .transport
-            .send(&message, &format!("{:08}-{}.eml", row.id, row.kind))
-            .await
-        {
-            Ok(()) => {
-                tracing::info!(outbox = row.id, kind = %row.kind, to = %mask_email(&email), "email sent");
-                Outcome::Sent
-            }
-            Err(SendError::Permanent(e)) => Outcome::Failed(e),
-            Err(SendError::Transient(e)) if row.attempts >= self.config.max_attempts => {
-                Outcome::Failed(format!("gave up after {} attempts: {e}", row.attempts))
-            }
-            Err(SendError::Transient(e)) => Outcome::Retry(e),
-        }
+        self.deliver(row, &message, &email).await
     }
 
     /// Sends a staff member's one-time password link (the token comes sealed in the row).
@@ -292,13 +278,19 @@ impl Worker {
             Ok(m) => m,
             Err(e) => return Outcome::Failed(format!("cannot build message: {e}")),
         };
+        self.deliver(row, &message, &email).await
+    }
+
+    /// Sends a built message for `row` and says what became of it: sent, retried later (a
+    /// transient failure, until the attempts run out), or failed for good.
+    async fn deliver(&self, row: &OutboxRow, message: &Message, to: &str) -> Outcome {
         match self
             .transport
-            .send(&message, &format!("{:08}-{}.eml", row.id, row.kind))
+            .send(message, &format!("{:08}-{}.eml", row.id, row.kind))
             .await
         {
             Ok(()) => {
-                tracing::info!(outbox = row.id, kind = %row.kind, to = %mask_email(&email), "email sent");
+                tracing::info!(outbox = row.id, kind = %row.kind, to = %mask_email(to), "email sent");
                 Outcome::Sent
             }
             Err(SendError::Permanent(e)) => Outcome::Failed(e),

@@ -301,7 +301,15 @@ pub async fn insert_password_reset(
         "account_id": account,
         "sealed": base64::engine::general_purpose::STANDARD.encode(sealed_token),
     });
-    super::outbox::enqueue(&mut tx, super::outbox::OutboxKind::StaffPasswordReset, None, payload, now, now).await?;
+    super::outbox::enqueue(
+        &mut tx,
+        super::outbox::OutboxKind::StaffPasswordReset,
+        None,
+        payload,
+        now,
+        now,
+    )
+    .await?;
     tx.commit().await
 }
 

@@ -100,7 +100,11 @@ pub async fn request_password_reset(state: &AppState, client: &str, email: &str)
         return Err(ServiceError::TooManyAttempts { retry_after_secs: 60 });
     }
     if email.len() > super::staff_sessions::MAX_EMAIL_LEN {
-        return Err(ServiceError::invalid("invalid_field", "email", "Adresse trop longue."));
+        return Err(ServiceError::invalid(
+            "invalid_field",
+            "email",
+            "Adresse trop longue.",
+        ));
     }
     accounts::request_password_reset(&state.pool, &state.sealer, email, state.clock.now()).await?;
     Ok(())
@@ -122,11 +126,21 @@ pub async fn complete_password_reset(state: &AppState, token: &str, new_password
         id: account.id,
         email: account.email,
         display_name: account.display_name,
-        role: Role::parse(&account.role).ok_or_else(|| ServiceError::Internal("unknown stored role".into()))?,
+        role: Role::parse(&account.role)
+            .ok_or_else(|| ServiceError::Internal("unknown stored role".into()))?,
         commune_insee: account.commune_insee,
     };
-    audit::record(&state.pool, &user, user.commune_insee.as_deref(), "password_reset", None, None, json!({}), now)
-        .await?;
+    audit::record(
+        &state.pool,
+        &user,
+        user.commune_insee.as_deref(),
+        "password_reset",
+        None,
+        None,
+        json!({}),
+        now,
+    )
+    .await?;
     Ok(())
 }
 

@@ -195,10 +195,5 @@ pub async fn run(
     state: RegistryState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    booking_service::app::serve(listener, app(state), shutdown).await
 }

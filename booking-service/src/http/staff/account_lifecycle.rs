@@ -5,11 +5,11 @@
 use crate::app::AppState;
 use crate::db::staff::AccountSummary;
 use crate::error::ApiResult;
+use crate::request::client::{client_key, PeerAddr};
 use crate::request::extract::{Json, Path};
 use crate::request::params;
 use crate::request::staff_session::Staff;
 use crate::service::staff_accounts::{self, AccountChange};
-use crate::request::client::{client_key, PeerAddr};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
