@@ -221,7 +221,8 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
     b.shot("arrive").await;
-    b.wait_for_text("checked_in").await;
+    // The status cell, in French (a table cell is followed by a tab in `innerText`).
+    b.wait_for_text("\tarrivé\t").await;
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")
         .fetch_one(&pool)
         .await
@@ -254,7 +255,7 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.type_into("input[name=reason]", "Mairie fermée exceptionnellement")
         .await;
     b.click("form[action$='/statut'] button.secondary").await;
-    b.wait_for_text("cancelled").await;
+    b.wait_for_text("\tannulé\t").await;
     let cancelled: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments WHERE status = 'cancelled' AND cancel_reason = 'Mairie fermée exceptionnellement'")
         .fetch_one(&pool)
         .await
@@ -479,7 +480,7 @@ async fn a_tampered_form_field_never_breaks_a_redirect(pool: PgPool) {
     .await;
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
-    let t = b.wait_for_text("checked_in").await;
+    let t = b.wait_for_text("\tarrivé\t").await;
     assert!(!t.contains("Erreur interne"), "{t}");
     assert!(b.url().await.contains(&format!("/agents/lieux/{}", site.id)));
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")

@@ -2,10 +2,13 @@
 //! management page behind the email link (see, cancel, move). The ANTS `callback_url` lands on
 //! `/reserver`, which holds the slot if it is still free.
 
-use super::{error_page, esc, page};
+use super::components::{self as ui, DaySlots, Input, SlotTarget, TimeButton};
+use super::error_page;
+use super::page;
 use crate::app::AppState;
 use crate::db::appointments::AppointmentView;
 use crate::domain::motif::Motif;
+use crate::domain::status::AppointmentStatus;
 use crate::error::ApiError;
 use crate::request::client::{check_write_rate, client_key, PeerAddr};
 use crate::request::extract::{Path, Query};
@@ -16,10 +19,11 @@ use crate::service::holds::{self, HoldInput};
 use crate::service::{management, Alternative, ServiceError};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -33,13 +37,26 @@ fn when(at: DateTime<Utc>, tz: Tz) -> String {
 
 /// Home: search by commune or postcode.
 #[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn home() -> Html<String> {
+pub async fn home() -> Markup {
     page(
         "Prendre rendez-vous pour une carte d'identité ou un passeport",
-        "<p>Cherchez une mairie par le nom de la commune ou son code postal. Vous pouvez prendre rendez-vous \
-         dans n'importe quelle mairie équipée, quelle que soit votre commune.</p>\
-         <form method=\"get\" action=\"/recherche\" role=\"search\"><label for=\"q\">Commune ou code postal</label>\
-         <input id=\"q\" name=\"q\" required autocomplete=\"address-level2\"><button type=\"submit\">Rechercher</button></form>",
+        html! {
+            p {
+                "Cherchez une mairie par le nom de la commune ou son code postal. Vous pouvez prendre \
+                 rendez-vous dans n'importe quelle mairie équipée, quelle que soit votre commune."
+            }
+            form method="get" action="/recherche" role="search" {
+                (Input {
+                    id: "q",
+                    name: "q",
+                    label: "Commune ou code postal",
+                    autocomplete: Some("address-level2"),
+                    required: true,
+                    ..Input::default()
+                })
+                button type="submit" { "Rechercher" }
+            }
+        },
     )
 }
 
@@ -59,50 +76,70 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
         Err(e) => return error_page(e.into()),
     };
     let (communes, sites) = (&found.communes, &found.sites);
-    let mut body = format!("<p>Résultats pour « {} ».</p>", esc(trimmed));
     let earliest: Vec<(DateTime<Utc>, String, uuid::Uuid, Tz)> = found
         .earliest
         .iter()
-        .map(|e| (e.slot.start.with_timezone(&Utc), e.site.name.clone(), e.site.id, e.slot.start.timezone()))
+        .map(|e| {
+            (
+                e.slot.start.with_timezone(&Utc),
+                e.site.name.clone(),
+                e.site.id,
+                e.slot.start.timezone(),
+            )
+        })
         .collect();
-    if !earliest.is_empty() {
-        body.push_str(
-            "<h2>Les premiers créneaux libres (carte d'identité, une personne)</h2><ul class=\"slots\">",
-        );
-        for (start, name, site_id, tz) in earliest.iter().take(6) {
-            body.push_str(&format!(
-                "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{site_id}\">\
-                 <input type=\"hidden\" name=\"motif\" value=\"CNI\"><input type=\"hidden\" name=\"persons\" value=\"1\">\
-                 <input type=\"hidden\" name=\"start\" value=\"{}\"><button type=\"submit\">{}</button></form></li>",
-                esc(&start.to_rfc3339()),
-                esc(&format!("{} – {}", when(*start, *tz), name))
-            ));
+    // Each commune with its equipped sites; communes without one are left out.
+    let by_commune: Vec<_> = communes
+        .iter()
+        .map(|c| {
+            let here: Vec<_> = sites.iter().filter(|s| s.commune_insee == c.insee_code).collect();
+            (c, here)
+        })
+        .filter(|(_, here)| !here.is_empty())
+        .collect();
+    let body = html! {
+        p { "Résultats pour « " (trimmed) " »." }
+        @if !earliest.is_empty() {
+            h2 { "Les premiers créneaux libres (carte d'identité, une personne)" }
+            ul.slots {
+                @for (start, name, site_id, tz) in earliest.iter().take(6) {
+                    (ui::slot_button(
+                        &SlotTarget {
+                            site_id: &site_id.to_string(),
+                            motif: Motif::Cni.code(),
+                            persons: "1",
+                            moving: None,
+                        },
+                        &TimeButton {
+                            start: start.to_rfc3339(),
+                            text: format!("{} – {}", when(*start, *tz), name),
+                            aria_label: None,
+                        },
+                    ))
+                }
+            }
+            p.hint { "Pour un autre motif ou plusieurs personnes, choisissez une mairie ci-dessous." }
         }
-        body.push_str("</ul><p class=\"hint\">Pour un autre motif ou plusieurs personnes, choisissez une mairie ci-dessous.</p>");
-    }
-    body.push_str("<h2>Mairies</h2>");
-    let mut any = false;
-    for c in communes {
-        let here: Vec<_> = sites.iter().filter(|s| s.commune_insee == c.insee_code).collect();
-        if here.is_empty() {
-            continue;
+        h2 { "Mairies" }
+        @for (commune, here) in &by_commune {
+            h3 { (commune.name) }
+            ul {
+                @for s in here {
+                    li {
+                        a href={ "/lieux/" (s.id) } { (s.name) }
+                        " – " (s.address_line) ", " (s.postcode) " " (s.city)
+                    }
+                }
+            }
         }
-        any = true;
-        body.push_str(&format!("<h3>{}</h3><ul>", esc(&c.name)));
-        for s in here {
-            body.push_str(&format!(
-                "<li><a href=\"/lieux/{}\">{}</a> – {}</li>",
-                s.id,
-                esc(&s.name),
-                esc(&format!("{}, {} {}", s.address_line, s.postcode, s.city))
-            ));
+        @if by_commune.is_empty() {
+            p {
+                "Aucune mairie équipée ne correspond. Essayez le nom d'une commune voisine, ou "
+                a href="/recherche?q=" { "voyez toutes les mairies" } "."
+            }
         }
-        body.push_str("</ul>");
-    }
-    if !any {
-        body.push_str("<p>Aucune mairie équipée ne correspond. Essayez le nom d'une commune voisine, ou <a href=\"/recherche?q=\">voyez toutes les mairies</a>.</p>");
-    }
-    page("Mairies où prendre rendez-vous", &body).into_response()
+    };
+    page("Mairies où prendre rendez-vous", body).into_response()
 }
 
 /// Which motif, how many persons, and (when moving) which appointment.
@@ -123,12 +160,12 @@ pub async fn site_page(
     Query(q): Query<SiteQuery>,
 ) -> Response {
     match site_body(&state, &site_id, &q).await {
-        Ok((title, body)) => page(&title, &body).into_response(),
+        Ok((title, body)) => page(&title, body).into_response(),
         Err(e) => error_page(e),
     }
 }
 
-async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(String, String), ApiError> {
+async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(String, Markup), ApiError> {
     let query = SlotsQuery {
         site_id: params::uuid(site_id, "site_id")?,
         motif: params::motif(q.motif.as_deref(), Motif::Cni)?,
@@ -138,40 +175,11 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
         open_ended_days: 21,
     };
     let found = availability::site_slots(state, &query).await?;
-    let (site, tz, setting, motif, persons) = (found.site, found.tz, found.setting, query.motif, query.persons);
+    let (site, tz, setting, motif, persons) =
+        (found.site, found.tz, found.setting, query.motif, query.persons);
     let settings = found.offered;
     let slots = found.slots;
     let moving = q.deplacer.as_deref().filter(|t| !t.is_empty());
-    let mut body = format!(
-        "<p>{}</p>",
-        esc(&format!("{}, {} {}", site.address_line, site.postcode, site.city))
-    );
-    body.push_str(
-        "<form method=\"get\"><label for=\"motif\">Motif</label><select id=\"motif\" name=\"motif\">",
-    );
-    for m in &settings {
-        let sel = if m.motif == motif { " selected" } else { "" };
-        body.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            m.motif.code(),
-            esc(m.motif.label_fr())
-        ));
-    }
-    body.push_str(&format!(
-        "</select><label for=\"persons\">Nombre de personnes (une pré-demande chacune)</label>\
-         <input id=\"persons\" name=\"persons\" type=\"number\" min=\"1\" max=\"{}\" value=\"{persons}\">",
-        setting.max_persons
-    ));
-    if let Some(t) = moving {
-        body.push_str(&format!(
-            "<input type=\"hidden\" name=\"deplacer\" value=\"{}\">",
-            esc(t)
-        ));
-    }
-    body.push_str("<button type=\"submit\" class=\"secondary\">Mettre à jour les horaires</button></form>");
-    if slots.is_empty() {
-        body.push_str("<p class=\"notice\">Aucun créneau libre dans les trois prochaines semaines ici. Essayez une autre mairie.</p>");
-    }
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
     for s in &slots {
         by_day
@@ -179,27 +187,48 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
             .or_default()
             .push(s.start.with_timezone(&Utc));
     }
-    for starts in by_day.values() {
-        body.push_str(&format!(
-            "<h2>{}</h2><ul class=\"slots\">",
-            esc(&day_label(starts[0], tz))
-        ));
-        for s in starts {
-            let hm = s.with_timezone(&tz).format("%H:%M").to_string();
-            body.push_str(&format!(
-                "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{}\">\
-                 <input type=\"hidden\" name=\"motif\" value=\"{}\"><input type=\"hidden\" name=\"persons\" value=\"{persons}\">\
-                 <input type=\"hidden\" name=\"start\" value=\"{}\">{}\
-                 <button type=\"submit\" aria-label=\"{}\">{hm}</button></form></li>",
-                site.id,
-                motif.code(),
-                esc(&s.to_rfc3339()),
-                moving.map(|t| format!("<input type=\"hidden\" name=\"deplacer\" value=\"{}\">", esc(t))).unwrap_or_default(),
-                esc(&format!("Réserver le {}", when(*s, tz)))
-            ));
+    let days: Vec<DaySlots> = by_day
+        .values()
+        .map(|starts| DaySlots {
+            label: day_label(starts[0], tz),
+            times: starts
+                .iter()
+                .map(|s| TimeButton {
+                    start: s.to_rfc3339(),
+                    text: s.with_timezone(&tz).format("%H:%M").to_string(),
+                    aria_label: Some(format!("Réserver le {}", when(*s, tz))),
+                })
+                .collect(),
+        })
+        .collect();
+    let (target_site, target_persons) = (site.id.to_string(), persons.to_string());
+    let target = SlotTarget {
+        site_id: &target_site,
+        motif: motif.code(),
+        persons: &target_persons,
+        moving,
+    };
+    let body = html! {
+        p { (site.address_line) ", " (site.postcode) " " (site.city) }
+        form method="get" {
+            label for="motif" { "Motif" }
+            select #motif name="motif" {
+                @for m in &settings {
+                    option value=(m.motif.code()) selected[m.motif == motif] { (m.motif.label_fr()) }
+                }
+            }
+            label for="persons" { "Nombre de personnes (une pré-demande chacune)" }
+            input #persons name="persons" type="number" min="1" max=(setting.max_persons) value=(persons);
+            @if let Some(token) = moving {
+                (ui::hidden("deplacer", token))
+            }
+            button type="submit" class="secondary" { "Mettre à jour les horaires" }
         }
-        body.push_str("</ul>");
-    }
+        @if slots.is_empty() {
+            (ui::info("Aucun créneau libre dans les trois prochaines semaines ici. Essayez une autre mairie."))
+        }
+        (ui::slots_by_day(&target, &days))
+    };
     Ok((site.name, body))
 }
 
@@ -243,25 +272,36 @@ fn hold_input(f: &HoldForm) -> Result<HoldInput, ApiError> {
     })
 }
 
+/// What a citizen who lost a race is told. Written with `&#39;` for the apostrophe, as the page
+/// always has been (an ANTS end-to-end test reads these words in the raw HTML).
+const TAKEN: &str = "Désolé, ce créneau vient d&#39;être pris par une autre personne. \
+                     Voici les prochains créneaux libres dans cette mairie :";
+
 /// The kind answer to a lost race: what happened, and the next free times as buttons.
 fn taken_page(f: &HoldForm, alternatives: &[Alternative]) -> Response {
-    let mut body = format!("<p class=\"notice\" role=\"alert\">{}</p>", esc("Désolé, ce créneau vient d'être pris par une autre personne. Voici les prochains créneaux libres dans cette mairie :"));
-    body.push_str("<ul class=\"slots\">");
-    for alt in alternatives {
-        let (tz, at) = (alt.start.timezone(), alt.start.with_timezone(&Utc));
-        let a = &alt.start.to_rfc3339();
-        body.push_str(&format!(
-            "<li><form method=\"post\" action=\"/reserver\"><input type=\"hidden\" name=\"site_id\" value=\"{}\">\
-             <input type=\"hidden\" name=\"motif\" value=\"{}\"><input type=\"hidden\" name=\"persons\" value=\"{}\">\
-             <input type=\"hidden\" name=\"start\" value=\"{}\"><button type=\"submit\">{}</button></form></li>",
-            esc(&f.site_id), esc(&f.motif), esc(&f.persons), esc(a), esc(&when(at, tz))
-        ));
-    }
-    body.push_str(&format!(
-        "</ul><p><a href=\"/lieux/{}\">Voir tous les horaires de cette mairie</a></p>",
-        esc(&f.site_id)
-    ));
-    (StatusCode::CONFLICT, page("Ce créneau n'est plus libre", &body)).into_response()
+    let target = SlotTarget {
+        site_id: &f.site_id,
+        motif: &f.motif,
+        persons: &f.persons,
+        moving: None,
+    };
+    let times: Vec<TimeButton> = alternatives
+        .iter()
+        .map(|alt| {
+            let (tz, at) = (alt.start.timezone(), alt.start.with_timezone(&Utc));
+            TimeButton {
+                start: alt.start.to_rfc3339(),
+                text: when(at, tz),
+                aria_label: None,
+            }
+        })
+        .collect();
+    let body = html! {
+        (ui::warning(PreEscaped(TAKEN)))
+        (ui::slot_list(&target, &times))
+        p { a href={ "/lieux/" (f.site_id) } { "Voir tous les horaires de cette mairie" } }
+    };
+    (StatusCode::CONFLICT, page("Ce créneau n'est plus libre", body)).into_response()
 }
 
 /// Holds the chosen time and continues to the form.
@@ -357,43 +397,7 @@ async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f:
         Err(e) => return error_page(e.into()),
     };
     let tz = availability::site_tz(&site).unwrap_or(chrono_tz::Europe::Paris);
-    let field_err = |field: &str| -> String {
-        error
-            .filter(|e| {
-                e.field.is_some_and(|f| {
-                    f == field || (field == "pre_demande_numbers" && f.starts_with("pre_demande"))
-                })
-            })
-            .map(|e| {
-                format!(
-                    "<p class=\"error\" id=\"err-{field}\" role=\"alert\">{}</p>",
-                    esc(&e.message)
-                )
-            })
-            .unwrap_or_default()
-    };
-    let described = |field: &str| {
-        if field_err(field).is_empty() {
-            String::new()
-        } else {
-            format!(" aria-describedby=\"err-{field}\" aria-invalid=\"true\"")
-        }
-    };
-    let mut body = format!(
-        "<p class=\"notice\">{} – {}, {}. Ce créneau vous est réservé jusqu'à {} : remplissez le formulaire avant.</p>",
-        esc(&site.name),
-        esc(&when(claims.start_at(), tz)),
-        esc(claims.motif.label_fr()),
-        claims.expires_at().with_timezone(&tz).format("%H:%M")
-    );
-    if let Some(e) = error.filter(|e| e.field.is_none()) {
-        body.push_str(&format!(
-            "<p class=\"error\" role=\"alert\">{}</p>",
-            esc(&e.message)
-        ));
-    }
-    body.push_str(&format!("<form method=\"post\" action=\"/reserver/confirmer\"><input type=\"hidden\" name=\"jeton\" value=\"{}\">", esc(token)));
-    for (name, label, value, auto, kind, field) in [
+    let fields = [
         (
             "first_name",
             "Prénom",
@@ -426,39 +430,81 @@ async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f:
             "tel",
             "citizen.phone",
         ),
-    ] {
-        let required = if name == "phone" { "" } else { " required" };
-        body.push_str(&format!(
-            "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{auto}\" value=\"{}\"{required}{}>{}",
-            esc(value),
-            described(field),
-            field_err(field)
-        ));
-    }
-    if claims.motif.requires_pre_demande() {
-        let numbers = f.numbers(usize::from(claims.persons));
-        for i in 1..=usize::from(claims.persons).min(5) {
-            body.push_str(&format!(
-                "<label for=\"numero_{i}\">Numéro de pré-demande ANTS, personne {i} (10 lettres ou chiffres)</label>\
-                 <input id=\"numero_{i}\" name=\"numero_{i}\" required minlength=\"10\" maxlength=\"12\" autocapitalize=\"characters\" value=\"{}\"{}>",
-                esc(numbers.get(i - 1).map(String::as_str).unwrap_or("")),
-                described("pre_demande_numbers")
-            ));
+    ];
+    let body = html! {
+        (ui::info(html! {
+            (site.name) " – " (when(claims.start_at(), tz)) ", " (claims.motif.label_fr())
+            ". Ce créneau vous est réservé jusqu'à "
+            (claims.expires_at().with_timezone(&tz).format("%H:%M"))
+            " : remplissez le formulaire avant."
+        }))
+        @if let Some(e) = error.filter(|e| e.field.is_none()) {
+            (ui::error(&e.message))
         }
-        body.push_str(&field_err("pre_demande_numbers"));
-        if let Some(e) = error.filter(|e| e.code == "pre_demande_booked_elsewhere") {
-            // ANTS's answer in plain French, and the explicit choice it calls for.
-            body.push_str(&format!(
-                "<p class=\"error\" id=\"err-autre\" role=\"alert\">{}</p>\
-                 <label><input type=\"checkbox\" name=\"confirm_other_appointments\" value=\"oui\" style=\"width:auto\" aria-describedby=\"err-autre\"> \
-                 J'annule mon autre rendez-vous et je confirme celui-ci</label>",
-                esc(&e.message)
-            ));
+        form method="post" action="/reserver/confirmer" {
+            (ui::hidden("jeton", token))
+            @for (name, label, value, autocomplete, kind, field) in fields {
+                @let message = field_message(error, field);
+                @let error_id = format!("err-{field}");
+                (Input {
+                    id: name,
+                    name,
+                    label,
+                    kind: Some(kind),
+                    autocomplete: Some(autocomplete),
+                    value: Some(value),
+                    required: name != "phone",
+                    error_id: message.map(|_| error_id.as_str()),
+                    ..Input::default()
+                })
+                (ui::field_error(&error_id, message))
+            }
+            @if claims.motif.requires_pre_demande() {
+                @let numbers = f.numbers(usize::from(claims.persons));
+                @let message = field_message(error, "pre_demande_numbers");
+                @for i in 1..=usize::from(claims.persons).min(5) {
+                    @let id = format!("numero_{i}");
+                    @let label = format!("Numéro de pré-demande ANTS, personne {i} (10 lettres ou chiffres)");
+                    (Input {
+                        id: &id,
+                        name: &id,
+                        label: &label,
+                        value: Some(numbers.get(i - 1).map(String::as_str).unwrap_or("")),
+                        required: true,
+                        minlength: Some(10),
+                        maxlength: Some(12),
+                        autocapitalize: Some("characters"),
+                        error_id: message.map(|_| "err-pre_demande_numbers"),
+                        ..Input::default()
+                    })
+                }
+                (ui::field_error("err-pre_demande_numbers", message))
+                @if let Some(e) = error.filter(|e| e.code == "pre_demande_booked_elsewhere") {
+                    // ANTS's answer in plain French, and the explicit choice it calls for.
+                    (ui::field_error("err-autre", Some(&e.message)))
+                    label {
+                        input type="checkbox" name="confirm_other_appointments" value="oui"
+                            aria-describedby="err-autre";
+                        " J'annule mon autre rendez-vous et je confirme celui-ci"
+                    }
+                }
+            }
+            button type="submit" { "Confirmer le rendez-vous" }
         }
-    }
-    body.push_str("<button type=\"submit\">Confirmer le rendez-vous</button></form>");
+    };
     let status = error.map(|e| e.status).unwrap_or(StatusCode::OK);
-    (status, page("Vos coordonnées", &body)).into_response()
+    (status, page("Vos coordonnées", body)).into_response()
+}
+
+/// The message of `error` when it is about `field` (any pré-demande field counts for the numbers).
+fn field_message<'e>(error: Option<&'e ApiError>, field: &str) -> Option<&'e str> {
+    error
+        .filter(|e| {
+            e.field.is_some_and(|f| {
+                f == field || (field == "pre_demande_numbers" && f.starts_with("pre_demande"))
+            })
+        })
+        .map(|e| e.message.as_str())
 }
 
 /// Books the held slot, or shows the form again with each error next to its field.
@@ -527,57 +573,60 @@ pub async fn manage_page(
     let live = a.status.citizen_may_change();
     let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
     let can_change = live && state.clock.now() <= deadline;
-    let mut body = String::new();
-    if q.nouveau.is_some() {
-        body.push_str("<p class=\"success\" role=\"status\">Rendez-vous confirmé. Un e-mail de confirmation vous est envoyé avec ce lien.</p>");
-    }
-    if q.deplace.is_some() {
-        body.push_str("<p class=\"success\" role=\"status\">Rendez-vous déplacé.</p>");
-    }
-    let status = match a.status.code() {
-        "booked" => "confirmé",
-        "cancelled" => "annulé",
-        "checked_in" => "accueilli en mairie",
-        "done" => "terminé",
-        "no_show" => "absent",
-        _ => "passé",
-    };
-    body.push_str(&format!(
-        "<table><tr><th scope=\"row\">Statut</th><td>Rendez-vous {status}</td></tr>\
-         <tr><th scope=\"row\">Date et heure</th><td>{}</td></tr><tr><th scope=\"row\">Lieu</th><td>{}<br>{}</td></tr>\
-         <tr><th scope=\"row\">Motif</th><td>{}</td></tr><tr><th scope=\"row\">Personnes</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Référence</th><td>{}</td></tr><tr><th scope=\"row\">Numéros de pré-demande</th><td>{}</td></tr></table>",
-        esc(&when(a.start, tz)),
-        esc(&a.site_name),
-        esc(&format!("{}, {} {}", a.address_line, a.postcode, a.city)),
-        esc(motif.label_fr()),
-        a.persons,
-        esc(&a.reference),
-        esc(&a.pre_demande_numbers.join(", "))
-    ));
-    if live {
-        body.push_str("<h2>À apporter</h2><ul>");
-        for item in crate::domain::french::what_to_bring(motif) {
-            body.push_str(&format!("<li>{}</li>", esc(item)));
+    let move_link = format!(
+        "/lieux/{}?motif={}&persons={}&deplacer={token}",
+        a.site_id,
+        motif.code(),
+        a.persons
+    );
+    let body = html! {
+        @if q.nouveau.is_some() {
+            (ui::success("Rendez-vous confirmé. Un e-mail de confirmation vous est envoyé avec ce lien."))
         }
-        body.push_str(&format!("</ul><p><a class=\"button\" href=\"/rdv/{token}/calendrier.ics\">Ajouter à mon agenda (.ics)</a></p>"));
+        @if q.deplace.is_some() {
+            (ui::success("Rendez-vous déplacé."))
+        }
+        table {
+            tr { th scope="row" { "Statut" } td { "Rendez-vous " (status_for_citizen(a.status)) } }
+            tr { th scope="row" { "Date et heure" } td { (when(a.start, tz)) } }
+            tr {
+                th scope="row" { "Lieu" }
+                td { (a.site_name) br; (a.address_line) ", " (a.postcode) " " (a.city) }
+            }
+            tr { th scope="row" { "Motif" } td { (motif.label_fr()) } }
+            tr { th scope="row" { "Personnes" } td { (a.persons) } }
+            tr { th scope="row" { "Référence" } td { (a.reference) } }
+            tr { th scope="row" { "Numéros de pré-demande" } td { (a.pre_demande_numbers.join(", ")) } }
+        }
+        @if live {
+            h2 { "À apporter" }
+            ul {
+                @for item in crate::domain::french::what_to_bring(motif) {
+                    li { (item) }
+                }
+            }
+            p { a.button href={ "/rdv/" (token) "/calendrier.ics" } { "Ajouter à mon agenda (.ics)" } }
+        }
+        @if can_change {
+            h2 { "Modifier" }
+            p { "Vous pouvez annuler ou déplacer ce rendez-vous en ligne jusqu'au " (when(deadline, tz)) "." }
+            p { a href=(move_link) { "Choisir un autre horaire" } }
+            form method="post" action={ "/rdv/" (token) "/annuler" } {
+                button type="submit" class="secondary" { "Annuler le rendez-vous" }
+            }
+        } @else if live {
+            (ui::info("Le délai pour modifier en ligne est dépassé : contactez la mairie."))
+        }
+    };
+    page("Votre rendez-vous", body).into_response()
+}
+
+/// The status as the citizen reads it: the counter's "arrivé" is "accueilli en mairie" here.
+fn status_for_citizen(status: AppointmentStatus) -> &'static str {
+    match status {
+        AppointmentStatus::CheckedIn => "accueilli en mairie",
+        other => other.label_fr(),
     }
-    if can_change {
-        body.push_str(&format!(
-            "<h2>Modifier</h2><p>Vous pouvez annuler ou déplacer ce rendez-vous en ligne jusqu'au {}.</p>\
-             <p><a href=\"/lieux/{}?motif={}&amp;persons={}&amp;deplacer={token}\">Choisir un autre horaire</a></p>\
-             <form method=\"post\" action=\"/rdv/{token}/annuler\"><button type=\"submit\" class=\"secondary\">Annuler le rendez-vous</button></form>",
-            esc(&when(deadline, tz)),
-            a.site_id,
-            motif.code(),
-            a.persons
-        ));
-    } else if live {
-        body.push_str(
-            "<p class=\"notice\">Le délai pour modifier en ligne est dépassé : contactez la mairie.</p>",
-        );
-    }
-    page("Votre rendez-vous", &body).into_response()
 }
 
 /// The cancellation link of emails and of ANTS: asks for confirmation.
@@ -589,14 +638,17 @@ pub async fn cancel_page(State(state): State<AppState>, Path(token): Path<String
         Err(e) => return error_page(e),
     };
     let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
-    let body = format!(
-        "<p>Annuler le rendez-vous du {} à {} ? Le créneau sera aussitôt proposé à quelqu'un d'autre.</p>\
-         <form method=\"post\" action=\"/rdv/{token}/annuler\"><button type=\"submit\">Oui, annuler</button></form>\
-         <p><a href=\"/rdv/{token}\">Non, revenir au rendez-vous</a></p>",
-        esc(&when(a.start, tz)),
-        esc(&a.site_name)
-    );
-    page("Annuler le rendez-vous", &body).into_response()
+    let body = html! {
+        p {
+            "Annuler le rendez-vous du " (when(a.start, tz)) " à " (a.site_name)
+            " ? Le créneau sera aussitôt proposé à quelqu'un d'autre."
+        }
+        form method="post" action={ "/rdv/" (token) "/annuler" } {
+            button type="submit" { "Oui, annuler" }
+        }
+        p { a href={ "/rdv/" (token) } { "Non, revenir au rendez-vous" } }
+    };
+    page("Annuler le rendez-vous", body).into_response()
 }
 
 /// Cancels and shows the result.
@@ -615,11 +667,11 @@ pub async fn cancel_post(
         Ok(m) => (m.appointment, m.tz),
         Err(e) => return error_page(e.into()),
     };
-    page(
-        "Rendez-vous annulé",
-        &format!("<p class=\"success\" role=\"status\">Votre rendez-vous du {} est annulé. Un e-mail vous le confirme.</p><p><a href=\"/\">Prendre un autre rendez-vous</a></p>", esc(&when(a.start, tz))),
-    )
-    .into_response()
+    let body = html! {
+        (ui::success(html! { "Votre rendez-vous du " (when(a.start, tz)) " est annulé. Un e-mail vous le confirme." }))
+        p { a href="/" { "Prendre un autre rendez-vous" } }
+    };
+    page("Rendez-vous annulé", body).into_response()
 }
 
 /// Moves an appointment onto a hold just placed.

@@ -1,43 +1,34 @@
 //! Server-rendered pages, in French, usable on a phone, with a keyboard and without JavaScript:
 //! the citizen's booking journey and management page, and the counter staff's day.
 //! They call the same functions as the JSON API, so the rules are the same.
+//!
+//! # Templates
+//!
+//! Pages are compiled templates written with [maud](https://maud.lambda.xyz): [`layout::page`]
+//! puts the content in the page every page shares (skip link, header, one `h1`, footer), and
+//! [`components`] holds the repeated pieces (notices, labelled fields and their errors, slot
+//! buttons by day, staff forms with their CSRF token, the staff day table). Every value spliced
+//! into a template is escaped; there is no escaping to call by hand, and `PreEscaped` is kept
+//! for constant text written here.
+//!
+//! Why maud rather than askama: the templates are Rust, type-checked with the handler that
+//! fills them (a renamed field or a wrong type does not compile); there are no separate template
+//! files to keep in sync with the structs that feed them; a component is a plain function
+//! returning `Markup`, called like any other; and escaping holds by construction, since text
+//! can only enter as a value to render.
 
 pub mod calendar_file;
 pub mod citizen;
+pub mod components;
+pub mod layout;
 pub mod staff;
+
+pub use layout::page;
 
 use crate::error::ApiError;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A whole page: language, viewport, one `h1`, the shared stylesheet.
-pub fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} – Rendez-vous CNI et passeport</title><link rel=\"stylesheet\" href=\"/static/site.css\"></head>\
-         <body><header><a href=\"/\">Rendez-vous carte d'identité et passeport</a></header>\
-         <main id=\"contenu\"><h1>{t}</h1>{body}</main>\
-         <footer class=\"hint\">Service des mairies de Mulhouse Alsace Agglomération, ouvert à tous.</footer></body></html>",
-        t = esc(title)
-    ))
-}
+use axum::response::{IntoResponse, Response};
+use maud::html;
 
 /// An error as a page, with the API error's status and message.
 pub fn error_page(e: ApiError) -> Response {
@@ -49,11 +40,11 @@ pub fn error_page(e: ApiError) -> Response {
         s if s >= 500 => "Erreur",
         _ => "Demande incorrecte",
     };
-    let body = format!(
-        "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">Retour à l'accueil</a></p>",
-        esc(&e.message)
-    );
-    (e.status, page(title, &body)).into_response()
+    let body = html! {
+        (components::error(&e.message))
+        p { a href="/" { "Retour à l'accueil" } }
+    };
+    (e.status, page(title, body)).into_response()
 }
 
 /// The stylesheet, cached by browsers for a day (no external CDN: the service runs on closed networks).

@@ -1,7 +1,10 @@
 //! The counter staff's pages: login, their sites, a site's day by station with check-in, done,
 //! no-show and cancel buttons. Every form carries a CSRF token derived from the session.
 
-use super::{error_page, esc, page};
+use super::components::{self as ui, DayLine, DayTable, Input};
+use super::error_page;
+use super::page;
+use crate::domain::status::AppointmentStatus;
 use crate::error::ApiError;
 use crate::http::client::{client_key, PeerAddr};
 use crate::http::extract::{Path, Query};
@@ -13,9 +16,10 @@ use crate::service::staff_sessions;
 use crate::service::ServiceError;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{Duration, NaiveTime};
+use chrono::{Duration, NaiveDate, NaiveTime};
+use maud::{html, Markup};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -28,28 +32,36 @@ fn csrf(session: &str) -> String {
 
 /// The login form.
 #[utoipa::path(get, path = "/agents/connexion", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn login_page() -> Html<String> {
+pub async fn login_page() -> Markup {
     login_form(None)
 }
 
-fn login_form(error: Option<&str>) -> Html<String> {
-    let err = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"err-login\">{}</p>",
-                esc(e)
-            )
-        })
-        .unwrap_or_default();
-    page(
-        "Connexion des agents",
-        &format!(
-            "{err}<form method=\"post\" action=\"/agents/connexion\"><label for=\"email\">Adresse électronique</label>\
-             <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
-             <label for=\"password\">Mot de passe</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button type=\"submit\">Se connecter</button></form>"
-        ),
-    )
+fn login_form(error: Option<&str>) -> Markup {
+    let body = html! {
+        (ui::field_error("err-login", error))
+        form method="post" action="/agents/connexion" {
+            (Input {
+                id: "email",
+                name: "email",
+                label: "Adresse électronique",
+                kind: Some("email"),
+                autocomplete: Some("username"),
+                required: true,
+                ..Input::default()
+            })
+            (Input {
+                id: "password",
+                name: "password",
+                label: "Mot de passe",
+                kind: Some("password"),
+                autocomplete: Some("current-password"),
+                required: true,
+                ..Input::default()
+            })
+            button type="submit" { "Se connecter" }
+        }
+    };
+    page("Connexion des agents", body)
 }
 
 /// Credentials from the form.
@@ -71,7 +83,7 @@ pub async fn login_post(
     let client = client_key(&state, &headers, &peer);
     match staff_sessions::login(&state, &client, &f.email, &f.password).await {
         Ok(done) => {
-            let cookie = staff_sessions::session_cookie(&done.token, done.expires_at, state.clock.now());
+            let cookie = staff_sessions::session_cookie(&state, &done.token, done.expires_at);
             let mut resp = Redirect::to("/agents").into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -112,17 +124,14 @@ pub async fn sites(State(state): State<AppState>, staff: Result<Staff, ApiError>
         Ok(r) => r,
         Err(e) => return error_page(e.into()),
     };
-    let mut body = String::from("<ul>");
-    for s in rows.iter().filter(|s| staff.user.sees(&s.commune_insee)) {
-        body.push_str(&format!(
-            "<li><a href=\"/agents/lieux/{}\">{} ({})</a></li>",
-            s.id,
-            esc(&s.name),
-            esc(&s.commune_name)
-        ));
-    }
-    body.push_str("</ul>");
-    page("Vos lieux", &body).into_response()
+    let body = html! {
+        ul {
+            @for s in rows.iter().filter(|s| staff.user.sees(&s.commune_insee)) {
+                li { a href={ "/agents/lieux/" (s.id) } { (s.name) " (" (s.commune_name) ")" } }
+            }
+        }
+    };
+    page("Vos lieux", body).into_response()
 }
 
 /// Which day.
@@ -169,98 +178,105 @@ pub async fn day(
         Err(e) => return error_page(e.into()),
     };
     let token = csrf(&staff.token);
-    let mut body = format!(
-        "<p><a href=\"/agents/lieux/{id}?jour={prev}\">Jour précédent</a> · <a href=\"/agents/lieux/{id}?jour={next}\">Jour suivant</a></p>\
-         <table><caption>{d}</caption><thead><tr><th scope=\"col\">Poste</th><th scope=\"col\">Heure</th><th scope=\"col\">Usager</th><th scope=\"col\">Motif</th><th scope=\"col\">Statut</th><th scope=\"col\">Actions</th></tr></thead><tbody>",
-        id = site.id,
-        prev = day - Duration::days(1),
-        next = day + Duration::days(1),
-        d = esc(&day.format("%d/%m/%Y").to_string())
-    );
-    for DayRow {
-        id,
-        station,
-        start,
-        status,
-        motif,
-        persons,
-        last_name: last,
-        first_name: first,
-    } in &rows
-    {
-        let mut actions = String::new();
-        if matches!(status.as_str(), "booked" | "checked_in") {
-            actions.push_str(&format!(
-                "<form method=\"post\" action=\"/agents/rendez-vous/{id}/statut\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-                 <input type=\"hidden\" name=\"status\" value=\"cancelled\"><input type=\"hidden\" name=\"site\" value=\"{}\"><input type=\"hidden\" name=\"jour\" value=\"{day}\">\
-                 <label for=\"motif-{id}\">Motif d'annulation (envoyé à l'usager)</label><input id=\"motif-{id}\" name=\"reason\" required>\
-                 <button type=\"submit\" class=\"secondary\">Annuler</button></form>",
-                site.id
-            ));
-        }
-        let next: &[(&str, &str)] = match status.as_str() {
-            "booked" => &[("checked_in", "Arrivé"), ("no_show", "Absent")],
-            "checked_in" => &[("done", "Terminé"), ("no_show", "Absent")],
-            _ => &[],
-        };
-        for (value, label) in next {
-            actions.push_str(&format!(
-                "<form method=\"post\" action=\"/agents/rendez-vous/{id}/statut\" style=\"display:inline\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-                 <input type=\"hidden\" name=\"status\" value=\"{value}\"><input type=\"hidden\" name=\"site\" value=\"{}\"><input type=\"hidden\" name=\"jour\" value=\"{day}\">\
-                 <button type=\"submit\" aria-label=\"{label} : {}\">{label}</button></form> ",
-                site.id,
-                esc(&format!("{first} {last}"))
-            ));
-        }
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{} ({persons})</td><td>{}</td><td>{actions}</td></tr>",
-            esc(station),
-            start.with_timezone(&tz).format("%H:%M"),
-            esc(first),
-            esc(last),
-            esc(motif),
-            esc(status)
-        ));
-    }
-    body.push_str("</tbody></table>");
+    let lines: Vec<DayLine> = rows
+        .iter()
+        .map(|r| DayLine {
+            id: r.id,
+            station: &r.station,
+            time: r.start.with_timezone(&tz).format("%H:%M").to_string(),
+            first_name: &r.first_name,
+            last_name: &r.last_name,
+            motif: &r.motif,
+            persons: r.persons,
+            status: r.status,
+        })
+        .collect();
+    let table = DayTable {
+        caption: day.format("%d/%m/%Y").to_string(),
+        csrf: &token,
+        site_id: site.id,
+        day,
+    };
     let stations: Vec<(uuid::Uuid, String)> =
         sqlx::query_as("SELECT id, name FROM stations WHERE site_id = $1 AND active ORDER BY name")
             .bind(site.id)
             .fetch_all(&state.pool)
             .await
             .unwrap_or_default();
-    let options: String = stations
-        .iter()
-        .map(|(id, name)| format!("<option value=\"{id}\">{}</option>", esc(name)))
-        .collect();
-    body.push_str(&format!(
-        "<h2>Rendez-vous au guichet ou par téléphone</h2>\
-         <form method=\"post\" action=\"/agents/lieux/{id}/rendez-vous\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\"><input type=\"hidden\" name=\"jour\" value=\"{day}\">\
-         <label for=\"g-motif\">Motif</label><select id=\"g-motif\" name=\"motif\"><option value=\"CNI\">Carte d'identité</option><option value=\"PASSPORT\">Passeport</option>\
-         <option value=\"CNI-PASSPORT\">Carte d'identité et passeport</option><option value=\"RETRIEVAL\">Retrait d'un titre</option></select>\
-         <label for=\"g-persons\">Personnes</label><input id=\"g-persons\" name=\"persons\" type=\"number\" min=\"1\" max=\"10\" value=\"1\">\
-         <label for=\"g-heure\">Heure</label><input id=\"g-heure\" name=\"heure\" type=\"time\" required>\
-         <label for=\"g-prenom\">Prénom</label><input id=\"g-prenom\" name=\"first_name\" required>\
-         <label for=\"g-nom\">Nom</label><input id=\"g-nom\" name=\"last_name\" required>\
-         <label for=\"g-email\">Courriel (facultatif)</label><input id=\"g-email\" name=\"email\" type=\"email\">\
-         <label for=\"g-tel\">Téléphone (facultatif)</label><input id=\"g-tel\" name=\"phone\" type=\"tel\">\
-         <label for=\"g-source\">Origine</label><select id=\"g-source\" name=\"source\"><option value=\"counter\">Guichet</option><option value=\"phone\">Téléphone</option></select>\
-         <button type=\"submit\">Réserver</button></form>\
-         <h2>Fermeture</h2><form method=\"post\" action=\"/agents/lieux/{id}/fermeture\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-         <label for=\"f-poste\">Poste</label><select id=\"f-poste\" name=\"station\"><option value=\"\">Tout le lieu</option>{options}</select>\
-         <label for=\"f-debut\">Début</label><input id=\"f-debut\" name=\"debut\" type=\"datetime-local\" required>\
-         <label for=\"f-fin\">Fin</label><input id=\"f-fin\" name=\"fin\" type=\"datetime-local\" required>\
-         <label for=\"f-motif\">Motif</label><input id=\"f-motif\" name=\"motif\" required>\
-         <button type=\"submit\" class=\"secondary\">Voir les rendez-vous concernés</button></form>\
-         <h2>Poste en panne</h2><form method=\"post\" action=\"/agents/lieux/{id}/panne\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
-         <label for=\"p-poste\">Poste</label><select id=\"p-poste\" name=\"station\">{options}</select>\
-         <label for=\"p-debut\">Début</label><input id=\"p-debut\" name=\"debut\" type=\"datetime-local\" required>\
-         <label for=\"p-fin\">Fin</label><input id=\"p-fin\" name=\"fin\" type=\"datetime-local\" required>\
-         <label for=\"p-motif\">Motif (envoyé aux usagers dont le rendez-vous est annulé)</label><input id=\"p-motif\" name=\"motif\" required>\
-         <button type=\"submit\" class=\"secondary\">Déclarer la panne</button></form>",
-        id = site.id
-    ));
-    page(&site.name, &body).into_response()
+    let station_options = html! {
+        @for (id, name) in &stations {
+            option value=(id) { (name) }
+        }
+    };
+    let day_link = |d: NaiveDate| format!("/agents/lieux/{}?jour={d}", site.id);
+    let action = |what: &str| format!("/agents/lieux/{}/{what}", site.id);
+    let body = html! {
+        p {
+            a href=(day_link(day - Duration::days(1))) { "Jour précédent" }
+            " · "
+            a href=(day_link(day + Duration::days(1))) { "Jour suivant" }
+        }
+        (ui::day_table(&table, &lines))
+        h2 { "Rendez-vous au guichet ou par téléphone" }
+        (ui::staff_form(Some(&action("rendez-vous")), &token, false, html! {
+            (ui::hidden("jour", day))
+            label for="g-motif" { "Motif" }
+            select #g-motif name="motif" {
+                option value="CNI" { "Carte d'identité" }
+                option value="PASSPORT" { "Passeport" }
+                option value="CNI-PASSPORT" { "Carte d'identité et passeport" }
+                option value="RETRIEVAL" { "Retrait d'un titre" }
+            }
+            label for="g-persons" { "Personnes" }
+            input #g-persons name="persons" type="number" min="1" max="10" value="1";
+            (Input { id: "g-heure", name: "heure", label: "Heure", kind: Some("time"), required: true, ..Input::default() })
+            (Input { id: "g-prenom", name: "first_name", label: "Prénom", required: true, ..Input::default() })
+            (Input { id: "g-nom", name: "last_name", label: "Nom", required: true, ..Input::default() })
+            (Input { id: "g-email", name: "email", label: "Courriel (facultatif)", kind: Some("email"), ..Input::default() })
+            (Input { id: "g-tel", name: "phone", label: "Téléphone (facultatif)", kind: Some("tel"), ..Input::default() })
+            label for="g-source" { "Origine" }
+            select #g-source name="source" {
+                option value="counter" { "Guichet" }
+                option value="phone" { "Téléphone" }
+            }
+            button type="submit" { "Réserver" }
+        }))
+        h2 { "Fermeture" }
+        (ui::staff_form(Some(&action("fermeture")), &token, false, html! {
+            label for="f-poste" { "Poste" }
+            select #f-poste name="station" {
+                option value="" { "Tout le lieu" }
+                (station_options)
+            }
+            (period("f"))
+            (Input { id: "f-motif", name: "motif", label: "Motif", required: true, ..Input::default() })
+            button type="submit" class="secondary" { "Voir les rendez-vous concernés" }
+        }))
+        h2 { "Poste en panne" }
+        (ui::staff_form(Some(&action("panne")), &token, false, html! {
+            label for="p-poste" { "Poste" }
+            select #p-poste name="station" { (station_options) }
+            (period("p"))
+            (Input {
+                id: "p-motif",
+                name: "motif",
+                label: "Motif (envoyé aux usagers dont le rendez-vous est annulé)",
+                required: true,
+                ..Input::default()
+            })
+            button type="submit" class="secondary" { "Déclarer la panne" }
+        }))
+    };
+    page(&site.name, body).into_response()
+}
+
+/// The start and end fields of a closure or a breakdown (`prefix` keeps the ids apart).
+fn period(prefix: &str) -> Markup {
+    let (start, end) = (format!("{prefix}-debut"), format!("{prefix}-fin"));
+    html! {
+        (Input { id: &start, name: "debut", label: "Début", kind: Some("datetime-local"), required: true, ..Input::default() })
+        (Input { id: &end, name: "fin", label: "Fin", kind: Some("datetime-local"), required: true, ..Input::default() })
+    }
 }
 
 /// A local `YYYY-MM-DDTHH:MM` (a `datetime-local` field) as an RFC 3339 instant at the site.
@@ -412,49 +428,41 @@ pub async fn closure_post(
         Ok(o) => o,
         Err(e) => return error_page(e),
     };
-    let mut body = String::new();
-    if out.applied {
-        body.push_str("<p class=\"success\" role=\"status\">Fermeture enregistrée.</p>");
-    }
-    body.push_str(&format!(
-        "<p>{} rendez-vous pris pendant cette fermeture{}.</p><ul>",
-        out.hits.len(),
-        if out.applied {
-            " sont maintenus : prévenez ces usagers ou annulez-les"
-        } else {
-            ""
+    let body = html! {
+        @if out.applied {
+            (ui::success("Fermeture enregistrée."))
         }
-    ));
-    for h in &out.hits {
-        body.push_str(&format!(
-            "<li>{} – {} ({})</li>",
-            h.start.with_timezone(&tz).format("%d/%m %H:%M"),
-            esc(&h.last_name),
-            esc(&h.reference)
-        ));
-    }
-    body.push_str("</ul>");
-    if !out.applied {
-        body.push_str(&format!(
-            "<form method=\"post\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"station\" value=\"{}\">\
-             <input type=\"hidden\" name=\"debut\" value=\"{}\"><input type=\"hidden\" name=\"fin\" value=\"{}\"><input type=\"hidden\" name=\"motif\" value=\"{}\">\
-             <input type=\"hidden\" name=\"confirmer\" value=\"1\"><button type=\"submit\">Confirmer la fermeture</button></form>",
-            esc(&f.csrf), esc(&f.station), esc(&f.debut), esc(&f.fin), esc(&f.motif)
-        ));
-    }
-    body.push_str(&format!(
-        "<p><a href=\"/agents/lieux/{}\">Retour à la journée</a></p>",
-        site.id
-    ));
-    page(
-        if out.applied {
-            "Fermeture enregistrée"
-        } else {
-            "Fermeture : aperçu"
-        },
-        &body,
-    )
-    .into_response()
+        p {
+            (out.hits.len()) " rendez-vous pris pendant cette fermeture"
+            @if out.applied { " sont maintenus : prévenez ces usagers ou annulez-les" }
+            "."
+        }
+        @if !out.hits.is_empty() {
+            ul {
+                @for h in &out.hits {
+                    li { (h.start.with_timezone(&tz).format("%d/%m %H:%M")) " – " (h.last_name) " (" (h.reference) ")" }
+                }
+            }
+        }
+        @if !out.applied {
+            // Posted back to this address with the same fields, confirmed.
+            (ui::staff_form(None, &f.csrf, false, html! {
+                (ui::hidden("station", &f.station))
+                (ui::hidden("debut", &f.debut))
+                (ui::hidden("fin", &f.fin))
+                (ui::hidden("motif", &f.motif))
+                (ui::hidden("confirmer", "1"))
+                button type="submit" { "Confirmer la fermeture" }
+            }))
+        }
+        p { a href={ "/agents/lieux/" (site.id) } { "Retour à la journée" } }
+    };
+    let title = if out.applied {
+        "Fermeture enregistrée"
+    } else {
+        "Fermeture : aperçu"
+    };
+    page(title, body).into_response()
 }
 
 /// The breakdown form.
@@ -491,17 +499,16 @@ pub async fn breakdown_post(
         reason: f.motif.clone(),
     };
     match crate::http::staff::calendar::declare_breakdown(&state, &staff, &f.station, &b).await {
-        Ok(r) => page(
-            "Panne déclarée",
-            &format!(
-                "<p class=\"success\" role=\"status\">{} rendez-vous déplacés sur un autre poste au même horaire, {} annulés avec vos excuses et un lien pour reprendre rendez-vous.</p>\
-                 <p><a href=\"/agents/lieux/{}\">Retour à la journée</a></p>",
-                r.moved.len(),
-                r.cancelled.len(),
-                site.id
-            ),
-        )
-        .into_response(),
+        Ok(r) => {
+            let body = html! {
+                (ui::success(html! {
+                    (r.moved.len()) " rendez-vous déplacés sur un autre poste au même horaire, "
+                    (r.cancelled.len()) " annulés avec vos excuses et un lien pour reprendre rendez-vous."
+                }))
+                p { a href={ "/agents/lieux/" (site.id) } { "Retour à la journée" } }
+            };
+            page("Panne déclarée", body).into_response()
+        }
         Err(e) => error_page(e),
     }
 }
@@ -512,7 +519,7 @@ struct DayRow {
     id: uuid::Uuid,
     station: String,
     start: chrono::DateTime<chrono::Utc>,
-    status: String,
+    status: AppointmentStatus,
     motif: String,
     persons: i16,
     last_name: String,

@@ -1,0 +1,328 @@
+//! The pieces the pages repeat, as functions returning [`Markup`]: notices, hidden fields,
+//! labelled inputs and the error next to them, slot buttons grouped by day, staff forms carrying
+//! the CSRF token, and the staff day table. Every value is escaped by maud as it is spliced in.
+
+use crate::domain::status::AppointmentStatus;
+use chrono::NaiveDate;
+use maud::{html, Markup, Render};
+use std::fmt::Display;
+use uuid::Uuid;
+
+/// Information that is part of the page (no live region).
+pub fn info(content: impl Render) -> Markup {
+    html! { p.notice { (content) } }
+}
+
+/// Something that did not go as asked, announced at once; the page offers a way on.
+pub fn warning(content: impl Render) -> Markup {
+    html! { p.notice role="alert" { (content) } }
+}
+
+/// What was just done, announced politely.
+pub fn success(content: impl Render) -> Markup {
+    html! { p.success role="status" { (content) } }
+}
+
+/// An error, announced at once.
+pub fn error(content: impl Render) -> Markup {
+    html! { p.error role="alert" { (content) } }
+}
+
+/// An error next to its field(s): the paragraph they point at with `aria-describedby`. Nothing
+/// when there is no error.
+pub fn field_error(id: &str, message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(message) = message {
+            p.error id=(id) role="alert" { (message) }
+        }
+    }
+}
+
+/// A hidden form field.
+pub fn hidden(name: &str, value: impl Display) -> Markup {
+    html! { input type="hidden" name=(name) value=(value); }
+}
+
+/// A labelled input. When `error_id` is set the input is marked invalid and described by that
+/// error (see [`field_error`]).
+#[derive(Debug, Default)]
+pub struct Input<'a> {
+    /// The element's id, which the label points at.
+    pub id: &'a str,
+    /// The form field's name.
+    pub name: &'a str,
+    /// The label's text.
+    pub label: &'a str,
+    /// `type` (text when absent).
+    pub kind: Option<&'a str>,
+    /// `autocomplete` token.
+    pub autocomplete: Option<&'a str>,
+    /// The value typed before, shown again.
+    pub value: Option<&'a str>,
+    /// Whether the field must be filled.
+    pub required: bool,
+    /// `minlength`.
+    pub minlength: Option<u16>,
+    /// `maxlength`.
+    pub maxlength: Option<u16>,
+    /// `autocapitalize`.
+    pub autocapitalize: Option<&'a str>,
+    /// The id of the error describing this field, when it is wrong.
+    pub error_id: Option<&'a str>,
+}
+
+impl Render for Input<'_> {
+    fn render(&self) -> Markup {
+        html! {
+            label for=(self.id) { (self.label) }
+            input id=(self.id) name=(self.name) type=[self.kind] autocomplete=[self.autocomplete]
+                value=[self.value] required[self.required] minlength=[self.minlength]
+                maxlength=[self.maxlength] autocapitalize=[self.autocapitalize]
+                aria-describedby=[self.error_id] aria-invalid=[self.error_id.map(|_| "true")];
+        }
+    }
+}
+
+/// What a slot button holds: the fields posted to `/reserver` besides the time.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotTarget<'a> {
+    /// The site's id.
+    pub site_id: &'a str,
+    /// The motif's code.
+    pub motif: &'a str,
+    /// How many persons.
+    pub persons: &'a str,
+    /// The management token of an appointment being moved.
+    pub moving: Option<&'a str>,
+}
+
+/// One free time as a button.
+#[derive(Debug)]
+pub struct TimeButton {
+    /// The instant posted (RFC 3339).
+    pub start: String,
+    /// The button's text.
+    pub text: String,
+    /// A fuller name for screen readers, when the text alone (a time) would be ambiguous.
+    pub aria_label: Option<String>,
+}
+
+/// One free time as a form that holds it: works without JavaScript, one button per time.
+pub fn slot_button(target: &SlotTarget, time: &TimeButton) -> Markup {
+    html! {
+        li {
+            form method="post" action="/reserver" {
+                (hidden("site_id", target.site_id))
+                (hidden("motif", target.motif))
+                (hidden("persons", target.persons))
+                (hidden("start", &time.start))
+                @if let Some(token) = target.moving {
+                    (hidden("deplacer", token))
+                }
+                button type="submit" aria-label=[time.aria_label.as_deref()] { (time.text) }
+            }
+        }
+    }
+}
+
+/// Free times as a list of buttons.
+pub fn slot_list(target: &SlotTarget, times: &[TimeButton]) -> Markup {
+    html! {
+        ul.slots {
+            @for time in times {
+                (slot_button(target, time))
+            }
+        }
+    }
+}
+
+/// One day's free times.
+#[derive(Debug)]
+pub struct DaySlots {
+    /// The day as people say it, the heading of its times.
+    pub label: String,
+    /// Its times, in order.
+    pub times: Vec<TimeButton>,
+}
+
+/// Free times grouped by day, a heading per day.
+pub fn slots_by_day(target: &SlotTarget, days: &[DaySlots]) -> Markup {
+    html! {
+        @for day in days {
+            h2 { (day.label) }
+            (slot_list(target, &day.times))
+        }
+    }
+}
+
+/// A staff form: posted with the session's CSRF token, which the handler checks. Without
+/// `action` it posts to the page's own address.
+pub fn staff_form(action: Option<&str>, csrf: &str, inline: bool, content: Markup) -> Markup {
+    html! {
+        form method="post" action=[action] class=[inline.then_some("inline")] {
+            (hidden("csrf", csrf))
+            (content)
+        }
+    }
+}
+
+/// The staff day table's setting: which site and day, and the session's CSRF token.
+#[derive(Debug)]
+pub struct DayTable<'a> {
+    /// The table's caption (the day).
+    pub caption: String,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+    /// The site, where the buttons come back to.
+    pub site_id: Uuid,
+    /// The day shown, where the buttons come back to.
+    pub day: NaiveDate,
+}
+
+/// One appointment of the staff day.
+#[derive(Debug)]
+pub struct DayLine<'a> {
+    /// The appointment.
+    pub id: Uuid,
+    /// The station's name.
+    pub station: &'a str,
+    /// Local time, `HH:MM`.
+    pub time: String,
+    /// The citizen's first name.
+    pub first_name: &'a str,
+    /// The citizen's last name.
+    pub last_name: &'a str,
+    /// The motif.
+    pub motif: &'a str,
+    /// How many persons.
+    pub persons: i16,
+    /// Where the appointment is.
+    pub status: AppointmentStatus,
+}
+
+/// The next steps at the counter from a status, as buttons (cancelling has its own form, which
+/// asks for the reason).
+fn next_steps(status: AppointmentStatus) -> &'static [(AppointmentStatus, &'static str)] {
+    use AppointmentStatus::*;
+    match status {
+        Booked => &[(CheckedIn, "Arrivé"), (NoShow, "Absent")],
+        CheckedIn => &[(Done, "Terminé"), (NoShow, "Absent")],
+        _ => &[],
+    }
+}
+
+/// A site's day by station and time, with each appointment's status in French and its buttons.
+pub fn day_table(table: &DayTable, lines: &[DayLine]) -> Markup {
+    html! {
+        table {
+            caption { (table.caption) }
+            thead {
+                tr {
+                    th scope="col" { "Poste" }
+                    th scope="col" { "Heure" }
+                    th scope="col" { "Usager" }
+                    th scope="col" { "Motif" }
+                    th scope="col" { "Statut" }
+                    th scope="col" { "Actions" }
+                }
+            }
+            tbody {
+                @for line in lines {
+                    tr {
+                        td { (line.station) }
+                        td { (line.time) }
+                        td { (line.first_name) " " (line.last_name) }
+                        td { (line.motif) " (" (line.persons) ")" }
+                        td { (line.status.label_fr()) }
+                        td { (day_actions(table, line)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A line's forms: cancel with a reason, then the next steps.
+fn day_actions(table: &DayTable, line: &DayLine) -> Markup {
+    let action = format!("/agents/rendez-vous/{}/statut", line.id);
+    let back = html! {
+        (hidden("site", table.site_id))
+        (hidden("jour", table.day))
+    };
+    let reason_id = format!("motif-{}", line.id);
+    html! {
+        @if line.status.staff_may_set(AppointmentStatus::Cancelled) {
+            (staff_form(Some(&action), table.csrf, false, html! {
+                (hidden("status", AppointmentStatus::Cancelled.code()))
+                (back)
+                (Input {
+                    id: &reason_id,
+                    name: "reason",
+                    label: "Motif d'annulation (envoyé à l'usager)",
+                    required: true,
+                    ..Input::default()
+                })
+                button type="submit" class="secondary" { "Annuler" }
+            }))
+        }
+        @for (to, label) in next_steps(line.status) {
+            (staff_form(Some(&action), table.csrf, true, html! {
+                (hidden("status", to.code()))
+                (back)
+                button type="submit" aria-label={ (label) " : " (line.first_name) " " (line.last_name) } {
+                    (label)
+                }
+            }))
+            " "
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_errors_described() {
+        let html = Input {
+            id: "email",
+            name: "email",
+            label: "Adresse",
+            value: Some("\"><script>"),
+            error_id: Some("err-email"),
+            ..Input::default()
+        }
+        .render()
+        .into_string();
+        assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;\""), "{html}");
+        assert!(html.contains("aria-describedby=\"err-email\" aria-invalid=\"true\""));
+        assert_eq!(field_error("err-email", None).into_string(), "");
+    }
+
+    #[test]
+    fn the_day_table_says_statuses_in_french_and_offers_the_next_steps() {
+        let table = DayTable {
+            caption: "02/12/2026".into(),
+            csrf: "jeton",
+            site_id: Uuid::nil(),
+            day: NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+        };
+        let line = |status| DayLine {
+            id: Uuid::nil(),
+            station: "Guichet 1",
+            time: "10:00".into(),
+            first_name: "Camille",
+            last_name: "<Durand>",
+            motif: "CNI",
+            persons: 1,
+            status,
+        };
+        let html = day_table(&table, &[line(AppointmentStatus::CheckedIn)]).into_string();
+        assert!(html.contains("<td>arrivé</td>"), "{html}");
+        assert!(!html.contains("checked_in</td>"));
+        assert!(html.contains("aria-label=\"Terminé : Camille &lt;Durand&gt;\""));
+        assert_eq!(html.matches("name=\"csrf\" value=\"jeton\"").count(), 3);
+        let closed = day_table(&table, &[line(AppointmentStatus::Cancelled)]).into_string();
+        assert!(closed.contains("<td>annulé</td>") && !closed.contains("<form"));
+    }
+}
