@@ -121,6 +121,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::citizen::form_page))
         .routes(routes!(web::citizen::confirm_post))
         .routes(routes!(web::citizen::manage_page))
+        .routes(routes!(web::citizen::move_page))
         .routes(routes!(web::calendar_file::ics))
         .routes(routes!(web::citizen::cancel_page, web::citizen::cancel_post))
         .routes(routes!(web::stylesheet))

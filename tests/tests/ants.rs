@@ -163,7 +163,8 @@ async fn a_slot_listed_for_the_hub_can_be_held_booked_and_found_by_number(pool: 
         first["datetime"], "2026-12-02T09:00:00Z",
         "09:00 in Paris, shown as the hub wants it"
     );
-    // The callback link holds the slot and opens the booking form (HTML, rendered by the pages).
+    // The callback link shows the slot with a button; its POST holds it and opens the booking
+    // form (HTML, rendered by the pages). The link alone holds nothing.
     let callback = first["callback_url"]
         .as_str()
         .unwrap()
@@ -178,19 +179,34 @@ async fn a_slot_listed_for_the_hub_can_be_held_booked_and_found_by_number(pool: 
         .send()
         .await
         .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.text().await.unwrap().contains("Réserver ce créneau"));
+    let fields: Vec<(String, String)> = url::Url::parse(&format!("http://x{callback}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let hold_by = |client: &'static str| {
+        let (no_redirect, fields, base) = (&no_redirect, &fields, &app.base);
+        async move {
+            no_redirect
+                .post(format!("{base}/reserver"))
+                .header("x-forwarded-for", client)
+                .form(fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let resp = hold_by("10.7.0.1").await;
     assert_eq!(resp.status().as_u16(), 303);
     let form = resp.headers()["location"].to_str().unwrap().to_string();
-    let hold = form.split("jeton=").nth(1).unwrap().to_string();
+    let hold = form.rsplit('/').next().unwrap().to_string();
     let number = numbers(1);
     let (s, booked) = app.confirm(&hold, &email(), &number).await;
     assert_eq!(s, 201, "{booked}");
-    // Taken now: the same link offers the next free times instead.
-    let resp = no_redirect
-        .get(format!("{}{callback}", app.base))
-        .header("x-forwarded-for", "10.7.0.2")
-        .send()
-        .await
-        .unwrap();
+    // Taken now: the same slot offers the next free times instead.
+    let resp = hold_by("10.7.0.2").await;
     assert_eq!(resp.status().as_u16(), 409);
     assert!(resp.text().await.unwrap().contains("vient d&#39;être pris"));
     let lower = number[0].to_lowercase();

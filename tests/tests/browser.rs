@@ -124,8 +124,8 @@ async fn a_citizen_books_through_the_pages_then_cancels_from_the_email_link(pool
     b.shot("lien-email").await;
     b.wait_for_text("Rendez-vous confirmé").await;
     // Move it: another time at the same site, the same appointment.
-    b.click("a[href*='deplacer=']").await;
-    b.wait_for_text("Mettre à jour les horaires").await;
+    b.click("a[href$='/deplacer']").await;
+    b.wait_for_text("Déplacer le rendez-vous").await;
     b.click("ul.slots li:nth-child(3) button").await;
     b.shot("deplace").await;
     b.wait_for_text("Rendez-vous déplacé").await;
@@ -388,7 +388,10 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
         async move {
             app.client
                 .get(format!("{}{path}", app.base))
-                .header("X-HUB-RDV-AUTH-TOKEN", booking_service::config::TEST_HUB_TOKENS[0])
+                .header(
+                    "X-HUB-RDV-AUTH-TOKEN",
+                    booking_service::config::TEST_HUB_TOKENS[0],
+                )
                 .send()
                 .await
                 .unwrap()
@@ -407,6 +410,9 @@ async fn every_link_the_service_sends_out_opens_a_working_page(pool: PgPool) {
     ))
     .await;
     b.shot("callback").await;
+    // The link itself holds nothing: the citizen's click does.
+    b.wait_for_text("Réserver ce créneau").await;
+    b.click("form[action='/reserver'] button").await;
     b.wait_for_text("Ce créneau vous est réservé").await;
     let found = hub(format!(
         "/api/ants/searchApplicationIds?application_ids={}",

@@ -142,13 +142,11 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
     page("Mairies où prendre rendez-vous", body).into_response()
 }
 
-/// Which motif, how many persons, and (when moving) which appointment.
+/// Which motif and how many persons.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SiteQuery {
     motif: Option<String>,
     persons: Option<String>,
-    /// Management token of an appointment being moved.
-    deplacer: Option<String>,
 }
 
 /// A site's free times for the next two weeks, by day.
@@ -159,13 +157,20 @@ pub async fn site_page(
     Path(site_id): Path<String>,
     Query(q): Query<SiteQuery>,
 ) -> Response {
-    match site_body(&state, &site_id, &q).await {
+    match site_body(&state, &site_id, &q, None).await {
         Ok((title, body)) => page(&title, body).into_response(),
         Err(e) => error_page(e),
     }
 }
 
-async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(String, Markup), ApiError> {
+/// A site's free times as buttons; `moving` is the management token of an appointment being
+/// moved (it travels in the forms' bodies, never in a URL).
+async fn site_body(
+    state: &AppState,
+    site_id: &str,
+    q: &SiteQuery,
+    moving: Option<&str>,
+) -> Result<(String, Markup), ApiError> {
     let query = SlotsQuery {
         site_id: params::uuid(site_id, "site_id")?,
         motif: params::motif(q.motif.as_deref(), Motif::Cni)?,
@@ -179,7 +184,6 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
         (found.site, found.tz, found.setting, query.motif, query.persons);
     let settings = found.offered;
     let slots = found.slots;
-    let moving = q.deplacer.as_deref().filter(|t| !t.is_empty());
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
     for s in &slots {
         by_day
@@ -210,6 +214,7 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
     };
     let body = html! {
         p { (site.address_line) ", " (site.postcode) " " (site.city) }
+        @if moving.is_none() {
         form method="get" {
             label for="motif" { "Motif" }
             select #motif name="motif" {
@@ -219,10 +224,8 @@ async fn site_body(state: &AppState, site_id: &str, q: &SiteQuery) -> Result<(St
             }
             label for="persons" { "Nombre de personnes (une pré-demande chacune)" }
             input #persons name="persons" type="number" min="1" max=(setting.max_persons) value=(persons);
-            @if let Some(token) = moving {
-                (ui::hidden("deplacer", token))
-            }
             button type="submit" class="secondary" { "Mettre à jour les horaires" }
+        }
         }
         @if slots.is_empty() {
             (ui::info("Aucun créneau libre dans les trois prochaines semaines ici. Essayez une autre mairie."))
@@ -255,7 +258,7 @@ async fn hold_and_continue(state: &AppState, client: &str, f: &HoldForm) -> Resp
     match holds::place(state, client, &input).await {
         Ok(hold) => match f.deplacer.as_deref().filter(|t| !t.is_empty()) {
             Some(token) => move_to(state, token, &hold.token).await,
-            None => Redirect::to(&format!("/reserver/formulaire?jeton={}", hold.token)).into_response(),
+            None => Redirect::to(&format!("/reserver/formulaire/{}", hold.token)).into_response(),
         },
         Err(ServiceError::SlotTaken { alternatives }) => taken_page(f, &alternatives),
         Err(e) => error_page(e.into()),
@@ -279,11 +282,12 @@ const TAKEN: &str = "Désolé, ce créneau vient d&#39;être pris par une autre 
 
 /// The kind answer to a lost race: what happened, and the next free times as buttons.
 fn taken_page(f: &HoldForm, alternatives: &[Alternative]) -> Response {
+    // A move that lost its slot stays a move on the alternatives.
     let target = SlotTarget {
         site_id: &f.site_id,
         motif: &f.motif,
         persons: &f.persons,
-        moving: None,
+        moving: f.deplacer.as_deref().filter(|t| !t.is_empty()),
     };
     let times: Vec<TimeButton> = alternatives
         .iter()
@@ -317,31 +321,46 @@ pub async fn hold_post(
     hold_and_continue(&state, &client, &f).await
 }
 
-/// Where the ANTS `callback_url` lands: holds that slot if it is still free and opens the form,
-/// or offers the next free times.
+/// Where the ANTS `callback_url` lands: the slot, and a button to hold it. A GET never holds
+/// (any page elsewhere could make its visitors' browsers hold slots): the button's POST does.
 #[utoipa::path(get, path = "/reserver", tag = "pages", params(HoldForm),
-    responses((status = 303, description = "Vers le formulaire"), (status = 409, content_type = "text/html", body = String)))]
-pub async fn hold_from_link(
-    State(state): State<AppState>,
-    peer: PeerAddr,
-    headers: HeaderMap,
-    Query(f): Query<HoldForm>,
-) -> Response {
-    let client = client_key(&state, &headers, &peer);
-    hold_and_continue(&state, &client, &f).await
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "Lieu inconnu")))]
+pub async fn hold_from_link(State(state): State<AppState>, Query(f): Query<HoldForm>) -> Response {
+    let input = match hold_input(&f) {
+        Ok(i) => i,
+        Err(e) => return error_page(e),
+    };
+    let site = match availability::find_site(&state, input.site_id).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e.into()),
+    };
+    let tz = availability::site_tz(&site).unwrap_or(chrono_tz::Europe::Paris);
+    let body = html! {
+        table {
+            tr { th scope="row" { "Lieu" } td { (site.name) br; (site.address_line) ", " (site.postcode) " " (site.city) } }
+            tr { th scope="row" { "Date et heure" } td { (when(input.start, tz)) } }
+            tr { th scope="row" { "Motif" } td { (input.motif.label_fr()) } }
+            tr { th scope="row" { "Personnes" } td { (input.persons) } }
+        }
+        form method="post" action="/reserver" {
+            (ui::hidden("site_id", &f.site_id))
+            (ui::hidden("motif", &f.motif))
+            (ui::hidden("persons", &f.persons))
+            (ui::hidden("start", &f.start))
+            button type="submit" { "Réserver ce créneau" }
+        }
+        p { "Le créneau vous est gardé dix minutes, le temps de remplir le formulaire." }
+        p { a href={ "/lieux/" (site.id) } { "Voir tous les horaires de cette mairie" } }
+    };
+    page("Réserver ce créneau", body).into_response()
 }
 
-/// The held slot's form.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct FormQuery {
-    jeton: String,
-}
-
-/// The form for a held slot, with the time it stays held.
-#[utoipa::path(get, path = "/reserver/formulaire", tag = "pages", params(FormQuery),
+/// The form for a held slot, with the time it stays held. The hold token is a path segment:
+/// never a query string that a referrer or a log would carry.
+#[utoipa::path(get, path = "/reserver/formulaire/{hold}", tag = "pages", params(("hold" = String, Path, description = "Réservation temporaire")),
     responses((status = 200, content_type = "text/html", body = String), (status = 410, description = "Délai dépassé")))]
-pub async fn form_page(State(state): State<AppState>, Query(q): Query<FormQuery>) -> Response {
-    render_form(&state, &q.jeton, None, &ConfirmForm::default()).await
+pub async fn form_page(State(state): State<AppState>, Path(hold): Path<String>) -> Response {
+    render_form(&state, &hold, None, &ConfirmForm::default()).await
 }
 
 /// What the citizen typed.
@@ -573,12 +592,7 @@ pub async fn manage_page(
     let live = a.status.citizen_may_change();
     let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
     let can_change = live && state.clock.now() <= deadline;
-    let move_link = format!(
-        "/lieux/{}?motif={}&persons={}&deplacer={token}",
-        a.site_id,
-        motif.code(),
-        a.persons
-    );
+    let move_link = format!("/rdv/{token}/deplacer");
     let body = html! {
         @if q.nouveau.is_some() {
             (ui::success("Rendez-vous confirmé. Un e-mail de confirmation vous est envoyé avec ce lien."))
@@ -619,6 +633,25 @@ pub async fn manage_page(
         }
     };
     page("Votre rendez-vous", body).into_response()
+}
+
+/// Another time for an appointment: its site's free times for the same motif and party; each
+/// button moves it (the management token travels in the forms' bodies).
+#[utoipa::path(get, path = "/rdv/{token}/deplacer", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "Lien inconnu")))]
+pub async fn move_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let a = match load_appointment(&state, &token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let q = SiteQuery {
+        motif: Some(a.motif.code().to_string()),
+        persons: Some(a.persons.to_string()),
+    };
+    match site_body(&state, &a.site_id.to_string(), &q, Some(&token)).await {
+        Ok((title, body)) => page(&format!("Déplacer le rendez-vous – {title}"), body).into_response(),
+        Err(e) => error_page(e),
+    }
 }
 
 /// The status as the citizen reads it: the counter's "arrivé" is "accueilli en mairie" here.
