@@ -291,7 +291,9 @@ async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
         .unwrap()
         .keys()
         // Logging in and resetting a forgotten password are for people not logged in.
-        .filter(|p| p.starts_with("/api/v1/staff/") && !p.ends_with("/login") && !p.contains("/password-reset"))
+        .filter(|p| {
+            p.starts_with("/api/v1/staff/") && !p.ends_with("/login") && !p.contains("/password-reset")
+        })
         .cloned()
         .collect();
     documented.sort();
