@@ -116,20 +116,24 @@ pub async fn breakdown(
     now: DateTime<Utc>,
 ) -> sqlx::Result<BreakdownReport> {
     let mut tx = pool.begin().await?;
-    lock_site(&mut tx, site).await?;
+    let report = breakdown_in(&mut tx, site, station, from, to, reason, now).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// [`breakdown`] inside the caller's transaction (which then records its audit row and commits).
+pub async fn breakdown_in(
+    tx: &mut PgConnection,
+    site: Uuid,
+    station: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<BreakdownReport> {
+    lock_site(tx, site).await?;
     let closure_id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO closures (id, site_id, station_id, during, reason, created_at) VALUES ($1, $2, $3, tstzrange($4, $5), $6, $7)",
-    )
-    .bind(closure_id)
-    .bind(site)
-    .bind(station)
-    .bind(from)
-    .bind(to)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    insert_closure(tx, closure_id, site, Some(station), from, to, reason, now).await?;
     // Appointments still to come (one already started, or a citizen checked in at the counter, is
     // the staff's to handle in person), locked so a concurrent cancellation cannot change them
     // under the breakdown.
@@ -163,14 +167,14 @@ pub async fn breakdown(
         // Stations open and free for the whole appointment, as the slot engine sees it now
         // (closures, holidays and the moves already made in this transaction included).
         let day = hit.start.with_timezone(&tz).date_naive();
-        let cal = load_calendar(&mut tx, site, tz, &department, day, day).await?;
+        let cal = load_calendar(tx, site, tz, &department, day, day).await?;
         let others: Vec<Uuid> = cal
             .free_stations(hit.start, hit.end - hit.start)
             .into_iter()
             .filter(|s| *s != station)
             .collect();
         // The exclusion constraint has the last word, each station in a savepoint.
-        let moved_to = on_first_free_station(&mut tx, &others, |other| {
+        let moved_to = on_first_free_station(tx, &others, |other| {
             sqlx::query("UPDATE appointments SET station_id = $2, updated_at = $3 WHERE id = $1")
                 .bind(hit.id)
                 .bind(other)
@@ -180,7 +184,7 @@ pub async fn breakdown(
         match moved_to {
             Some(s) => report.moved.push((hit.id, s)),
             None => {
-                staff_set_status_in(&mut tx, hit.id, AppointmentStatus::Cancelled, Some(reason), now)
+                staff_set_status_in(tx, hit.id, AppointmentStatus::Cancelled, Some(reason), now)
                     .await
                     .map_err(|e| match e {
                         super::appointments::BookingError::Db(e) => e,
@@ -190,6 +194,267 @@ pub async fn breakdown(
             }
         }
     }
-    tx.commit().await?;
     Ok(report)
+}
+
+/// A station as its site's staff see it.
+#[derive(Debug, Clone, FromRow)]
+pub struct StationRow {
+    pub id: Uuid,
+    pub name: String,
+    pub active: bool,
+}
+
+/// A weekly opening range as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct RuleRow {
+    pub id: Uuid,
+    pub station_id: Uuid,
+    pub weekday: i16,
+    pub start_time: NaiveTime,
+    pub end_time: NaiveTime,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// A closure of a site (or one of its stations).
+#[derive(Debug, Clone, FromRow)]
+pub struct ClosureRow {
+    pub id: Uuid,
+    pub station_id: Option<Uuid>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// "The openings up to `up_to` become bookable at `release_at`".
+#[derive(Debug, Clone, FromRow)]
+pub struct ReleaseEventRow {
+    pub id: Uuid,
+    pub up_to: NaiveDate,
+    pub release_at: DateTime<Utc>,
+}
+
+/// The site's stations, by name.
+pub async fn stations(pool: &PgPool, site: Uuid) -> sqlx::Result<Vec<StationRow>> {
+    sqlx::query_as("SELECT id, name, active FROM stations WHERE site_id = $1 ORDER BY name")
+        .bind(site)
+        .fetch_all(pool)
+        .await
+}
+
+/// The opening rules of the site's stations, by station name, weekday and start.
+pub async fn rules(pool: &PgPool, site: Uuid) -> sqlx::Result<Vec<RuleRow>> {
+    sqlx::query_as(
+        "SELECT r.id, r.station_id, r.weekday, r.start_time, r.end_time, r.valid_from, r.valid_until
+         FROM opening_rules r JOIN stations st ON st.id = r.station_id WHERE st.site_id = $1
+         ORDER BY st.name, r.weekday, r.start_time",
+    )
+    .bind(site)
+    .fetch_all(pool)
+    .await
+}
+
+/// The site's closures not over at `now`, by start.
+pub async fn closures_not_over(
+    pool: &PgPool,
+    site: Uuid,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<ClosureRow>> {
+    sqlx::query_as(
+        "SELECT id, station_id, lower(during) AS start, upper(during) AS \"end\", reason FROM closures
+         WHERE site_id = $1 AND upper(during) > $2 ORDER BY lower(during)",
+    )
+    .bind(site)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// The site's release events, by release time.
+pub async fn release_events(pool: &PgPool, site: Uuid) -> sqlx::Result<Vec<ReleaseEventRow>> {
+    sqlx::query_as("SELECT id, up_to, release_at FROM release_events WHERE site_id = $1 ORDER BY release_at")
+        .bind(site)
+        .fetch_all(pool)
+        .await
+}
+
+/// Whether `station` belongs to `site`.
+pub async fn station_in_site(conn: &mut PgConnection, station: Uuid, site: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stations WHERE id = $1 AND site_id = $2)")
+        .bind(station)
+        .bind(site)
+        .fetch_one(conn)
+        .await
+}
+
+/// The site of an opening rule, if the rule exists.
+pub async fn site_of_rule(pool: &PgPool, rule: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT st.site_id FROM opening_rules r JOIN stations st ON st.id = r.station_id WHERE r.id = $1",
+    )
+    .bind(rule)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The site of a station, if the station exists.
+pub async fn site_of_station(pool: &PgPool, station: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT site_id FROM stations WHERE id = $1")
+        .bind(station)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Stores a new opening rule.
+pub async fn insert_rule(conn: &mut PgConnection, id: Uuid, r: &RuleInput) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO opening_rules (id, station_id, weekday, start_time, end_time, valid_from, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(r.station_id)
+    .bind(r.weekday)
+    .bind(r.start_time)
+    .bind(r.end_time)
+    .bind(r.valid_from)
+    .bind(r.valid_until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces an opening rule.
+pub async fn update_rule(conn: &mut PgConnection, id: Uuid, r: &RuleInput) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE opening_rules SET station_id = $2, weekday = $3, start_time = $4, end_time = $5, valid_from = $6, valid_until = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(r.station_id)
+    .bind(r.weekday)
+    .bind(r.start_time)
+    .bind(r.end_time)
+    .bind(r.valid_from)
+    .bind(r.valid_until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes an opening rule.
+pub async fn delete_rule(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM opening_rules WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores a closure of the site (or of one station) for `[from, to)`.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_closure(
+    conn: &mut PgConnection,
+    id: Uuid,
+    site: Uuid,
+    station: Option<Uuid>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO closures (id, site_id, station_id, during, reason, created_at) VALUES ($1, $2, $3, tstzrange($4, $5), $6, $7)",
+    )
+    .bind(id)
+    .bind(site)
+    .bind(station)
+    .bind(from)
+    .bind(to)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets the site's booking policy (creating it the first time).
+pub async fn upsert_policy(
+    conn: &mut PgConnection,
+    site: Uuid,
+    p: &super::calendar::PolicyRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO booking_policies (site_id, min_notice_minutes, horizon_days, release_time, cancel_deadline_minutes, slot_step_minutes, reminder_hours)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (site_id) DO UPDATE SET min_notice_minutes = $2, horizon_days = $3, release_time = $4,
+             cancel_deadline_minutes = $5, slot_step_minutes = $6, reminder_hours = $7",
+    )
+    .bind(site)
+    .bind(p.min_notice_minutes)
+    .bind(p.horizon_days)
+    .bind(p.release_time)
+    .bind(p.cancel_deadline_minutes)
+    .bind(p.slot_step_minutes)
+    .bind(p.reminder_hours)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Schedules a release event.
+pub async fn insert_release(
+    conn: &mut PgConnection,
+    id: Uuid,
+    site: Uuid,
+    up_to: NaiveDate,
+    release_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO release_events (id, site_id, up_to, release_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(site)
+    .bind(up_to)
+    .bind(release_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A period's numbers of a site.
+#[derive(Debug, Clone, FromRow)]
+pub struct PeriodStats {
+    pub booked: i64,
+    pub cancelled_by_citizen: i64,
+    pub cancelled_by_mairie: i64,
+    pub no_shows: i64,
+    /// No-shows among appointments that took place or should have (done, no-show, ended).
+    pub no_show_rate: f64,
+    /// Mean days between booking and appointment.
+    pub mean_lead_days: f64,
+}
+
+/// The numbers of the site's appointments starting in `[from, to)`.
+pub async fn period_stats(
+    pool: &PgPool,
+    site: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<PeriodStats> {
+    sqlx::query_as(
+        "SELECT count(*) AS booked,
+                count(*) FILTER (WHERE status = 'cancelled' AND cancelled_by = 'citizen') AS cancelled_by_citizen,
+                count(*) FILTER (WHERE status = 'cancelled' AND cancelled_by = 'staff') AS cancelled_by_mairie,
+                count(*) FILTER (WHERE status = 'no_show') AS no_shows,
+                coalesce(count(*) FILTER (WHERE status = 'no_show')::float8
+                         / nullif(count(*) FILTER (WHERE status IN ('done', 'no_show', 'ended')), 0), 0) AS no_show_rate,
+                coalesce(avg(extract(epoch FROM lower(during) - created_at) / 86400.0), 0)::float8 AS mean_lead_days
+         FROM appointments WHERE site_id = $1 AND lower(during) >= $2 AND lower(during) < $3",
+    )
+    .bind(site)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await
 }

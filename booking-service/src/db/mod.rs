@@ -1,5 +1,6 @@
 //! PostgreSQL access: the pool, migrations, and one module per thing stored.
 
+pub mod agenda;
 pub mod appointments;
 pub mod audit;
 pub mod calendar;
@@ -9,6 +10,7 @@ pub mod outbox;
 pub mod retention;
 pub mod seed;
 pub mod staff;
+pub mod staff_admin;
 pub mod territory;
 
 use crate::config::DbConfig;

@@ -2,13 +2,16 @@
 //! a [`ServiceError`] in domain terms; `http/` (JSON) and `web/` (pages) parse, call one of these,
 //! and render. Rules live here or in `domain/`; SQL lives in `db/`.
 
+pub mod agenda;
 pub mod availability;
 pub mod booking;
+pub mod calendar_admin;
 pub mod error;
 pub mod holds;
 pub mod management;
 pub mod staff_access;
 pub mod staff_accounts;
+pub mod staff_admin;
 pub mod staff_appointments;
 pub mod staff_sessions;
 

@@ -1,21 +1,23 @@
 //! Administration: staff accounts of one's commune, the audit log, undeliverable messages.
 
-use super::{forbidden, Staff};
+use crate::app::AppState;
+use crate::db::staff_admin::{AccountListRow, AuditRow, FailureRow};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Query};
-use crate::http::{params, AppState};
-use crate::staff::{accounts, audit, Role};
+use crate::request::extract::{Json, Query};
+use crate::request::params;
+use crate::request::staff_session::Staff;
+use crate::service::agenda as service;
+use crate::service::staff_admin::{self, CommuneCode, Created};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use sqlx::FromRow;
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// A staff account as administrators see it (never its password hash).
-#[derive(Debug, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AccountOut {
     id: Uuid,
     email: String,
@@ -32,17 +34,21 @@ pub async fn list_accounts(
     State(state): State<AppState>,
     staff: Staff,
 ) -> ApiResult<axum::Json<Vec<AccountOut>>> {
-    if !staff.user.is_admin() {
-        return Err(forbidden());
+    let rows = staff_admin::list_accounts(&state, &staff.user).await?;
+    Ok(axum::Json(rows.into_iter().map(AccountOut::from).collect()))
+}
+
+impl From<AccountListRow> for AccountOut {
+    fn from(r: AccountListRow) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            role: r.role,
+            commune_insee: r.commune_insee,
+            active: r.active,
+        }
     }
-    let rows = sqlx::query_as(
-        "SELECT id, email, display_name, role, commune_insee, active FROM staff_accounts
-         WHERE $1::text IS NULL OR commune_insee = $1 ORDER BY email",
-    )
-    .bind(staff.user.commune_insee.as_deref())
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(axum::Json(rows))
 }
 
 /// A new account.
@@ -68,77 +74,30 @@ pub async fn create_account(
     staff: Staff,
     Json(req): Json<NewAccount>,
 ) -> ApiResult<StatusCode> {
-    let role = Role::parse(&req.role).ok_or_else(|| {
-        ApiError::unprocessable("invalid_role", "Rôle : agent, commune_admin ou platform_admin.")
-            .with_field("role")
-    })?;
-    let commune = match (staff.user.role, role) {
-        (Role::Agent, _) => return Err(forbidden()),
-        (Role::CommuneAdmin, Role::PlatformAdmin) => return Err(forbidden()),
-        (Role::CommuneAdmin, _) => staff.user.commune_insee.clone(),
-        (Role::PlatformAdmin, Role::PlatformAdmin) => None,
-        (Role::PlatformAdmin, _) => Some(params::insee(req.commune_insee.as_deref())?.ok_or_else(|| {
-            ApiError::unprocessable("commune_required", "Commune requise pour ce rôle.")
-                .with_field("commune_insee")
-        })?),
+    let commune = match params::insee(req.commune_insee.as_deref()) {
+        Ok(Some(c)) => CommuneCode::Code(c),
+        Ok(None) => CommuneCode::Absent,
+        Err(_) => CommuneCode::Malformed,
     };
-    let email = crate::domain::citizen::Email::parse(&req.email)
-        .map_err(|e| ApiError::unprocessable("invalid_field", e.message).with_field("email"))?;
-    accounts::check_password_strength(&req.password)
-        .map_err(|m| ApiError::unprocessable("weak_password", m).with_field("password"))?;
-    let known: bool = match &commune {
-        Some(c) => {
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM communes WHERE insee_code = $1)")
-                .bind(c)
-                .fetch_one(&state.pool)
-                .await?
-        }
-        None => true,
+    let input = staff_admin::NewAccount {
+        email: req.email,
+        password: req.password,
+        display_name: req.display_name,
+        role: req.role,
+        commune,
     };
-    if !known {
-        return Err(
-            ApiError::unprocessable("unknown_commune", "Commune inconnue.").with_field("commune_insee")
-        );
+    match staff_admin::create_account(&state, &staff.user, &input).await? {
+        Created::Account(_) => Ok(StatusCode::CREATED),
+        Created::EmailTaken => Err(ApiError::conflict(
+            "email_taken",
+            "Un compte existe déjà avec cette adresse.",
+        )
+        .with_field("email")),
     }
-    let id = match accounts::create_account(
-        &state.pool,
-        email.as_str(),
-        &req.password,
-        req.display_name.trim(),
-        role,
-        commune.as_deref(),
-    )
-    .await
-    {
-        Ok(id) => id,
-        Err(e)
-            if e.downcast_ref::<sqlx::Error>()
-                .and_then(|e| e.as_database_error())
-                .is_some_and(|d| d.is_unique_violation()) =>
-        {
-            return Err(
-                ApiError::conflict("email_taken", "Un compte existe déjà avec cette adresse.")
-                    .with_field("email"),
-            );
-        }
-        Err(e) => return Err(e.into()),
-    };
-    audit::record(
-        &state.pool,
-        &staff.user,
-        commune.as_deref(),
-        "account_create",
-        None,
-        Some(&id.to_string()),
-        json!({"role": role.as_str()}),
-        state.clock.now(),
-    )
-    .await?;
-    Ok(StatusCode::CREATED)
 }
 
 /// An audit row.
-#[derive(Debug, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditOut {
     id: i64,
     at: DateTime<Utc>,
@@ -166,23 +125,27 @@ pub async fn audit_log(
     staff: Staff,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<axum::Json<Vec<AuditOut>>> {
-    if !staff.user.is_admin() {
-        return Err(forbidden());
+    let rows = service::audit_log(&state, &staff.user, q.limit).await?;
+    Ok(axum::Json(rows.into_iter().map(AuditOut::from).collect()))
+}
+
+impl From<AuditRow> for AuditOut {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            account_email: r.account_email,
+            commune_insee: r.commune_insee,
+            action: r.action,
+            appointment_id: r.appointment_id,
+            target: r.target,
+            details: r.details,
+        }
     }
-    let rows = sqlx::query_as(
-        "SELECT l.id, l.at, a.email AS account_email, l.commune_insee, l.action, l.appointment_id, l.target, l.details
-         FROM audit_log l LEFT JOIN staff_accounts a ON a.id = l.account_id
-         WHERE $1::text IS NULL OR l.commune_insee = $1 ORDER BY l.id DESC LIMIT $2",
-    )
-    .bind(staff.user.commune_insee.as_deref())
-    .bind(q.limit.unwrap_or(100).clamp(1, 500))
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(axum::Json(rows))
 }
 
 /// A message that will not be delivered without help.
-#[derive(Debug, Serialize, FromRow, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FailureOut {
     id: i64,
     kind: String,
@@ -199,16 +162,19 @@ pub async fn outbox_failures(
     State(state): State<AppState>,
     staff: Staff,
 ) -> ApiResult<axum::Json<Vec<FailureOut>>> {
-    if !staff.user.is_admin() {
-        return Err(forbidden());
+    let rows = service::outbox_failures(&state, &staff.user).await?;
+    Ok(axum::Json(rows.into_iter().map(FailureOut::from).collect()))
+}
+
+impl From<FailureRow> for FailureOut {
+    fn from(r: FailureRow) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            appointment_id: r.appointment_id,
+            reference: r.reference,
+            attempts: r.attempts,
+            last_error: r.last_error,
+        }
     }
-    let rows = sqlx::query_as(
-        "SELECT f.id, f.kind, f.appointment_id, f.reference, f.attempts, f.last_error
-         FROM outbox_failures f LEFT JOIN sites s ON s.id = f.site_id
-         WHERE $1::text IS NULL OR s.commune_insee = $1 ORDER BY f.id DESC LIMIT 200",
-    )
-    .bind(staff.user.commune_insee.as_deref())
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(axum::Json(rows))
 }

@@ -1,0 +1,152 @@
+//! What staff read: the sites they see, a site's agenda by day or week, a search across their
+//! commune, a period's rows to export; for administrators, the audit log and the messages that
+//! failed for good.
+
+use super::availability::site_tz;
+use super::staff_access::visible_site;
+use super::{ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::db::agenda::{self as db, EntryRow};
+use crate::db::staff_admin::{self, AuditRow, FailureRow};
+use crate::db::territory::{self, SiteFilter, SiteRow};
+use crate::staff::{audit, StaffUser};
+use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use serde_json::json;
+use uuid::Uuid;
+
+/// The sites of one's commune (every site for a platform administrator).
+pub async fn sites(state: &AppState, staff: &StaffUser) -> ServiceResult<Vec<SiteRow>> {
+    let filter = SiteFilter {
+        commune: staff.commune_insee.clone(),
+        ..SiteFilter::default()
+    };
+    let rows = territory::list_sites(&state.pool, &filter).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|s| staff.sees(&s.commune_insee))
+        .collect())
+}
+
+/// A site's appointments over some days, with the site's time zone to show them in.
+#[derive(Debug, Clone)]
+pub struct Agenda {
+    pub tz: Tz,
+    pub entries: Vec<EntryRow>,
+}
+
+/// A site's agenda from `date` (default today, local) over `days` days (1, default, to 7), every
+/// appointment whatever its status, by time then station.
+pub async fn agenda(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    date: Option<NaiveDate>,
+    days: Option<i64>,
+) -> ServiceResult<Agenda> {
+    let site = visible_site(state, staff, site_id).await?;
+    let tz = site_tz(&site)?;
+    let day = date.unwrap_or_else(|| state.clock.now().with_timezone(&tz).date_naive());
+    let days = days.unwrap_or(1);
+    if !(1..=7).contains(&days) {
+        return Err(ServiceError::malformed(
+            "invalid_days",
+            "days",
+            "days : de 1 à 7.",
+        ));
+    }
+    let from = crate::domain::tz::resolve_local(tz, day.and_time(NaiveTime::MIN));
+    let to = crate::domain::tz::resolve_local(tz, (day + Duration::days(days)).and_time(NaiveTime::MIN));
+    Ok(Agenda {
+        tz,
+        entries: db::site_entries(&state.pool, site.id, from, to).await?,
+    })
+}
+
+/// Appointments of one's commune by name, email, pré-demande number or reference (3 to 100
+/// characters), latest first.
+pub async fn search(state: &AppState, staff: &StaffUser, text: Option<&str>) -> ServiceResult<Vec<EntryRow>> {
+    let text = text.map(str::trim).unwrap_or("");
+    if text.chars().count() < 3 || text.chars().count() > 100 {
+        return Err(ServiceError::malformed(
+            "invalid_query",
+            "q",
+            "Recherche : de 3 à 100 caractères.",
+        ));
+    }
+    Ok(db::search(&state.pool, staff.commune_insee.as_deref(), text).await?)
+}
+
+/// A period's appointments of a site, to export.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub site: SiteRow,
+    pub tz: Tz,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub rows: Vec<EntryRow>,
+}
+
+/// The appointments of a site from `from` to `to` (local dates, both included, 366 days at most);
+/// the export is audited.
+pub async fn export_rows(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ServiceResult<Export> {
+    let site = visible_site(state, staff, site_id).await?;
+    let tz = site_tz(&site)?;
+    let from = from.ok_or_else(|| ServiceError::malformed("missing_date", "from", "from requis."))?;
+    let to = to.ok_or_else(|| ServiceError::malformed("missing_date", "to", "to requis."))?;
+    if to < from || (to - from).num_days() > 366 {
+        return Err(ServiceError::malformed(
+            "invalid_range",
+            "to",
+            "Période invalide (366 jours au plus).",
+        ));
+    }
+    let lo = crate::domain::tz::resolve_local(tz, from.and_time(NaiveTime::MIN));
+    let hi = crate::domain::tz::resolve_local(tz, (to + Duration::days(1)).and_time(NaiveTime::MIN));
+    let rows = db::site_entries(&state.pool, site.id, lo, hi).await?;
+    audit::record(
+        &state.pool,
+        staff,
+        Some(&site.commune_insee),
+        "export",
+        None,
+        Some(&site.id.to_string()),
+        json!({"from": from, "to": to, "rows": rows.len()}),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Export {
+        site,
+        tz,
+        from,
+        to,
+        rows,
+    })
+}
+
+/// The latest `limit` rows (100 by default, 500 at most) of one's commune's audit log (administrators).
+pub async fn audit_log(
+    state: &AppState,
+    staff: &StaffUser,
+    limit: Option<i64>,
+) -> ServiceResult<Vec<AuditRow>> {
+    if !staff.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    let limit = limit.unwrap_or(100).clamp(1, 500);
+    Ok(staff_admin::audit_log(&state.pool, staff.commune_insee.as_deref(), limit).await?)
+}
+
+/// Emails and ANTS calls of one's commune that failed for good (administrators).
+pub async fn outbox_failures(state: &AppState, staff: &StaffUser) -> ServiceResult<Vec<FailureRow>> {
+    if !staff.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(staff_admin::outbox_failures(&state.pool, staff.commune_insee.as_deref()).await?)
+}

@@ -1,0 +1,501 @@
+//! Calendar administration by a commune's administrators: opening rules, closures (previewed
+//! before they apply), booking policy, release events, station breakdowns, the month's numbers.
+//! Every change is audited in its transaction and drops the site's cached calendar.
+
+use super::availability::site_tz;
+use super::staff_access::{administered_site, not_yours, visible_site};
+use super::{ServiceError, ServiceResult};
+use crate::app::AppState;
+use crate::db::calendar::{load_calendar, policy, PolicyRow};
+use crate::db::calendar_admin::{
+    self as db, BreakdownReport, ClosureRow, Hit, PeriodStats, ReleaseEventRow, RuleInput, RuleRow,
+    StationRow,
+};
+use crate::db::territory::SiteRow;
+use crate::staff::{audit, StaffUser};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A site's calendar as its staff manage it.
+#[derive(Debug, Clone)]
+pub struct CalendarView {
+    pub stations: Vec<StationRow>,
+    pub rules: Vec<RuleRow>,
+    /// Current and future closures.
+    pub closures: Vec<ClosureRow>,
+    pub policy: PolicyRow,
+    pub release_events: Vec<ReleaseEventRow>,
+}
+
+/// The site's stations, rules, current and future closures, policy and release events.
+pub async fn calendar(state: &AppState, staff: &StaffUser, site_id: Uuid) -> ServiceResult<CalendarView> {
+    let site = visible_site(state, staff, site_id).await?;
+    let now = state.clock.now();
+    Ok(CalendarView {
+        stations: db::stations(&state.pool, site.id).await?,
+        rules: db::rules(&state.pool, site.id).await?,
+        closures: db::closures_not_over(&state.pool, site.id, now).await?,
+        policy: policy(&state.pool, site.id).await?,
+        release_events: db::release_events(&state.pool, site.id).await?,
+    })
+}
+
+/// A weekly opening range as typed (times `HH:MM`, local).
+#[derive(Debug, Clone)]
+pub struct RuleDraft {
+    pub station_id: Uuid,
+    /// ISO weekday: 1 = Monday … 7 = Sunday.
+    pub weekday: i16,
+    pub start_time: String,
+    pub end_time: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// A local time of day, `HH:MM` (or `HH:MM:SS`).
+fn time(raw: &str, field: &'static str) -> ServiceResult<NaiveTime> {
+    NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(raw.trim(), "%H:%M:%S"))
+        .map_err(|_| ServiceError::invalid("invalid_time", field, "Heure invalide (HH:MM)."))
+}
+
+/// A rule as typed, checked: weekday 1–7, end after start, validity in order.
+fn validated_rule(r: &RuleDraft) -> ServiceResult<RuleInput> {
+    let rule = RuleInput {
+        station_id: r.station_id,
+        weekday: r.weekday,
+        start_time: time(&r.start_time, "start_time")?,
+        end_time: time(&r.end_time, "end_time")?,
+        valid_from: r.valid_from,
+        valid_until: r.valid_until,
+    };
+    if !(1..=7).contains(&rule.weekday) {
+        return Err(ServiceError::invalid(
+            "invalid_weekday",
+            "weekday",
+            "Jour : 1 (lundi) à 7 (dimanche).",
+        ));
+    }
+    if rule.end_time <= rule.start_time {
+        return Err(ServiceError::invalid(
+            "invalid_range",
+            "end_time",
+            "La fin doit suivre le début.",
+        ));
+    }
+    if rule.valid_until.is_some_and(|u| u < rule.valid_from) {
+        return Err(ServiceError::invalid(
+            "invalid_range",
+            "valid_until",
+            "La fin de validité précède son début.",
+        ));
+    }
+    Ok(rule)
+}
+
+/// "Not found" unless `station` belongs to `site` (a station of another site or commune is not revealed).
+async fn station_of_site(conn: &mut PgConnection, station: Uuid, site: Uuid) -> ServiceResult<()> {
+    if db::station_in_site(conn, station, site).await? {
+        Ok(())
+    } else {
+        Err(not_yours("station_not_found"))
+    }
+}
+
+/// Refused when another rule of the station overlaps `rule` on its weekday.
+async fn no_overlap(conn: &mut PgConnection, rule: &RuleInput, except: Option<Uuid>) -> ServiceResult<()> {
+    if db::rule_overlaps(conn, rule, except).await? {
+        return Err(ServiceError::invalid(
+            "overlapping_rule",
+            "start_time",
+            "Cette plage chevauche une autre plage du poste ce jour-là.",
+        ));
+    }
+    Ok(())
+}
+
+/// The site of a rule, which the member must administer (another commune's rule is not found).
+async fn site_of_rule(state: &AppState, staff: &StaffUser, rule: Uuid) -> ServiceResult<SiteRow> {
+    let site_id = db::site_of_rule(&state.pool, rule)
+        .await?
+        .ok_or_else(|| not_yours("rule_not_found"))?;
+    administered_site(state, staff, site_id).await
+}
+
+/// Adds an opening range to a station (no overlap with its other ranges on that weekday).
+pub async fn add_rule(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    draft: &RuleDraft,
+) -> ServiceResult<Uuid> {
+    let site = administered_site(state, staff, site_id).await?;
+    let rule = validated_rule(draft)?;
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    station_of_site(&mut tx, rule.station_id, site.id).await?;
+    no_overlap(&mut tx, &rule, None).await?;
+    let id = Uuid::new_v4();
+    db::insert_rule(&mut tx, id, &rule).await?;
+    audit::record(&mut *tx, staff, Some(&site.commune_insee), "rule_add", None, Some(&id.to_string()),
+        json!({"station_id": rule.station_id, "weekday": rule.weekday, "start": rule.start_time, "end": rule.end_time}), state.clock.now()).await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(id)
+}
+
+/// What a change would do (or did).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub applied: bool,
+    /// Live appointments left outside an opening (or inside a closure): they are kept, for the
+    /// staff to move or cancel; nothing is dropped silently.
+    pub hits: Vec<Hit>,
+}
+
+/// Live future appointments of `site` that no opening covers once the change (made in `conn`) applies.
+async fn uncovered(conn: &mut PgConnection, site: &SiteRow, now: DateTime<Utc>) -> ServiceResult<Vec<Hit>> {
+    let tz = site_tz(site)?;
+    let live = db::live_overlapping(conn, site.id, None, now, now + Duration::days(800)).await?;
+    let (Some(first), Some(last)) = (live.first(), live.last()) else {
+        return Ok(Vec::new());
+    };
+    let cal = load_calendar(
+        conn,
+        site.id,
+        tz,
+        &site.department_code,
+        first.start.with_timezone(&tz).date_naive(),
+        last.start.with_timezone(&tz).date_naive(),
+    )
+    .await?;
+    Ok(live
+        .into_iter()
+        .filter(|h| {
+            !cal.open_stations(h.start, h.end - h.start)
+                .contains(&h.station_id)
+        })
+        .collect())
+}
+
+/// Deletes an opening range; unless `confirm`, only previews the appointments it would leave
+/// outside any opening.
+pub async fn delete_rule(
+    state: &AppState,
+    staff: &StaffUser,
+    rule: Uuid,
+    confirm: bool,
+) -> ServiceResult<Change> {
+    let site = site_of_rule(state, staff, rule).await?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    db::delete_rule(&mut tx, rule).await?;
+    let hits = uncovered(&mut tx, &site, now).await?;
+    if confirm {
+        audit::record(
+            &mut *tx,
+            staff,
+            Some(&site.commune_insee),
+            "rule_delete",
+            None,
+            Some(&rule.to_string()),
+            json!({"hits": hits.len()}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        state.calendars.invalidate(site.id);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(Change {
+        applied: confirm,
+        hits,
+    })
+}
+
+/// Changes an opening range; unless `confirm`, only previews the appointments the change would
+/// leave outside any opening (when applied, those are kept, and listed).
+pub async fn change_rule(
+    state: &AppState,
+    staff: &StaffUser,
+    rule_id: Uuid,
+    draft: &RuleDraft,
+    confirm: bool,
+) -> ServiceResult<Change> {
+    let site = site_of_rule(state, staff, rule_id).await?;
+    let rule = validated_rule(draft)?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    station_of_site(&mut tx, rule.station_id, site.id).await?;
+    no_overlap(&mut tx, &rule, Some(rule_id)).await?;
+    db::update_rule(&mut tx, rule_id, &rule).await?;
+    let hits = uncovered(&mut tx, &site, now).await?;
+    if confirm {
+        audit::record(&mut *tx, staff, Some(&site.commune_insee), "rule_change", None, Some(&rule_id.to_string()),
+            json!({"weekday": rule.weekday, "start": rule.start_time, "end": rule.end_time, "hits": hits.len()}), now).await?;
+        tx.commit().await?;
+        state.calendars.invalidate(site.id);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(Change {
+        applied: confirm,
+        hits,
+    })
+}
+
+/// A closure of a whole site or one station.
+#[derive(Debug, Clone)]
+pub struct ClosureInput {
+    pub station_id: Option<Uuid>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub reason: String,
+    /// Apply; otherwise only preview.
+    pub confirm: bool,
+}
+
+/// Previews or applies a closure: the live appointments inside it are listed, and kept.
+pub async fn close(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    c: &ClosureInput,
+) -> ServiceResult<Change> {
+    let site = administered_site(state, staff, site_id).await?;
+    let (start, end) = (c.start, c.end);
+    if end <= start || end - start > Duration::days(400) {
+        return Err(ServiceError::invalid(
+            "invalid_range",
+            "end",
+            "La fin doit suivre le début (400 jours au plus).",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    if let Some(st) = c.station_id {
+        station_of_site(&mut tx, st, site.id).await?;
+    }
+    let hits = db::live_overlapping(&mut tx, site.id, c.station_id, start, end).await?;
+    if c.confirm {
+        let id = Uuid::new_v4();
+        db::insert_closure(
+            &mut tx,
+            id,
+            site.id,
+            c.station_id,
+            start,
+            end,
+            c.reason.trim(),
+            now,
+        )
+        .await?;
+        audit::record(
+            &mut *tx,
+            staff,
+            Some(&site.commune_insee),
+            "closure_add",
+            None,
+            Some(&id.to_string()),
+            json!({"station_id": c.station_id, "start": start, "end": end, "hits": hits.len()}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        state.calendars.invalidate(site.id);
+    }
+    Ok(Change {
+        applied: c.confirm,
+        hits,
+    })
+}
+
+/// A booking policy as typed (`release_time` is `HH:MM`).
+#[derive(Debug, Clone)]
+pub struct PolicyInput {
+    pub min_notice_minutes: i32,
+    pub horizon_days: i32,
+    pub release_time: String,
+    pub cancel_deadline_minutes: i32,
+    pub slot_step_minutes: i32,
+    pub reminder_hours: i32,
+}
+
+/// Sets the site's booking policy, each value within its bounds.
+pub async fn set_policy(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    p: &PolicyInput,
+) -> ServiceResult<()> {
+    let site = administered_site(state, staff, site_id).await?;
+    let checks: [(&'static str, i32, std::ops::RangeInclusive<i32>); 5] = [
+        ("min_notice_minutes", p.min_notice_minutes, 0..=43_200),
+        ("horizon_days", p.horizon_days, 1..=366),
+        ("cancel_deadline_minutes", p.cancel_deadline_minutes, 0..=43_200),
+        ("slot_step_minutes", p.slot_step_minutes, 5..=240),
+        ("reminder_hours", p.reminder_hours, 1..=336),
+    ];
+    for (field, v, range) in checks {
+        if !range.contains(&v) {
+            return Err(ServiceError::invalid(
+                "out_of_range",
+                field,
+                format!("{field} : entre {} et {}.", range.start(), range.end()),
+            ));
+        }
+    }
+    let row = PolicyRow {
+        min_notice_minutes: p.min_notice_minutes,
+        horizon_days: p.horizon_days,
+        release_time: time(&p.release_time, "release_time")?,
+        cancel_deadline_minutes: p.cancel_deadline_minutes,
+        slot_step_minutes: p.slot_step_minutes,
+        reminder_hours: p.reminder_hours,
+    };
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    db::upsert_policy(&mut tx, site.id, &row).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "policy_set",
+        None,
+        Some(&site.id.to_string()),
+        json!({"horizon_days": p.horizon_days, "min_notice_minutes": p.min_notice_minutes}),
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(())
+}
+
+/// Schedules "the openings up to `up_to` become bookable at `release_at`" (`up_to` within the
+/// next 400 days); the event and its audit row in one transaction.
+pub async fn add_release(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    up_to: NaiveDate,
+    release_at: DateTime<Utc>,
+) -> ServiceResult<Uuid> {
+    let site = administered_site(state, staff, site_id).await?;
+    let now = state.clock.now();
+    if up_to < now.date_naive() || up_to > now.date_naive() + Duration::days(400) {
+        return Err(ServiceError::invalid(
+            "invalid_date",
+            "up_to",
+            "up_to : dans les 400 prochains jours.",
+        ));
+    }
+    let id = Uuid::new_v4();
+    let mut tx = state.pool.begin().await?;
+    db::insert_release(&mut tx, id, site.id, up_to, release_at, now).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "release_add",
+        None,
+        Some(&id.to_string()),
+        json!({"up_to": up_to, "release_at": release_at}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(id)
+}
+
+/// A broken station, for a while.
+#[derive(Debug, Clone)]
+pub struct BreakdownInput {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Sent to the citizens whose appointment is cancelled.
+    pub reason: String,
+}
+
+/// Marks a station out of service: its appointments move to another free station at the same
+/// time when possible, the rest are cancelled with an apology; one transaction with its audit row.
+pub async fn declare_breakdown(
+    state: &AppState,
+    staff: &StaffUser,
+    station: Uuid,
+    b: &BreakdownInput,
+) -> ServiceResult<BreakdownReport> {
+    let site_id = db::site_of_station(&state.pool, station)
+        .await?
+        .ok_or_else(|| not_yours("station_not_found"))?;
+    let site = visible_site(state, staff, site_id).await?;
+    let (start, end) = (b.start, b.end);
+    if end <= start || end - start > Duration::days(60) {
+        return Err(ServiceError::invalid(
+            "invalid_range",
+            "end",
+            "La fin doit suivre le début (60 jours au plus).",
+        ));
+    }
+    let reason = b.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 300 {
+        return Err(ServiceError::invalid(
+            "reason_required",
+            "reason",
+            "Indiquez un motif (envoyé aux usagers dont le rendez-vous est annulé).",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let report = db::breakdown_in(&mut tx, site.id, station, start, end, reason, now).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "station_breakdown",
+        None,
+        Some(&station.to_string()),
+        json!({"start": start, "end": end, "moved": report.moved.len(), "cancelled": report.cancelled.len()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(report)
+}
+
+/// A month's numbers of a site (`month` as `YYYY-MM`, default this month in the site's time zone).
+pub async fn month_stats(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    month: Option<&str>,
+) -> ServiceResult<PeriodStats> {
+    let site = administered_site(state, staff, site_id).await?;
+    let tz = site_tz(&site)?;
+    let month = match month {
+        None => state
+            .clock
+            .now()
+            .with_timezone(&tz)
+            .date_naive()
+            .format("%Y-%m")
+            .to_string(),
+        Some(m) => m.trim().to_string(),
+    };
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| ServiceError::malformed("invalid_month", "month", "Mois invalide (AAAA-MM)."))?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| ServiceError::malformed("invalid_month", "month", "Mois invalide."))?;
+    let lo = crate::domain::tz::resolve_local(tz, first.and_time(NaiveTime::MIN));
+    let hi = crate::domain::tz::resolve_local(tz, next.and_time(NaiveTime::MIN));
+    Ok(db::period_stats(&state.pool, site.id, lo, hi).await?)
+}
