@@ -4,6 +4,7 @@ use super::{require_admin, RegistryState};
 use crate::store::{self, SubscriptionRow, TeleserviceRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use booking_service::db::constraints::violated;
 use booking_service::error::{ApiError, ApiResult};
 use booking_service::http::extract::{Json, Query};
 use booking_service::http::params;
@@ -99,18 +100,14 @@ pub async fn create_teleservice(
     .await;
     match res {
         Ok(_) => Ok(StatusCode::CREATED),
-        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+        Err(e) if violated(&e) == Some("teleservices_pkey") => {
             Err(ApiError::conflict("code_taken", "Ce code de téléservice existe déjà.").with_field("code"))
         }
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_foreign_key_violation()) =>
-        {
-            Err(
-                ApiError::unprocessable("unknown_member", "Membre propriétaire inconnu.")
-                    .with_field("owner_id"),
-            )
-        }
+        Err(e) if violated(&e) == Some("teleservices_owner_id_fkey") => Err(ApiError::unprocessable(
+            "unknown_member",
+            "Membre propriétaire inconnu.",
+        )
+        .with_field("owner_id")),
         Err(e) => Err(e.into()),
     }
 }

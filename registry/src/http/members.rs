@@ -5,6 +5,7 @@ use super::{require_admin, RegistryState};
 use crate::store::{self, MemberRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use booking_service::db::constraints::violated;
 use booking_service::error::{ApiError, ApiResult};
 use booking_service::http::extract::Json;
 use chrono::NaiveDate;
@@ -75,7 +76,13 @@ pub async fn join(
     .await;
     match res {
         Ok(_) => {}
-        Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+        // The same commune (its INSEE code) or the same SIREN: already a member.
+        Err(e)
+            if matches!(
+                violated(&e),
+                Some("registry_members_insee_code_key" | "registry_members_siren_key")
+            ) =>
+        {
             return Err(ApiError::conflict(
                 "already_member",
                 "Cette commune est déjà membre.",
