@@ -2,6 +2,7 @@
 
 use crate::domain::intervals::Interval;
 use crate::domain::slots::{BookingPolicy, ReleaseEvent, SiteCalendar, StationCalendar, WeeklyRule};
+use crate::domain::status::AppointmentStatus;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
@@ -105,13 +106,14 @@ pub async fn load_calendar(
     .fetch_all(&mut *conn)
     .await?;
     // Closures (station NULL = whole site) and live appointments, in one round trip.
-    let blocks: Vec<BlockRow> = sqlx::query_as(
+    let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
         "SELECT true AS closure, station_id, lower(during) AS start, upper(during) AS end FROM closures
          WHERE site_id = $1 AND during && tstzrange($2, $3)
          UNION ALL
          SELECT false, station_id, lower(during), upper(during) FROM appointments
-         WHERE site_id = $1 AND status IN ('booked', 'checked_in') AND during && tstzrange($2, $3)",
-    )
+         WHERE site_id = $1 AND status IN {} AND during && tstzrange($2, $3)",
+        AppointmentStatus::LIVE_SQL
+    ))
     .bind(site_id)
     .bind(lo)
     .bind(hi)

@@ -44,13 +44,14 @@ pub async fn live_overlapping(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Hit>> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "SELECT id, reference, station_id, lower(during) AS start, upper(during) AS \"end\", persons, last_name
          FROM appointments
-         WHERE site_id = $1 AND ($2::uuid IS NULL OR station_id = $2) AND status IN ('booked', 'checked_in')
+         WHERE site_id = $1 AND ($2::uuid IS NULL OR station_id = $2) AND status IN {}
            AND during && tstzrange($3, $4)
          ORDER BY lower(during), id",
-    )
+        AppointmentStatus::LIVE_SQL
+    ))
     .bind(site)
     .bind(station)
     .bind(from)
@@ -140,7 +141,7 @@ pub async fn breakdown_in(
     let hits: Vec<Hit> = sqlx::query_as(
         "SELECT id, reference, station_id, lower(during) AS start, upper(during) AS \"end\", persons, last_name
          FROM appointments
-         WHERE site_id = $1 AND station_id = $2 AND status = 'booked' AND during && tstzrange($3, $4)
+         WHERE site_id = $1 AND station_id = $2 AND status = $6 AND during && tstzrange($3, $4)
            AND lower(during) >= $5
          ORDER BY lower(during), id
          FOR UPDATE",
@@ -150,6 +151,7 @@ pub async fn breakdown_in(
     .bind(from)
     .bind(to)
     .bind(now)
+    .bind(AppointmentStatus::Booked)
     .fetch_all(&mut *tx)
     .await?;
     let (tz, department): (String, String) = sqlx::query_as(

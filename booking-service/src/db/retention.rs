@@ -2,6 +2,7 @@
 //! than the retention are anonymised, their pré-demande numbers and delivered messages removed.
 //! Statistics (dates, motif, status, site) stay.
 
+use crate::domain::status::AppointmentStatus;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
@@ -16,16 +17,17 @@ pub struct Purged {
 /// numbers and the finished outbox rows older than `cutoff`. Idempotent.
 pub async fn purge_before(pool: &PgPool, cutoff: DateTime<Utc>) -> sqlx::Result<Purged> {
     let mut tx = pool.begin().await?;
-    let appointments: i64 = sqlx::query_scalar(
+    let appointments: i64 = sqlx::query_scalar(&format!(
         "WITH old AS (
              UPDATE appointments SET first_name = 'anonymisé', last_name = 'anonymisé', email = NULL, email_key = NULL, phone = NULL,
                     manage_token_hash = NULL, manage_token_sealed = NULL, cancel_reason = NULL
-             WHERE status NOT IN ('booked', 'checked_in') AND upper(during) < $1
+             WHERE status NOT IN {} AND upper(during) < $1
                AND (email IS NOT NULL OR email_key IS NOT NULL OR phone IS NOT NULL OR first_name <> 'anonymisé' OR manage_token_hash IS NOT NULL)
              RETURNING id),
          numbers AS (DELETE FROM appointment_pre_demandes d USING old WHERE d.appointment_id = old.id AND NOT d.live RETURNING 1)
          SELECT count(*) FROM old",
-    )
+        AppointmentStatus::LIVE_SQL
+    ))
     .bind(cutoff)
     .fetch_one(&mut *tx)
     .await?;

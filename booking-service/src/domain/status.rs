@@ -42,6 +42,10 @@ impl AppointmentStatus {
     /// The statuses that occupy a station and a pré-demande number.
     pub const LIVE: [Self; 2] = [Self::Booked, Self::CheckedIn];
 
+    /// [`Self::LIVE`] as an SQL list, for the hot queries that must match the partial indexes'
+    /// `WHERE status IN (…)` literally (a bound array would hide the implication from the planner).
+    pub const LIVE_SQL: &'static str = "('booked', 'checked_in')";
+
     /// The code stored in the database and used in the API.
     pub fn code(self) -> &'static str {
         match self {
