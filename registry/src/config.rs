@@ -26,6 +26,10 @@ pub struct RegistryConfig {
     /// Requests one client may send per minute (429 beyond).
     #[arg(long, env = "REGISTRY_REQUESTS_PER_MINUTE", default_value_t = 600)]
     pub requests_per_minute: u32,
+    /// Apply pending migrations at start. `false` when the registry runs under its own restricted
+    /// role (`rdv_registry`, see migration 0013): the owner role migrates (`booking-service migrate`).
+    #[arg(long, env = "REGISTRY_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
     /// Proxies whose `X-Forwarded-For` is believed (as booking-service's `TRUSTED_PROXIES`).
     #[arg(long, env = "TRUSTED_PROXIES", value_parser = booking_service::config::parse_cidr_list, default_value = "")]
     pub trusted_proxies: booking_service::config::CidrList,
@@ -43,6 +47,7 @@ impl RegistryConfig {
             admin_tokens: Some(Secret::new("admin-token")),
             request_timeout_secs: 15,
             max_in_flight: 128,
+            migrate: true,
             requests_per_minute: 100_000,
             trusted_proxies: booking_service::config::CidrList::default(),
         }

@@ -47,7 +47,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve(cfg) => {
             let pool = booking_service::db::pool(&cfg.db)?;
-            booking_service::db::migrate(&pool).await?;
+            if cfg.migrate {
+                booking_service::db::migrate(&pool).await?;
+            }
             let listener = tokio::net::TcpListener::bind(cfg.bind_addr).await?;
             tracing::info!(addr = %listener.local_addr()?, "registry serving");
             let state = RegistryState::new(pool, cfg, Arc::new(SystemClock));

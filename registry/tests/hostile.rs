@@ -115,3 +115,44 @@ async fn conflicts_are_told_by_the_constraint_that_settled_them(pool: PgPool) {
         (422, "unknown_member".to_string())
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_registry_role_reads_the_group_but_no_citizen_nor_staff_data(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET ROLE rdv_registry")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for allowed in [
+        "registry_members",
+        "teleservices",
+        "purchase_orders",
+        "cost_periods",
+        "communes",
+    ] {
+        sqlx::query(&format!("SELECT count(*) FROM {allowed}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{allowed}: {e}"));
+    }
+    for forbidden in [
+        "appointments",
+        "appointment_pre_demandes",
+        "staff_accounts",
+        "staff_sessions",
+        "outbox",
+        "audit_log",
+    ] {
+        let err = sqlx::query(&format!("SELECT count(*) FROM {forbidden}"))
+            .execute(&mut *conn)
+            .await
+            .expect_err(forbidden);
+        let code = err
+            .as_database_error()
+            .and_then(|d| d.code())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(code, "42501", "{forbidden}: {err}");
+    }
+    sqlx::query("RESET ROLE").execute(&mut *conn).await.unwrap();
+}
