@@ -156,7 +156,8 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
         (member("68278"), "etat-civil", date(2025, 3, 1)),
         (member("68154"), "etat-civil", date(2026, 1, 1)),
         (member("68376"), "inscriptions-scolaires", date(2025, 9, 1)),
-        // Rixheim starts offering school registration mid-year: it counts for half of 2026.
+        // Rixheim starts offering school registration mid-year: a full téléservice of 2026 under
+        // the literal key, half of one (184 of 365 days) with prorata temporis.
         (member("68278"), "inscriptions-scolaires", date(2026, 7, 1)),
     ];
     for c in &communes {
@@ -173,9 +174,12 @@ pub async fn seed_demo(pool: &PgPool) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     }
+    // The key written out: the convention read literally, as the steering committee's decision.
     sqlx::query(
-        "INSERT INTO cost_periods (code, starts_on, ends_on, alpha_permille, population_source)
-         VALUES ('2026', '2026-01-01', '2027-01-01', 500, $1) ON CONFLICT (code) DO NOTHING",
+        "INSERT INTO cost_periods (code, starts_on, ends_on, prorata_temporis, alpha_permille, combination,
+                                   epci_population, state_mission_in_epci_n, population_source, population_field)
+         VALUES ('2026', '2026-01-01', '2027-01-01', false, 500, 'sum', 'communes_sum', false, $1, 'municipale')
+         ON CONFLICT (code) DO NOTHING",
     )
     .bind(SOURCE)
     .execute(&mut *tx)

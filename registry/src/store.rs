@@ -1,6 +1,8 @@
 //! Registry data in PostgreSQL: members, catalog, subscriptions, orders, periods.
 
-use crate::allocation::{Category, Cost, Member, MemberKind, Offer, Period, Service, ServiceKind};
+use crate::allocation::{
+    Alpha, Category, Cost, Key, Member, MemberKind, Offer, Period, Service, ServiceKind,
+};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
@@ -92,22 +94,29 @@ pub async fn subscriptions(pool: &PgPool) -> sqlx::Result<Vec<SubscriptionRow>> 
     .await
 }
 
-/// A period and its key.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct PeriodRow {
+/// A cost period with the key its steering committee decided.
+#[derive(Debug, Clone)]
+pub struct StoredPeriod {
     pub code: String,
     pub starts_on: NaiveDate,
+    /// Exclusive.
     pub ends_on: NaiveDate,
-    pub alpha_permille: i32,
-    pub population_source: String,
-    pub population_field: String,
-    pub epci_population: String,
     pub closed: bool,
+    pub key: Key,
 }
 
-/// Everything the allocation of a period needs, read from the database.
+impl StoredPeriod {
+    /// The period's dates.
+    pub fn period(&self) -> Period {
+        Period {
+            start: self.starts_on,
+            end: self.ends_on,
+        }
+    }
+}
+
+/// Everything the allocation of a period needs under one key, read from the database.
 pub struct AllocationInput {
-    pub period: PeriodRow,
     pub members: Vec<Member>,
     pub services: Vec<Service>,
     pub offers: Vec<Offer>,
@@ -120,14 +129,35 @@ fn category(s: &str) -> Category {
         "hebergement" => Category::Hebergement,
         "module" => Category::Module,
         "specific" => Category::Specific,
+        "material" => Category::Material,
         _ => Category::StateMission,
     }
 }
 
-/// Loads a period's inputs, with the populations its key names; `None` for an unknown period.
-pub async fn allocation_input(pool: &PgPool, code: &str) -> sqlx::Result<Option<AllocationInput>> {
-    let Some(period): Option<PeriodRow> = sqlx::query_as(
-        "SELECT code, starts_on, ends_on, alpha_permille, population_source, population_field, epci_population, closed
+/// A value the schema's CHECK allows and the code does not know: the two are out of step.
+fn undecodable(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("cost_periods.{column}: unexpected {value:?}").into())
+}
+
+/// A period and its stored key; `None` for an unknown period.
+pub async fn period(pool: &PgPool, code: &str) -> sqlx::Result<Option<StoredPeriod>> {
+    #[derive(FromRow)]
+    struct Row {
+        code: String,
+        starts_on: NaiveDate,
+        ends_on: NaiveDate,
+        closed: bool,
+        prorata_temporis: bool,
+        alpha_permille: i32,
+        combination: String,
+        epci_population: String,
+        state_mission_in_epci_n: bool,
+        population_source: String,
+        population_field: String,
+    }
+    let Some(r): Option<Row> = sqlx::query_as(
+        "SELECT code, starts_on, ends_on, closed, prorata_temporis, alpha_permille, combination, epci_population,
+                state_mission_in_epci_n, population_source, population_field
          FROM cost_periods WHERE code = $1",
     )
     .bind(code)
@@ -136,6 +166,47 @@ pub async fn allocation_input(pool: &PgPool, code: &str) -> sqlx::Result<Option<
     else {
         return Ok(None);
     };
+    let key = Key {
+        prorata_temporis: r.prorata_temporis,
+        alpha_permille: Alpha::from_permille(i64::from(r.alpha_permille))
+            .ok_or_else(|| undecodable("alpha_permille", &r.alpha_permille.to_string()))?,
+        combination: r
+            .combination
+            .parse()
+            .map_err(|()| undecodable("combination", &r.combination))?,
+        epci_population: r
+            .epci_population
+            .parse()
+            .map_err(|()| undecodable("epci_population", &r.epci_population))?,
+        state_mission_in_epci_n: r.state_mission_in_epci_n,
+        population_field: r
+            .population_field
+            .parse()
+            .map_err(|()| undecodable("population_field", &r.population_field))?,
+        population_source: r.population_source,
+    };
+    Ok(Some(StoredPeriod {
+        code: r.code,
+        starts_on: r.starts_on,
+        ends_on: r.ends_on,
+        closed: r.closed,
+        key,
+    }))
+}
+
+/// The population sources on record, so a what-if can only name one of them.
+pub async fn population_sources(pool: &PgPool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT DISTINCT source FROM member_populations ORDER BY source")
+        .fetch_all(pool)
+        .await
+}
+
+/// Loads a period's inputs with the populations `key` names (its source and field). Reads only.
+pub async fn allocation_input(
+    pool: &PgPool,
+    period: &StoredPeriod,
+    key: &Key,
+) -> sqlx::Result<AllocationInput> {
     #[derive(FromRow)]
     struct M {
         id: Uuid,
@@ -144,47 +215,32 @@ pub async fn allocation_input(pool: &PgPool, code: &str) -> sqlx::Result<Option<
         siren: String,
         name: String,
         adhesion_date: NaiveDate,
-        municipale: Option<i32>,
-        totale: Option<i32>,
+        population: Option<i32>,
     }
     let rows: Vec<M> = sqlx::query_as(
-        "SELECT m.id, m.kind, m.insee_code, m.siren, m.name, m.adhesion_date, p.municipale, p.totale
+        "SELECT m.id, m.kind, m.insee_code, m.siren, m.name, m.adhesion_date,
+                CASE WHEN $3 = 'totale' THEN p.totale ELSE p.municipale END AS population
          FROM registry_members m LEFT JOIN member_populations p ON p.member_id = m.id AND p.source = $1
          WHERE m.adhesion_date < $2",
     )
-    .bind(&period.population_source)
+    .bind(&key.population_source)
     .bind(period.ends_on)
+    .bind(key.population_field.code())
     .fetch_all(pool)
     .await?;
-    let pick = |m: Option<i32>, t: Option<i32>| {
-        i64::from(if period.population_field == "totale" { t } else { m }.unwrap_or(0))
-    };
-    let communes_sum: i64 = rows
-        .iter()
-        .filter(|r| r.kind == "commune")
-        .map(|r| pick(r.municipale, r.totale))
-        .sum();
     let members = rows
         .into_iter()
-        .map(|r| {
-            let epci = r.kind == "epci";
-            let population = match (epci, period.epci_population.as_str()) {
-                (true, "communes_sum") => communes_sum,
-                (true, _) => 0,
-                (false, _) => pick(r.municipale, r.totale),
-            };
-            Member {
-                id: r.id,
-                key: r.insee_code.unwrap_or(r.siren),
-                name: r.name,
-                kind: if epci {
-                    MemberKind::Epci
-                } else {
-                    MemberKind::Commune
-                },
-                population,
-                adhesion: r.adhesion_date,
-            }
+        .map(|r| Member {
+            id: r.id,
+            key: r.insee_code.unwrap_or(r.siren),
+            name: r.name,
+            kind: if r.kind == "epci" {
+                MemberKind::Epci
+            } else {
+                MemberKind::Commune
+            },
+            population: i64::from(r.population.unwrap_or(0)),
+            adhesion: r.adhesion_date,
         })
         .collect();
     let services =
@@ -218,30 +274,18 @@ pub async fn allocation_input(pool: &PgPool, code: &str) -> sqlx::Result<Option<
     let costs = sqlx::query_as::<_, (String, Option<String>, String, i64)>(
         "SELECT category, teleservice_code, label, amount_cents FROM period_costs WHERE period_code = $1 ORDER BY category, label",
     )
-    .bind(code)
+    .bind(&period.code)
     .fetch_all(pool)
     .await?
     .into_iter()
     .map(|(c, service, label, cents)| Cost { category: category(&c), service, label, cents })
     .collect();
-    Ok(Some(AllocationInput {
-        period,
+    Ok(AllocationInput {
         members,
         services,
         offers,
         costs,
-    }))
-}
-
-impl AllocationInput {
-    /// The allocation period of the key.
-    pub fn period(&self) -> Period {
-        Period {
-            start: self.period.starts_on,
-            end: self.period.ends_on,
-            alpha_permille: i64::from(self.period.alpha_permille),
-        }
-    }
+    })
 }
 
 /// A purchase order as listed (announced orders are visible to every member).

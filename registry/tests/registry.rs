@@ -85,8 +85,20 @@ async fn the_demo_period_splits_every_cost_exactly_and_explains_each_line(pool: 
         (zillisheim["total_cents"].as_i64(), zillisheim["n"].as_f64()),
         (Some(0), Some(0.0))
     );
-    // Rixheim: état civil all year + inscriptions scolaires from 1 July (184/365) = 1.5041.
-    assert_eq!(by_key("68278")["n"], 1.5041);
+    // Rixheim: état civil all year + inscriptions scolaires from 1 July. The default key counts
+    // téléservices offered in the period, as the Annexe says: n = 2 (it was 1.5041 = 1 + 184/365
+    // when n_i was prorated by days; that reading is now prorata_temporis=true, tested below).
+    assert_eq!(by_key("68278")["n"], 2.0);
+    // The split read literally, worked out by hand in allocation/tests.rs.
+    for (key, cents) in [
+        ("68278", 2_851_987),
+        ("68224", 17_892_999),
+        ("200066009", 15_719_212),
+        ("68154", 1_727_583),
+        ("68376", 1_608_219),
+    ] {
+        assert_eq!(by_key(key)["total_cents"], cents, "{key}");
+    }
     // Each category adds up exactly.
     for (cat, total) in [
         ("socle", 18_000_000),
@@ -98,6 +110,33 @@ async fn the_demo_period_splits_every_cost_exactly_and_explains_each_line(pool: 
     }
     assert_eq!(body["period"]["alpha_permille"], 500);
     assert_eq!(body["period"]["population_field"], "municipale");
+    // The whole key, each choice labelled as the steering committee's with the sentence it reads.
+    let period = &body["period"];
+    assert_eq!(
+        (
+            &period["prorata_temporis"],
+            &period["combination"],
+            &period["epci_population"],
+            &period["state_mission_in_epci_n"],
+            &period["simulation"]
+        ),
+        (
+            &json!(false),
+            &json!("sum"),
+            &json!("communes_sum"),
+            &json!(false),
+            &json!(false)
+        )
+    );
+    let decisions = period["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 7);
+    for d in decisions {
+        assert_eq!(d["status"], "Décision du comité de pilotage", "{d}");
+        assert!(d["interprets"]
+            .as_str()
+            .unwrap()
+            .contains("« en fonction du nombre de téléservices proposés sur la plateforme"));
+    }
     // CSV for French spreadsheets.
     let r = app
         .client
@@ -113,17 +152,260 @@ async fn the_demo_period_splits_every_cost_exactly_and_explains_each_line(pool: 
     let text = r.text().await.unwrap();
     assert!(text.starts_with('\u{feff}'));
     let rows: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    // The key first (a title, a header and its seven choices, then a blank line), then the
+    // table as before: a header, 40 members and the total.
+    assert!(rows[0].starts_with(
+        "Répartition des coûts du groupement de commandes;Période 2026;du 01/01/2026 au 31/12/2026;"
+    ));
+    assert!(rows[1].starts_with("Clé de répartition;Valeur;Statut;"));
+    assert!(rows[2].starts_with("Prorata temporis;non;Décision du comité de pilotage;"));
+    assert!(rows[2..9]
+        .iter()
+        .all(|r| r.contains(";Décision du comité de pilotage;")));
+    assert_eq!(rows[9], "");
+    let rows = &rows[10..];
     assert_eq!(rows.len(), 42);
     assert!(rows[0].starts_with("Membre;Code;n_i;Population;"));
     assert!(rows
         .iter()
         .any(|r| r.starts_with("Mulhouse Alsace Agglomération;200066009;")));
-    assert!(rows.iter().any(|r| r.starts_with("Rixheim;68278;1,5041;")));
+    assert!(rows.iter().any(|r| r.starts_with("Rixheim;68278;2,0000;")));
+    assert!(rows.iter().any(|r| r.ends_with(";28519,87")));
     assert!(rows.last().unwrap().ends_with(";398000,00"));
     // Bad input.
     assert_eq!(app.get("/api/v1/allocations").await.0, 400);
     assert_eq!(app.get("/api/v1/allocations?period=1999").await.0, 404);
     assert_eq!(app.get("/api/v1/allocations?period=2026&format=xls").await.0, 400);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_what_if_computes_another_key_and_stores_nothing(pool: PgPool) {
+    let app = App::spawn(pool.clone()).await;
+    let stored = || async {
+        sqlx::query_as::<_, (bool, i32, String, bool)>(
+            "SELECT prorata_temporis, alpha_permille, combination, closed FROM cost_periods WHERE code = '2026'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = stored().await;
+    let (s, body) = app
+        .get("/api/v1/allocations?period=2026&prorata_temporis=true")
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let lines = body["allocation"]["lines"].as_array().unwrap();
+    let by_key = |k: &str| lines.iter().find(|l| l["key"] == k).unwrap();
+    // With prorata temporis, worked out by hand in allocation/tests.rs: Rixheim's school module
+    // counts 184 of 365 days in its n_i and in its share of that module.
+    assert_eq!(by_key("68278")["n"], 1.5041);
+    for (key, cents) in [
+        ("68278", 2_335_287),
+        ("68224", 18_235_032),
+        ("200066009", 15_798_957),
+        ("68154", 1_767_456),
+        ("68376", 1_663_268),
+    ] {
+        assert_eq!(by_key(key)["total_cents"], cents, "{key}");
+    }
+    assert_eq!(body["allocation"]["total_cents"], 39_800_000);
+    let period = &body["period"];
+    assert_eq!(period["simulation"], true);
+    assert_eq!(period["prorata_temporis"], true);
+    assert_eq!(period["committee_key"]["prorata_temporis"], false);
+    let decisions = period["decisions"].as_array().unwrap();
+    assert!(decisions[0]["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("Simulation, hors décision du comité de pilotage"));
+    assert_eq!(decisions[0]["committee_value"], false);
+    assert_eq!(decisions[1]["status"], "Décision du comité de pilotage");
+    // Nothing was stored: the period answers with the committee's key again.
+    assert_eq!(stored().await, before);
+    let (_, again) = app.get("/api/v1/allocations?period=2026").await;
+    assert_eq!(again["period"]["simulation"], false);
+    assert_eq!(again["period"]["prorata_temporis"], false);
+    // Giving the committee's own values is no simulation; an empty value keeps the committee's.
+    let (_, same) = app
+        .get("/api/v1/allocations?period=2026&alpha_permille=500&combination=&population_field=municipale")
+        .await;
+    assert_eq!(same["period"]["simulation"], false);
+    // Every other choice can be tried, and each moves the split as computed by hand.
+    for (query, key, cents) in [
+        ("combination=product", "68278", 1_139_085),
+        ("epci_population=other_communes", "200066009", 13_564_012),
+        ("state_mission_in_epci_n=true", "200066009", 16_430_751),
+        ("alpha_permille=0", "200066009", 21_038_425),
+    ] {
+        let (s, body) = app.get(&format!("/api/v1/allocations?period=2026&{query}")).await;
+        assert_eq!(s, 200, "{query}: {body}");
+        let line = body["allocation"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["key"] == key)
+            .unwrap()
+            .clone();
+        assert_eq!(line["total_cents"], cents, "{query}");
+        assert_eq!(body["allocation"]["total_cents"], 39_800_000, "{query}");
+    }
+    let (s, totale) = app
+        .get("/api/v1/allocations?period=2026&population_field=totale")
+        .await;
+    assert_eq!(s, 200);
+    let mulhouse = totale["allocation"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "68224")
+        .unwrap()
+        .clone();
+    assert_eq!(mulhouse["population"], 106_095);
+    // The CSV says it is a simulation, before anything else.
+    let r = app
+        .client
+        .get(format!(
+            "{}/api/v1/allocations?period=2026&format=csv&prorata_temporis=true",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("simulation-2026.csv"));
+    let text = r.text().await.unwrap();
+    let rows: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(rows[1].starts_with("SIMULATION : clé différente de celle décidée par le comité de pilotage"));
+    assert!(rows[3].starts_with(
+        "Prorata temporis;oui;Simulation, hors décision du comité de pilotage (décision : non);"
+    ));
+    assert!(rows.iter().any(|r| r.starts_with("Rixheim;68278;1,5041;")));
+    // Bad values: a 4xx naming the field, never a 5xx.
+    for (query, status, field) in [
+        ("prorata_temporis=peut-etre", 400, "prorata_temporis"),
+        ("alpha_permille=1001", 400, "alpha_permille"),
+        ("alpha_permille=0.5", 400, "alpha_permille"),
+        ("alpha_permille=-1", 400, "alpha_permille"),
+        ("combination=mean", 400, "combination"),
+        ("epci_population=all", 400, "epci_population"),
+        ("state_mission_in_epci_n=1", 400, "state_mission_in_epci_n"),
+        ("population_field=legale", 400, "population_field"),
+        ("population_source=a%00b", 400, "population_source"),
+        ("population_source=insee-1999", 422, "population_source"),
+    ] {
+        let (s, body) = app.get(&format!("/api/v1/allocations?period=2026&{query}")).await;
+        assert_eq!(
+            (s, body["error"]["field"].as_str()),
+            (status, Some(field)),
+            "{query}: {body}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let (_, unknown) = app
+        .get("/api/v1/allocations?period=2026&population_source=insee-1999")
+        .await;
+    assert_eq!(unknown["error"]["known_sources"], json!([registry::seed::SOURCE]));
+    // A source on record can be tried: here every member counted twice as many.
+    sqlx::query(
+        "INSERT INTO member_populations (member_id, source, municipale, totale)
+         SELECT member_id, 'double', municipale * 2, totale * 2 FROM member_populations",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (s, double) = app
+        .get("/api/v1/allocations?period=2026&population_source=double")
+        .await;
+    assert_eq!(s, 200, "{double}");
+    let rixheim = |b: &Value| {
+        b["allocation"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["key"] == "68278")
+            .unwrap()
+            .clone()
+    };
+    // Populations doubled everywhere: the same shares, to the cent.
+    assert_eq!(rixheim(&double)["population"], 28_250);
+    assert_eq!(rixheim(&double)["total_cents"], 2_851_987);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_closed_period_keeps_its_key_and_costs(pool: PgPool) {
+    let app = App::spawn(pool.clone()).await;
+    sqlx::query("UPDATE cost_periods SET closed = true WHERE code = '2026'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (s, body) = app.get("/api/v1/allocations?period=2026").await;
+    assert_eq!((s, &body["period"]["closed"]), (200, &json!(true)));
+    // A what-if on a closed period is answered and changes nothing.
+    let (s, what_if) = app
+        .get("/api/v1/allocations?period=2026&prorata_temporis=true")
+        .await;
+    assert_eq!((s, &what_if["period"]["simulation"]), (200, &json!(true)));
+    let (_, again) = app.get("/api/v1/allocations?period=2026").await;
+    assert_eq!(again, body);
+    // The database refuses to change a closed period's key, its costs, or to reopen it.
+    for sql in [
+        "UPDATE cost_periods SET prorata_temporis = true WHERE code = '2026'",
+        "UPDATE cost_periods SET alpha_permille = 400 WHERE code = '2026'",
+        "UPDATE cost_periods SET closed = false WHERE code = '2026'",
+        "DELETE FROM period_costs WHERE period_code = '2026'",
+        "UPDATE period_costs SET amount_cents = 1 WHERE period_code = '2026'",
+        "INSERT INTO period_costs (id, period_code, category, label, amount_cents)
+         VALUES (gen_random_uuid(), '2026', 'material', 'Affranchissement', 100)",
+    ] {
+        assert!(sqlx::query(sql).execute(&pool).await.is_err(), "{sql}");
+    }
+    let (_, after) = app.get("/api/v1/allocations?period=2026").await;
+    assert_eq!(after, body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_groups_material_costs_are_on_m2as_line(pool: PgPool) {
+    let app = App::spawn(pool.clone()).await;
+    sqlx::query(
+        "INSERT INTO period_costs (id, period_code, category, label, amount_cents)
+         VALUES (gen_random_uuid(), '2026', 'material', 'Frais matériels (avis, copies, affranchissement)', 123456)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // A material cost names no téléservice.
+    assert!(sqlx::query(
+        "INSERT INTO period_costs (id, period_code, category, teleservice_code, label, amount_cents)
+         VALUES (gen_random_uuid(), '2026', 'material', 'etat-civil', 'x', 1)"
+    )
+    .execute(&pool)
+    .await
+    .is_err());
+    let (s, body) = app.get("/api/v1/allocations?period=2026").await;
+    assert_eq!(s, 200, "{body}");
+    let lines = body["allocation"]["lines"].as_array().unwrap();
+    let m2a = lines.iter().find(|l| l["key"] == "200066009").unwrap();
+    assert_eq!(m2a["total_cents"], 15_719_212 + 123_456);
+    assert!(m2a["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["category"] == "material" && p["cents"] == 123_456));
+    assert_eq!(body["allocation"]["total_cents"], 39_800_000 + 123_456);
+    let text = app
+        .client
+        .get(format!("{}/api/v1/allocations?period=2026&format=csv", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(";Frais matériels du groupement (art. 3.5);Total HT\r\n"));
+    assert!(text.contains("Mulhouse Alsace Agglomération;200066009;2,0000;272950;"));
+    assert!(text.contains(";25000,00;1234,56;158426,68\r\n"));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -269,6 +551,23 @@ async fn a_commune_may_join_at_any_time_but_never_leave(pool: PgPool) {
         "/api/v1/allocations",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} undocumented");
+    }
+    let params: Vec<&str> = doc["paths"]["/api/v1/allocations"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for what_if in [
+        "prorata_temporis",
+        "alpha_permille",
+        "combination",
+        "epci_population",
+        "state_mission_in_epci_n",
+        "population_source",
+        "population_field",
+    ] {
+        assert!(params.contains(&what_if), "{what_if} undocumented");
     }
     assert_eq!(app.get("/healthz").await.0, 200);
     assert_eq!(app.get("/readyz").await.0, 200);

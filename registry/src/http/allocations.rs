@@ -1,37 +1,156 @@
-//! `GET /api/v1/allocations?period=…[&format=csv]`: who pays what for a period.
+//! `GET /api/v1/allocations?period=…[&format=csv][&<key field>=…]`: who pays what for a period,
+//! under the key its steering committee decided or, for a what-if, under other choices. A what-if
+//! is computed and answered, never stored: a period, closed or not, keeps its key.
 
 use super::RegistryState;
-use crate::allocation::{allocate, Allocation, Category};
-use crate::store::{self, PeriodRow};
+use crate::allocation::{
+    allocate, Allocation, Alpha, Category, Combination, Decision, EpciPopulation, Key, Overrides,
+    PopulationField,
+};
+use crate::store;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use booking_service::error::{ApiError, ApiResult};
 use booking_service::http::extract::Query;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 
-/// Which period, in which format.
+/// Which period, in which format, and the key's choices a what-if changes (absent or empty: the
+/// committee's).
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AllocationQuery {
     /// Period code (e.g. `2026`).
     period: Option<String>,
     /// `json` (default) or `csv`.
     format: Option<String>,
+    /// What-if: `true` weighs every criterion by the days of service, `false` counts téléservices.
+    #[param(value_type = Option<bool>)]
+    prorata_temporis: Option<String>,
+    /// What-if: α in thousandths, 0 to 1000 (500 for 0.5).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000)]
+    alpha_permille: Option<String>,
+    /// What-if: `sum` or `product`.
+    combination: Option<String>,
+    /// What-if: m2A's population: `communes_sum`, `other_communes` or `none`.
+    epci_population: Option<String>,
+    /// What-if: whether the CNI/passport service counts in m2A's n_i.
+    #[param(value_type = Option<bool>)]
+    state_mission_in_epci_n: Option<String>,
+    /// What-if: a population source on record.
+    population_source: Option<String>,
+    /// What-if: `municipale` or `totale`.
+    population_field: Option<String>,
+}
+
+/// A period, the key its split used, and each choice of that key explained.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodOut {
+    code: String,
+    starts_on: NaiveDate,
+    /// Exclusive.
+    ends_on: NaiveDate,
+    closed: bool,
+    /// The key the split used: the committee's unless `simulation`.
+    #[serde(flatten)]
+    key: Key,
+    /// Whether the split departs from the committee's key (a what-if; nothing is stored).
+    simulation: bool,
+    /// The committee's key, when the split simulates another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    committee_key: Option<Key>,
+    /// Each choice, labelled « Décision du comité de pilotage » or as a simulation, with the
+    /// convention's sentence it interprets.
+    decisions: Vec<Decision>,
 }
 
 /// A period's split, with its key.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AllocationOut {
-    period: PeriodRow,
+    period: PeriodOut,
     #[schema(value_type = Object)]
     allocation: Allocation,
 }
 
-/// The cost split of a period.
+/// A what-if value that cannot be read.
+fn invalid(field: &'static str, message: &str) -> ApiError {
+    ApiError::bad_request("invalid_key", message).with_field(field)
+}
+
+/// The what-if choices of a query; nothing is looked up yet.
+fn overrides(q: &AllocationQuery) -> ApiResult<Overrides> {
+    // An empty value keeps the committee's choice, as an untouched form field would.
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let boolean = |field: &'static str, v: &Option<String>| match given(v).as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(invalid(field, &format!("{field} : true ou false."))),
+    };
+    fn choice<T: FromStr>(field: &'static str, v: Option<String>, choices: &[&str]) -> ApiResult<Option<T>> {
+        v.map(|v| {
+            v.parse()
+                .map_err(|_| invalid(field, &format!("{field} : {}.", choices.join(", "))))
+        })
+        .transpose()
+    }
+    let alpha_permille = given(&q.alpha_permille)
+        .map(|v| {
+            v.parse::<i64>()
+                .ok()
+                .and_then(Alpha::from_permille)
+                .ok_or_else(|| {
+                    invalid(
+                        "alpha_permille",
+                        "alpha_permille : entier de 0 à 1000 (α en millièmes, 500 pour 0,5).",
+                    )
+                })
+        })
+        .transpose()?;
+    let population_source = given(&q.population_source)
+        .map(|v| {
+            if v.chars().count() <= 100 && !v.chars().any(char::is_control) {
+                Ok(v)
+            } else {
+                Err(invalid(
+                    "population_source",
+                    "population_source : nom de source invalide.",
+                ))
+            }
+        })
+        .transpose()?;
+    Ok(Overrides {
+        prorata_temporis: boolean("prorata_temporis", &q.prorata_temporis)?,
+        alpha_permille,
+        combination: choice("combination", given(&q.combination), Combination::CHOICES)?,
+        epci_population: choice(
+            "epci_population",
+            given(&q.epci_population),
+            EpciPopulation::CHOICES,
+        )?,
+        state_mission_in_epci_n: boolean("state_mission_in_epci_n", &q.state_mission_in_epci_n)?,
+        population_source,
+        population_field: choice(
+            "population_field",
+            given(&q.population_field),
+            PopulationField::CHOICES,
+        )?,
+    })
+}
+
+/// The cost split of a period, under its key or a what-if's.
 #[utoipa::path(get, path = "/api/v1/allocations", params(AllocationQuery),
     responses((status = 200, body = AllocationOut), (status = 400, description = "Paramètre invalide"),
-              (status = 404, description = "Période inconnue"), (status = 422, description = "Coût sans payeur possible")))]
+              (status = 404, description = "Période inconnue"),
+              (status = 422, description = "Source de population inconnue, ou coût sans payeur possible")))]
 pub async fn allocations(
     State(state): State<RegistryState>,
     Query(q): Query<AllocationQuery>,
@@ -52,20 +171,47 @@ pub async fn allocations(
             return Err(ApiError::bad_request("invalid_format", "format : json ou csv.").with_field("format"))
         }
     };
-    let input = store::allocation_input(&state.pool, code)
+    let what_if = overrides(&q)?;
+    let stored = store::period(&state.pool, code)
         .await?
         .ok_or_else(|| ApiError::not_found("period_not_found", "Période inconnue."))?;
+    let key = stored.key.with(&what_if);
+    if key.population_source != stored.key.population_source {
+        let known = store::population_sources(&state.pool).await?;
+        if !known.contains(&key.population_source) {
+            return Err(ApiError::unprocessable(
+                "unknown_population_source",
+                "Source de population inconnue : voir known_sources.",
+            )
+            .with_field("population_source")
+            .with_extra(json!({ "known_sources": known })));
+        }
+    }
+    let input = store::allocation_input(&state.pool, &stored, &key).await?;
     let allocation = allocate(
-        &input.period(),
+        &stored.period(),
+        &key,
         &input.members,
         &input.services,
         &input.offers,
         &input.costs,
     )
     .map_err(|e| ApiError::unprocessable("unallocatable_cost", e.to_string()))?;
+    let simulation = key != stored.key;
+    let period = PeriodOut {
+        decisions: key.decisions(&stored.key),
+        committee_key: simulation.then(|| stored.key.clone()),
+        code: stored.code,
+        starts_on: stored.starts_on,
+        ends_on: stored.ends_on,
+        closed: stored.closed,
+        key,
+        simulation,
+    };
     if csv {
-        let body = to_csv(&allocation);
-        let disposition = format!("attachment; filename=\"repartition-{code}.csv\"");
+        let body = to_csv(&period, &allocation);
+        let name = if simulation { "simulation" } else { "repartition" };
+        let disposition = format!("attachment; filename=\"{name}-{code}.csv\"");
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -75,11 +221,7 @@ pub async fn allocations(
         )
             .into_response());
     }
-    Ok(axum::Json(AllocationOut {
-        period: input.period,
-        allocation,
-    })
-    .into_response())
+    Ok(axum::Json(AllocationOut { period, allocation }).into_response())
 }
 
 /// Cents as French-formatted euros: `1234,56`.
@@ -95,9 +237,41 @@ fn euros(cents: i64) -> String {
 /// A cell safe from spreadsheet formula injection and from the separator (the staff export's rule).
 use booking_service::http::staff::agenda::csv_cell as cell;
 
-/// Semicolon-separated, UTF-8 with BOM: what French spreadsheets open directly.
-fn to_csv(a: &Allocation) -> String {
-    let mut out = String::from("\u{feff}Membre;Code;n_i;Population;Part socle/hébergement;Socle;Hébergement;Modules mutualisés;Spécifique;Mission de l'État (CNI-passeport);Total HT\r\n");
+/// Semicolon-separated, UTF-8 with BOM: what French spreadsheets open directly. The key comes
+/// first, one choice a row, so whoever reads the amounts reads on what they rest.
+fn to_csv(p: &PeriodOut, a: &Allocation) -> String {
+    let last_day = p.ends_on.pred_opt().unwrap_or(p.ends_on);
+    let mut out = format!(
+        "\u{feff}Répartition des coûts du groupement de commandes;Période {};du {} au {};{}\r\n",
+        cell(&p.code),
+        p.starts_on.format("%d/%m/%Y"),
+        last_day.format("%d/%m/%Y"),
+        if p.closed {
+            "Période close"
+        } else {
+            "Période ouverte"
+        }
+    );
+    if p.simulation {
+        out.push_str(
+            "SIMULATION : clé différente de celle décidée par le comité de pilotage ; rien n'est enregistré\r\n",
+        );
+    }
+    out.push_str(
+        "Clé de répartition;Valeur;Statut;Signification;Phrase de la convention interprétée;La convention ne dit pas\r\n",
+    );
+    for d in &p.decisions {
+        out.push_str(&format!(
+            "{};{};{};{};{};{}\r\n",
+            cell(d.label),
+            cell(&d.shown),
+            cell(&d.status),
+            cell(&d.meaning),
+            cell(d.interprets),
+            cell(d.convention_silent_on)
+        ));
+    }
+    out.push_str("\r\nMembre;Code;n_i;Population;Part socle/hébergement;Socle;Hébergement;Modules mutualisés;Spécifique;Mission de l'État (CNI-passeport);Frais matériels du groupement (art. 3.5);Total HT\r\n");
     for l in &a.lines {
         let sum = |c: Category| {
             l.parts
@@ -107,7 +281,7 @@ fn to_csv(a: &Allocation) -> String {
                 .sum::<i64>()
         };
         out.push_str(&format!(
-            "{};{};{};{};{};{};{};{};{};{};{}\r\n",
+            "{};{};{};{};{};{};{};{};{};{};{};{}\r\n",
             cell(&l.name),
             cell(&l.key),
             format!("{:.4}", l.n).replace('.', ","),
@@ -118,10 +292,11 @@ fn to_csv(a: &Allocation) -> String {
             euros(sum(Category::Module)),
             euros(sum(Category::Specific)),
             euros(sum(Category::StateMission)),
+            euros(sum(Category::Material)),
             euros(l.total_cents)
         ));
     }
-    out.push_str(&format!("Total;;;;;;;;;;{}\r\n", euros(a.total_cents)));
+    out.push_str(&format!("Total;;;;;;;;;;;{}\r\n", euros(a.total_cents)));
     out
 }
 
