@@ -132,6 +132,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::staff::counter_post))
         .routes(routes!(web::staff::closure_post))
         .routes(routes!(web::staff::breakdown_post))
+        .routes(routes!(
+            web::password_reset::forgot_page,
+            web::password_reset::forgot_post
+        ))
+        .routes(routes!(web::password_reset::reset_page))
+        .routes(routes!(web::password_reset::reset_post))
         .routes(routes!(staff::auth::login))
         .routes(routes!(staff::auth::logout))
         .routes(routes!(staff::auth::me))

@@ -916,4 +916,45 @@ async fn a_forgotten_staff_password_is_reset_once_through_the_emailed_link(pool:
     app.clock.advance(chrono::Duration::minutes(61));
     let (s, _) = confirm(late, "an expired attempt here").await;
     assert_eq!(s, 422);
+    // The same through the pages: the emailed link opens a form, the token goes in its body.
+    assert_eq!(ask("agent@m2a.fr").await, 202);
+    drain(&worker(&pool, config(smtp.port), &app.clock)).await;
+    let link = parse(&smtp.messages()[2].data)
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/agents/mot-de-passe/"))
+        .unwrap()
+        .replace("http://rdv.test", &app.base);
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Nouveau mot de passe"));
+    let token = link.rsplit('/').next().unwrap().to_string();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let submit = |p1: &'static str, p2: &'static str| {
+        let (client, base, token) = (&no_redirect, &app.base, token.clone());
+        async move {
+            client
+                .post(format!("{base}/agents/mot-de-passe/nouveau"))
+                .form(&[("token", token.as_str()), ("password", p1), ("password2", p2)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(submit("one long password!", "another long one!").await, 422);
+    assert_eq!(
+        submit("the third long password", "the third long password").await,
+        303
+    );
+    assert_eq!(
+        app.staff_login("agent@m2a.fr", "the third long password", "10.50.0.3")
+            .await
+            .0,
+        200
+    );
 }

@@ -21,6 +21,7 @@ pub mod calendar_file;
 pub mod citizen;
 pub mod components;
 pub mod layout;
+pub mod password_reset;
 pub mod staff;
 
 pub use layout::page;

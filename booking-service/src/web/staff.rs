@@ -60,6 +60,7 @@ fn login_form(error: Option<&str>) -> Markup {
             })
             button type="submit" { "Se connecter" }
         }
+        p { a href="/agents/mot-de-passe-oublie" { "Mot de passe oublié ?" } }
     };
     page("Connexion des agents", body)
 }
