@@ -207,6 +207,7 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("POST", "/agents/lieux/{site_id}/rendez-vous"),
         ("POST", "/agents/lieux/{site_id}/fermeture"),
         ("POST", "/agents/lieux/{site_id}/panne"),
+        ("POST", "/agents/deconnexion"),
         ("GET", "/agents/mot-de-passe-oublie"),
         ("POST", "/agents/mot-de-passe-oublie"),
         ("GET", "/agents/mot-de-passe/{token}"),

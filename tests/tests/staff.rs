@@ -950,3 +950,59 @@ async fn a_deactivated_account_is_shut_out_at_once_from_the_api_and_the_pages(po
         .unwrap();
     assert_eq!(audited, 2);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_logout_button_of_the_pages_ends_the_session_and_needs_its_csrf_token(pool: PgPool) {
+    let w = world(pool).await;
+    let app = &w.app;
+    let agent = token(app, "agent@mulhouse.fr").await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{}/agents", app.base))
+        .header("cookie", format!("rdv_staff={agent}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Se déconnecter") && page.contains("/agents/deconnexion"),
+        "{page}"
+    );
+    let logout = |csrf: String| {
+        let (client, base, agent) = (&client, &app.base, agent.clone());
+        async move {
+            client
+                .post(format!("{base}/agents/deconnexion"))
+                .header("cookie", format!("rdv_staff={agent}"))
+                .form(&[("csrf", csrf)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A forged or truncated token changes nothing.
+    let good = csrf_of(&agent);
+    assert_eq!(logout("0".repeat(good.len())).await.status().as_u16(), 403);
+    assert_eq!(logout(good[..10].to_string()).await.status().as_u16(), 403);
+    assert_eq!(
+        call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&agent))
+            .await
+            .0,
+        200
+    );
+    let resp = logout(good).await;
+    assert_eq!(resp.status().as_u16(), 303);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    assert_eq!(
+        call(app, "GET", "/api/v1/staff/me", &Value::Null, Some(&agent))
+            .await
+            .0,
+        401
+    );
+}

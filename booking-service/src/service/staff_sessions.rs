@@ -73,3 +73,11 @@ pub fn session_cookie(state: &AppState, token: &str, expires_at: DateTime<Utc>) 
 pub fn cleared_cookie(state: &AppState) -> String {
     crate::request::staff_session::session_cookie(&state.config.public_base_url(), "", 0)
 }
+
+/// Ends a session (the API's logout and the pages' button), audited.
+pub async fn logout(state: &AppState, user: &StaffUser, token: &str) -> ServiceResult<()> {
+    let now = state.clock.now();
+    accounts::logout(&state.pool, token, now).await?;
+    audit::record(&state.pool, user, None, "logout", None, None, json!({}), now).await?;
+    Ok(())
+}

@@ -30,6 +30,57 @@ fn csrf(session: &str) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a form's CSRF field is the session's, compared in constant time (a comparison that
+/// stops at the first difference would tell, byte by byte, how much of a guess is right).
+fn csrf_ok(session: &str, field: &str) -> bool {
+    let expected = csrf(session);
+    expected.len() == field.len()
+        && expected
+            .bytes()
+            .zip(field.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The logout button every logged-in staff page carries.
+fn logout_button(session: &str) -> Markup {
+    ui::staff_form(
+        Some("/agents/deconnexion"),
+        &csrf(session),
+        true,
+        html! { button type="submit" class="secondary" { "Se déconnecter" } },
+    )
+}
+
+/// The logout form's field.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the session (server side, then the cookie) and goes back to the login page.
+#[utoipa::path(post, path = "/agents/deconnexion", tag = "pages", request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Vers la connexion"), (status = 403, description = "Jeton CSRF invalide")))]
+pub async fn logout_post(
+    State(state): State<AppState>,
+    staff: Result<Staff, ApiError>,
+    Form(f): Form<LogoutForm>,
+) -> Response {
+    let staff = match checked(staff, &f.csrf) {
+        Ok(s) => s,
+        Err(resp) => return *resp,
+    };
+    if let Err(e) = staff_sessions::logout(&state, &staff.user, &staff.token).await {
+        return error_page(e.into());
+    }
+    let mut resp = Redirect::to("/agents/connexion").into_response();
+    if let Ok(v) = HeaderValue::from_str(&staff_sessions::cleared_cookie(&state)) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
 /// The login form.
 #[utoipa::path(get, path = "/agents/connexion", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn login_page() -> Markup {
@@ -126,6 +177,7 @@ pub async fn sites(State(state): State<AppState>, staff: Result<Staff, ApiError>
         Err(e) => return error_page(e.into()),
     };
     let body = html! {
+        (logout_button(&staff.token))
         ul {
             @for s in rows.iter().filter(|s| staff.user.sees(&s.commune_insee)) {
                 li { a href={ "/agents/lieux/" (s.id) } { (s.name) " (" (s.commune_name) ")" } }
@@ -212,6 +264,7 @@ pub async fn day(
     let day_link = |d: NaiveDate| format!("/agents/lieux/{}?jour={d}", site.id);
     let action = |what: &str| format!("/agents/lieux/{}/{what}", site.id);
     let body = html! {
+        (logout_button(&staff.token))
         p {
             a href=(day_link(day - Duration::days(1))) { "Jour précédent" }
             " · "
@@ -292,7 +345,7 @@ fn checked(staff: Result<Staff, ApiError>, csrf_field: &str) -> Result<Staff, Bo
     let Ok(staff) = staff else {
         return Err(Box::new(Redirect::to("/agents/connexion").into_response()));
     };
-    if csrf_field != csrf(&staff.token) {
+    if !csrf_ok(&staff.token, csrf_field) {
         return Err(Box::new(error_page(ApiError::new(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -551,7 +604,7 @@ pub async fn set_status(
     let Ok(staff) = staff else {
         return Redirect::to("/agents/connexion").into_response();
     };
-    if f.csrf != csrf(&staff.token) {
+    if !csrf_ok(&staff.token, &f.csrf) {
         return error_page(ApiError::new(
             StatusCode::FORBIDDEN,
             "csrf",

@@ -60,19 +60,7 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/staff/logout", tag = "staff",
     responses((status = 204, description = "Déconnecté"), (status = 401, description = "Non connecté")))]
 pub async fn logout(State(state): State<AppState>, staff: Staff) -> ApiResult<Response> {
-    let now = state.clock.now();
-    accounts::logout(&state.pool, &staff.token, now).await?;
-    audit::record(
-        &state.pool,
-        &staff.user,
-        None,
-        "logout",
-        None,
-        None,
-        json!({}),
-        now,
-    )
-    .await?;
+    staff_sessions::logout(&state, &staff.user, &staff.token).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
