@@ -815,10 +815,43 @@ async fn the_login_page_refuses_an_over_long_password_like_the_api(pool: PgPool)
     let long = "p".repeat(1025);
     let (s, body) = login(app, "agent@mulhouse.fr", &long).await;
     assert_eq!((s, body["error"]["code"].as_str()), (422, Some("invalid_field")));
+    // Without the form's anti-forgery value: refused before anything else.
     let resp = app
         .client
         .post(format!("{}/agents/connexion", app.base))
         .form(&[("email", "agent@mulhouse.fr"), ("password", long.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    // With the cookie and field the login page gave.
+    let form = app
+        .client
+        .get(format!("{}/agents/connexion", app.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let value = cookie.split_once('=').unwrap().1.to_string();
+    assert!(
+        form.text().await.unwrap().contains(&value),
+        "the field carries the cookie's value"
+    );
+    let resp = app
+        .client
+        .post(format!("{}/agents/connexion", app.base))
+        .header("cookie", &cookie)
+        .form(&[
+            ("email", "agent@mulhouse.fr"),
+            ("password", long.as_str()),
+            ("csrf", value.as_str()),
+        ])
         .send()
         .await
         .unwrap();

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 /// The CSRF token of a session: a hash of the session token, so it needs no storage and a page
 /// of another site cannot know it.
-fn csrf(session: &str) -> String {
+pub(super) fn csrf(session: &str) -> String {
     let d = Sha256::digest(format!("csrf/{session}").as_bytes());
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -42,14 +42,21 @@ fn csrf_ok(session: &str, field: &str) -> bool {
             == 0
 }
 
-/// The logout button every logged-in staff page carries.
-fn logout_button(session: &str) -> Markup {
-    ui::staff_form(
-        Some("/agents/deconnexion"),
-        &csrf(session),
-        true,
-        html! { button type="submit" class="secondary" { "Se déconnecter" } },
-    )
+/// What every logged-in staff page carries about the member's account: the link to change the
+/// password and the logout button.
+pub(super) fn logout_button(session: &str) -> Markup {
+    html! {
+        nav.staff-account aria-label="Votre compte" {
+            a href="/agents/mot-de-passe" { "Changer de mot de passe" }
+            " "
+            (ui::staff_form(
+                Some("/agents/deconnexion"),
+                &csrf(session),
+                true,
+                html! { button type="submit" class="secondary" { "Se déconnecter" } },
+            ))
+        }
+    }
 }
 
 /// The logout form's field.
@@ -83,14 +90,53 @@ pub async fn logout_post(
 
 /// The login form.
 #[utoipa::path(get, path = "/agents/connexion", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn login_page() -> Markup {
-    login_form(None)
+pub async fn login_page() -> Response {
+    login_page_with(StatusCode::OK, None)
 }
 
-fn login_form(error: Option<&str>) -> Markup {
+/// Name of the login form's anti-forgery cookie (double submit: the same random value in a
+/// cookie that only this site can set and in the form's field; another site can post the form
+/// but cannot know the value).
+const LOGIN_CSRF_COOKIE: &str = "rdv_login_csrf";
+
+/// The login page with a fresh anti-forgery value, in the form and in its cookie.
+fn login_page_with(status: StatusCode, error: Option<&str>) -> Response {
+    let (value, _) = crate::tokens::new_token();
+    let mut resp = (status, login_form(error, &value)).into_response();
+    let cookie =
+        format!("{LOGIN_CSRF_COOKIE}={value}; HttpOnly; Secure; SameSite=Strict; Path=/agents; Max-Age=3600");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// Whether the login form's field matches its cookie (constant time).
+fn login_csrf_ok(headers: &HeaderMap, field: &str) -> bool {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == LOGIN_CSRF_COOKIE).then(|| v.to_string())
+        });
+    cookie.is_some_and(|c| {
+        !c.is_empty()
+            && c.len() == field.len()
+            && c.bytes()
+                .zip(field.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
+}
+
+fn login_form(error: Option<&str>, csrf_value: &str) -> Markup {
     let body = html! {
         (ui::field_error("err-login", error))
         form method="post" action="/agents/connexion" {
+            (ui::hidden("csrf", csrf_value))
             (Input {
                 id: "email",
                 name: "email",
@@ -121,6 +167,8 @@ fn login_form(error: Option<&str>) -> Markup {
 pub struct LoginForm {
     email: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// Logs in and sets the session cookie.
@@ -132,6 +180,12 @@ pub async fn login_post(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    if !login_csrf_ok(&headers, &f.csrf) {
+        return login_page_with(
+            StatusCode::FORBIDDEN,
+            Some("Formulaire expiré ou venu d'ailleurs : saisissez à nouveau vos identifiants."),
+        );
+    }
     let client = client_key(&state, &headers, &peer);
     match staff_sessions::login(&state, &client, &f.email, &f.password).await {
         Ok(done) => {
@@ -142,21 +196,17 @@ pub async fn login_post(
             }
             resp
         }
-        Err(ServiceError::TooManyAttempts { .. }) => (
+        Err(ServiceError::TooManyAttempts { .. }) => login_page_with(
             StatusCode::TOO_MANY_REQUESTS,
-            login_form(Some("Trop de tentatives : patientez une minute.")),
-        )
-            .into_response(),
-        Err(ServiceError::BadCredentials) => (
+            Some("Trop de tentatives : patientez une minute."),
+        ),
+        Err(ServiceError::BadCredentials) => login_page_with(
             StatusCode::UNAUTHORIZED,
-            login_form(Some(
-                "Adresse ou mot de passe incorrect. Après 5 essais, patientez 15 minutes.",
-            )),
-        )
-            .into_response(),
+            Some("Adresse ou mot de passe incorrect. Après 5 essais, patientez 15 minutes."),
+        ),
         Err(e @ ServiceError::Invalid { .. }) => {
             let message = ApiError::from(e).message;
-            (StatusCode::UNPROCESSABLE_ENTITY, login_form(Some(&message))).into_response()
+            login_page_with(StatusCode::UNPROCESSABLE_ENTITY, Some(&message))
         }
         Err(e) => error_page(e.into()),
     }
@@ -341,7 +391,7 @@ fn local_input(raw: &str, tz: chrono_tz::Tz, field: &'static str) -> Result<Stri
 }
 
 /// Loads the member and checks the form's CSRF token.
-fn checked(staff: Result<Staff, ApiError>, csrf_field: &str) -> Result<Staff, Box<Response>> {
+pub(super) fn checked(staff: Result<Staff, ApiError>, csrf_field: &str) -> Result<Staff, Box<Response>> {
     let Ok(staff) = staff else {
         return Err(Box::new(Redirect::to("/agents/connexion").into_response()));
     };
