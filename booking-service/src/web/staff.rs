@@ -4,12 +4,12 @@
 use super::components::{self as ui, DayLine, DayTable, Input};
 use super::error_page;
 use super::page;
+use crate::app::AppState;
 use crate::domain::status::AppointmentStatus;
 use crate::error::ApiError;
-use crate::http::client::{client_key, PeerAddr};
-use crate::http::extract::{Path, Query};
-use crate::http::staff::agenda::visible_site;
-use crate::http::{params, AppState};
+use crate::request::client::{client_key, PeerAddr};
+use crate::request::extract::{Path, Query};
+use crate::request::params;
 use crate::request::staff_session::Staff;
 use crate::service::staff_appointments::{self, StatusChange};
 use crate::service::staff_sessions;
@@ -22,6 +22,16 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use maud::{html, Markup};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+/// A site the member may see, from a path segment.
+async fn visible_site(
+    state: &AppState,
+    staff: &Staff,
+    raw: &str,
+) -> Result<crate::db::territory::SiteRow, ApiError> {
+    let id = params::uuid(raw, "site_id")?;
+    Ok(crate::service::staff_access::visible_site(state, &staff.user, id).await?)
+}
 
 /// The CSRF token of a session: a hash of the session token, so it needs no storage and a page
 /// of another site cannot know it.
@@ -468,21 +478,37 @@ pub async fn counter_post(
         Ok(s) => s,
         Err(e) => return error_page(e),
     };
-    let req = crate::http::staff::appointments::CounterBooking {
-        motif: f.motif.clone(),
-        persons: f.persons,
-        start,
-        first_name: f.first_name.clone(),
-        last_name: f.last_name.clone(),
-        email: Some(f.email.clone()).filter(|e| !e.trim().is_empty()),
-        phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
-        pre_demande_numbers: Vec::new(),
-        source: f.source.clone(),
+    let input = match counter_input(&f, &site_id, &start) {
+        Ok(i) => i,
+        Err(e) => return error_page(e),
     };
-    match crate::http::staff::appointments::book_at_counter(&state, &staff, &site_id, &req).await {
+    match crate::service::staff_appointments::book_at_counter(&state, &staff.user, &input).await {
         Ok(_) => back_to_day(&site.id.to_string(), &f.jour),
-        Err(e) => error_page(e),
+        Err(e) => error_page(e.into()),
     }
+}
+
+/// The counter form parsed into the service's input.
+fn counter_input(
+    f: &CounterForm,
+    site_id: &str,
+    start: &str,
+) -> Result<crate::service::staff_appointments::CounterInput, ApiError> {
+    use crate::service::staff_appointments::{CounterInput, CounterSource};
+    Ok(CounterInput {
+        site_id: params::uuid(site_id, "site_id")?,
+        motif: params::motif(Some(&f.motif), crate::domain::motif::Motif::Cni)?,
+        persons: params::party_size(f.persons)?,
+        start: params::instant(start, "heure")?,
+        citizen: crate::service::booking::CitizenInput {
+            first_name: f.first_name.clone(),
+            last_name: f.last_name.clone(),
+            email: Some(f.email.clone()).filter(|e| !e.trim().is_empty()),
+            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
+        },
+        pre_demande_numbers: Vec::new(),
+        source: CounterSource::parse(f.source.as_deref())?,
+    })
 }
 
 /// The closure form (previewed, then confirmed).
@@ -521,16 +547,26 @@ pub async fn closure_post(
         uuid::Uuid::parse_str(&f.station).ok()
     };
     let confirm = f.confirmer.is_some();
-    let c = crate::http::staff::calendar::NewClosure {
-        station_id: station,
-        start,
-        end,
-        reason: f.motif.clone(),
-        confirm,
+    let input = match (
+        params::uuid(&site_id, "site_id"),
+        params::instant(&start, "debut"),
+        params::instant(&end, "fin"),
+    ) {
+        (Ok(site), Ok(start), Ok(end)) => (
+            site,
+            crate::service::calendar_admin::ClosureInput {
+                station_id: station,
+                start,
+                end,
+                reason: f.motif.clone(),
+                confirm,
+            },
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(e),
     };
-    let out = match crate::http::staff::calendar::close(&state, &staff, &site_id, &c).await {
+    let out = match crate::service::calendar_admin::close(&state, &staff.user, input.0, &input.1).await {
         Ok(o) => o,
-        Err(e) => return error_page(e),
+        Err(e) => return error_page(e.into()),
     };
     let body = html! {
         @if out.applied {
@@ -597,12 +633,22 @@ pub async fn breakdown_post(
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return error_page(e),
     };
-    let b = crate::http::staff::calendar::Breakdown {
-        start,
-        end,
-        reason: f.motif.clone(),
+    let (station, input) = match (
+        params::uuid(&f.station, "station_id"),
+        params::instant(&start, "debut"),
+        params::instant(&end, "fin"),
+    ) {
+        (Ok(station), Ok(start), Ok(end)) => (
+            station,
+            crate::service::calendar_admin::BreakdownInput {
+                start,
+                end,
+                reason: f.motif.clone(),
+            },
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(e),
     };
-    match crate::http::staff::calendar::declare_breakdown(&state, &staff, &f.station, &b).await {
+    match crate::service::calendar_admin::declare_breakdown(&state, &staff.user, station, &input).await {
         Ok(r) => {
             let body = html! {
                 (ui::success(html! {
@@ -613,7 +659,7 @@ pub async fn breakdown_post(
             };
             page("Panne déclarée", body).into_response()
         }
-        Err(e) => error_page(e),
+        Err(e) => error_page(e.into()),
     }
 }
 
