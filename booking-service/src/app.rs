@@ -139,6 +139,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::password_reset::reset_page))
         .routes(routes!(web::password_reset::reset_post))
         .routes(routes!(web::staff::logout_post))
+        .routes(routes!(
+            web::staff_account::password_page,
+            web::staff_account::password_post
+        ))
         .routes(routes!(staff::auth::login))
         .routes(routes!(staff::auth::logout))
         .routes(routes!(staff::auth::me))

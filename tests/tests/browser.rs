@@ -495,3 +495,211 @@ async fn a_tampered_form_field_never_breaks_a_redirect(pool: PgPool) {
         .unwrap();
     assert_eq!(status, "checked_in");
 }
+
+/// A staff account of Rixheim (its commune comes with a site) whose password every test knows.
+async fn agent_account(pool: &PgPool, email: &str) {
+    if sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sites")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        == 0
+    {
+        SiteBuilder::default()
+            .weekdays(&[(hm(9, 0), hm(12, 0))])
+            .create(pool)
+            .await;
+    }
+    accounts::create_account(
+        pool,
+        email,
+        "correct horse battery staple",
+        "Agent",
+        Role::Agent,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_logout_button_ends_the_session_server_side(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    agent_account(&pool, "agent@rixheim.fr").await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 8, 0, 0)).await;
+    let axe = axe_source();
+    let b = Browser::start("logout").await;
+    staff_login(&b, &app, "agent@rixheim.fr").await;
+    assert_accessible(b.axe_violations(&axe).await, "sites with the logout button");
+    // On the day page too.
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
+        .await;
+    b.wait_for_text("Jour suivant").await;
+    assert_accessible(b.axe_violations(&axe).await, "day with the logout button");
+    b.click("form[action='/agents/deconnexion'] button").await;
+    b.shot("deconnecte").await;
+    b.wait_for_text("Connexion des agents").await;
+    assert!(b.url().await.ends_with("/agents/connexion"), "{}", b.url().await);
+    // The session ended on the server, not only in the browser: the old cookie is refused.
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_sessions WHERE revoked_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let ended: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_sessions WHERE revoked_at IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((live, ended), (0, 1));
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
+        .await;
+    b.wait_for_text("Connexion des agents").await;
+    assert!(b.url().await.ends_with("/agents/connexion"));
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'logout'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_login_form_needs_its_anti_forgery_value(pool: PgPool) {
+    agent_account(&pool, "agent@rixheim.fr").await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 8, 0, 0)).await;
+    let axe = axe_source();
+    // Posted from elsewhere (no cookie, no field): refused before the password is looked at.
+    let resp = app
+        .client
+        .post(format!("{}/agents/connexion", app.base))
+        .form(&[
+            ("email", "agent@rixheim.fr"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().contains("rdv_staff=")),
+        "no session"
+    );
+    // A field that is not the cookie's value, in the browser: refused, the page says why and
+    // offers a fresh form that works.
+    let b = Browser::start("login-csrf").await;
+    b.goto(&format!("{}/agents/connexion", app.base)).await;
+    assert_accessible(b.axe_violations(&axe).await, "login");
+    b.script(
+        "document.querySelector('input[name=csrf]').value = 'forged';",
+        serde_json::json!([]),
+    )
+    .await;
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.shot("refuse").await;
+    b.wait_for_text("Formulaire expiré ou venu d'ailleurs").await;
+    assert_accessible(b.axe_violations(&axe).await, "login refused");
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM staff_sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.wait_for_text("Vos lieux").await;
+}
+
+fn reset_link(eml: &str, base: &str) -> String {
+    let m = mail_parser::MessageParser::default()
+        .parse(eml.as_bytes())
+        .unwrap();
+    let text = m.body_text(0).unwrap().to_string();
+    let start = text
+        .find(&format!("{base}/agents/mot-de-passe/"))
+        .expect("reset link in the email");
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_forgotten_password_is_reset_through_the_emailed_link(pool: PgPool) {
+    agent_account(&pool, "agent@rixheim.fr").await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 8, 0, 0)).await;
+    let axe = axe_source();
+    let b = Browser::start("reset").await;
+    b.goto(&format!("{}/agents/connexion", app.base)).await;
+    b.click("a[href='/agents/mot-de-passe-oublie']").await;
+    b.wait_for_text("Recevoir un lien").await;
+    assert_accessible(b.axe_violations(&axe).await, "forgotten password");
+    // An unknown address gets the same answer, and no email.
+    b.type_into("#email", "personne@rixheim.fr").await;
+    b.click("main form button").await;
+    let unknown = b.wait_for_text("Si un compte correspond").await;
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.click("main form button").await;
+    b.shot("demande").await;
+    let known = b.wait_for_text("Si un compte correspond").await;
+    assert_eq!(
+        unknown, known,
+        "the answer does not tell whether the address exists"
+    );
+    assert_accessible(b.axe_violations(&axe).await, "link requested");
+    let dir = std::env::temp_dir().join(format!("rdv-mail-{}", uuid::Uuid::new_v4()));
+    drain_mail(&app, &dir).await;
+    let emails: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let link = reset_link(&std::fs::read_to_string(&emails[0]).unwrap(), &app.base);
+    assert!(!link.contains('?'), "the token is in the path: {link}");
+    b.goto(&link).await;
+    b.wait_for_text("Nouveau mot de passe").await;
+    assert!(!b.url().await.contains('?'));
+    assert_accessible(b.axe_violations(&axe).await, "new password");
+    // Two different passwords: said next to the field, nothing changed.
+    b.type_into("#password", "une phrase de passe nouvelle").await;
+    b.type_into("#password2", "une autre phrase de passe").await;
+    b.click("main form button").await;
+    b.shot("differents").await;
+    b.wait_for_text("Les deux mots de passe diffèrent").await;
+    assert_accessible(b.axe_violations(&axe).await, "new password with an error");
+    let described = b
+        .script(
+            "return document.querySelector('#password').getAttribute('aria-describedby');",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(described, "err-password");
+    b.type_into("#password", "une phrase de passe nouvelle").await;
+    b.type_into("#password2", "une phrase de passe nouvelle").await;
+    b.click("main form button").await;
+    b.shot("enregistre").await;
+    b.wait_for_text("Connexion des agents").await;
+    assert!(b.url().await.contains("/agents/connexion"));
+    // The old password no longer opens a session, the new one does.
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "correct horse battery staple").await;
+    b.click("main form button").await;
+    b.wait_for_text("Adresse ou mot de passe incorrect").await;
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "une phrase de passe nouvelle").await;
+    b.click("main form button").await;
+    b.wait_for_text("Vos lieux").await;
+    // The link works once.
+    b.goto(&link).await;
+    b.type_into("#password", "encore une autre phrase").await;
+    b.type_into("#password2", "encore une autre phrase").await;
+    b.click("main form button").await;
+    b.wait_for_text("n'est plus valable").await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -212,6 +212,8 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("POST", "/agents/mot-de-passe-oublie"),
         ("GET", "/agents/mot-de-passe/{token}"),
         ("POST", "/agents/mot-de-passe/nouveau"),
+        ("GET", "/agents/mot-de-passe"),
+        ("POST", "/agents/mot-de-passe"),
         ("POST", "/api/v1/staff/login"),
         ("POST", "/api/v1/staff/logout"),
         ("GET", "/api/v1/staff/me"),

@@ -23,6 +23,7 @@ pub mod components;
 pub mod layout;
 pub mod password_reset;
 pub mod staff;
+pub mod staff_account;
 
 pub use layout::page;
 
