@@ -684,8 +684,9 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link(pool: PgPool) {
     b.type_into("#password2", "une phrase de passe nouvelle").await;
     b.click("main form button").await;
     b.shot("enregistre").await;
-    b.wait_for_text("Connexion des agents").await;
+    b.wait_for_text("Mot de passe enregistré").await;
     assert!(b.url().await.contains("/agents/connexion"));
+    assert_accessible(b.axe_violations(&axe).await, "login after the reset");
     // The old password no longer opens a session, the new one does.
     b.type_into("#email", "agent@rixheim.fr").await;
     b.type_into("#password", "correct horse battery staple").await;
@@ -702,4 +703,117 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link(pool: PgPool) {
     b.click("main form button").await;
     b.wait_for_text("n'est plus valable").await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_logged_in_member_changes_their_password_from_the_pages(pool: PgPool) {
+    agent_account(&pool, "agent@rixheim.fr").await;
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 2, 8, 0, 0)).await;
+    // Another session of the same member (the API's), which the change ends.
+    let other = app
+        .client
+        .post(format!("{}/api/v1/staff/login", app.base))
+        .json(&serde_json::json!({"email": "agent@rixheim.fr", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}/api/v1/staff/me", app.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(me(other.clone()).await, 200);
+    let axe = axe_source();
+    let b = Browser::start("password-change").await;
+    staff_login(&b, &app, "agent@rixheim.fr").await;
+    b.click("a[href='/agents/mot-de-passe']").await;
+    b.wait_for_text("Mot de passe actuel").await;
+    assert_accessible(b.axe_violations(&axe).await, "password change");
+    // A wrong current password: said next to that field.
+    b.type_into("#current_password", "pas le bon mot de passe").await;
+    b.type_into("#new_password", "une phrase de passe nouvelle").await;
+    b.type_into("#new_password2", "une phrase de passe nouvelle")
+        .await;
+    b.click("main form[action='/agents/mot-de-passe'] button").await;
+    b.shot("mauvais").await;
+    b.wait_for_text("Mot de passe actuel incorrect").await;
+    assert_accessible(b.axe_violations(&axe).await, "password change with an error");
+    let described = b
+        .script(
+            "return document.querySelector('#current_password').getAttribute('aria-describedby');",
+            serde_json::json!([]),
+        )
+        .await;
+    assert_eq!(described, "err-current");
+    // The two new ones differ: said next to them.
+    b.type_into("#current_password", "correct horse battery staple")
+        .await;
+    b.type_into("#new_password", "une phrase de passe nouvelle").await;
+    b.type_into("#new_password2", "une autre phrase de passe").await;
+    b.click("main form[action='/agents/mot-de-passe'] button").await;
+    b.wait_for_text("Les deux nouveaux mots de passe diffèrent").await;
+    assert_eq!(me(other.clone()).await, 200, "nothing changed yet");
+    // A forged CSRF token is refused.
+    b.script(
+        "document.querySelectorAll('input[name=csrf]').forEach(i => i.value = 'forged');",
+        serde_json::json!([]),
+    )
+    .await;
+    b.type_into("#current_password", "correct horse battery staple")
+        .await;
+    b.type_into("#new_password", "une phrase de passe nouvelle").await;
+    b.type_into("#new_password2", "une phrase de passe nouvelle")
+        .await;
+    b.click("main form[action='/agents/mot-de-passe'] button").await;
+    b.wait_for_text("Formulaire expiré ou invalide").await;
+    assert_eq!(me(other.clone()).await, 200, "nothing changed");
+    b.goto(&format!("{}/agents/mot-de-passe", app.base)).await;
+    b.type_into("#current_password", "correct horse battery staple")
+        .await;
+    b.type_into("#new_password", "une phrase de passe nouvelle").await;
+    b.type_into("#new_password2", "une phrase de passe nouvelle")
+        .await;
+    b.click("main form[action='/agents/mot-de-passe'] button").await;
+    b.shot("change").await;
+    b.wait_for_text("Mot de passe changé").await;
+    // The other session ended, this one goes on; audited once.
+    assert_eq!(me(other).await, 401);
+    b.goto(&format!("{}/agents", app.base)).await;
+    b.wait_for_text("Vos lieux").await;
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'password_change'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+    // Logged out, the new password opens a session.
+    b.click("form[action='/agents/deconnexion'] button").await;
+    b.wait_for_text("Connexion des agents").await;
+    b.type_into("#email", "agent@rixheim.fr").await;
+    b.type_into("#password", "une phrase de passe nouvelle").await;
+    b.click("main form button").await;
+    b.wait_for_text("Vos lieux").await;
+    // Not logged in: the page sends to the login.
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/agents/mot-de-passe", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
 }

@@ -98,10 +98,23 @@ pub async fn logout_post(
     resp
 }
 
+/// What the login page was sent here after.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LoginQuery {
+    /// Set after a password was reset from an emailed link: the page says it worked.
+    #[serde(rename = "nouveau-mot-de-passe")]
+    new_password: Option<String>,
+}
+
 /// The login form.
-#[utoipa::path(get, path = "/agents/connexion", tag = "pages", responses((status = 200, content_type = "text/html", body = String)))]
-pub async fn login_page() -> Response {
-    login_page_with(StatusCode::OK, None)
+#[utoipa::path(get, path = "/agents/connexion", tag = "pages", params(LoginQuery),
+    responses((status = 200, content_type = "text/html", body = String)))]
+pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    let notice = q
+        .new_password
+        .is_some()
+        .then_some("Mot de passe enregistré : connectez-vous avec le nouveau.");
+    login_page_full(StatusCode::OK, None, notice)
 }
 
 /// Name of the login form's anti-forgery cookie (double submit: the same random value in a
@@ -111,8 +124,13 @@ const LOGIN_CSRF_COOKIE: &str = "rdv_login_csrf";
 
 /// The login page with a fresh anti-forgery value, in the form and in its cookie.
 fn login_page_with(status: StatusCode, error: Option<&str>) -> Response {
+    login_page_full(status, error, None)
+}
+
+/// The login page, with an error or a notice of what just worked.
+fn login_page_full(status: StatusCode, error: Option<&str>, notice: Option<&str>) -> Response {
     let (value, _) = crate::tokens::new_token();
-    let mut resp = (status, login_form(error, &value)).into_response();
+    let mut resp = (status, login_form(error, notice, &value)).into_response();
     let cookie =
         format!("{LOGIN_CSRF_COOKIE}={value}; HttpOnly; Secure; SameSite=Strict; Path=/agents; Max-Age=3600");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -142,8 +160,11 @@ fn login_csrf_ok(headers: &HeaderMap, field: &str) -> bool {
     })
 }
 
-fn login_form(error: Option<&str>, csrf_value: &str) -> Markup {
+fn login_form(error: Option<&str>, notice: Option<&str>, csrf_value: &str) -> Markup {
     let body = html! {
+        @if let Some(notice) = notice {
+            (ui::success(notice))
+        }
         (ui::field_error("err-login", error))
         form method="post" action="/agents/connexion" {
             (ui::hidden("csrf", csrf_value))
