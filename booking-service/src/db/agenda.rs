@@ -14,7 +14,7 @@ pub struct EntryRow {
     pub station_name: String,
     pub start_utc: DateTime<Utc>,
     pub end_utc: DateTime<Utc>,
-    pub status: String,
+    pub status: crate::domain::status::AppointmentStatus,
     pub source: String,
     pub motif: String,
     pub persons: i16,

@@ -45,7 +45,17 @@ pub async fn agenda(
     days: Option<i64>,
 ) -> ServiceResult<Agenda> {
     let site = visible_site(state, staff, site_id).await?;
-    let tz = site_tz(&site)?;
+    site_entries(state, &site, date, days).await
+}
+
+/// The appointments of a site the caller may see, from `date` over `days` days.
+async fn site_entries(
+    state: &AppState,
+    site: &SiteRow,
+    date: Option<NaiveDate>,
+    days: Option<i64>,
+) -> ServiceResult<Agenda> {
+    let tz = site_tz(site)?;
     let day = date.unwrap_or_else(|| state.clock.now().with_timezone(&tz).date_naive());
     let days = days.unwrap_or(1);
     if !(1..=7).contains(&days) {
@@ -60,6 +70,40 @@ pub async fn agenda(
     Ok(Agenda {
         tz,
         entries: db::site_entries(&state.pool, site.id, from, to).await?,
+    })
+}
+
+/// What the staff day page shows: the site, its day's appointments, and its working stations
+/// (for the counter and breakdown forms).
+#[derive(Debug, Clone)]
+pub struct DaySheet {
+    pub site: SiteRow,
+    pub day: NaiveDate,
+    pub agenda: Agenda,
+    pub stations: Vec<crate::db::calendar_admin::StationRow>,
+}
+
+/// A site's day for its staff page (`date` default today, local).
+pub async fn day_sheet(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    date: Option<NaiveDate>,
+) -> ServiceResult<DaySheet> {
+    let site = visible_site(state, staff, site_id).await?;
+    let tz = site_tz(&site)?;
+    let day = date.unwrap_or_else(|| state.clock.now().with_timezone(&tz).date_naive());
+    let agenda = site_entries(state, &site, Some(day), Some(1)).await?;
+    let stations = crate::db::calendar_admin::stations(&state.pool, site.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.active)
+        .collect();
+    Ok(DaySheet {
+        site,
+        day,
+        agenda,
+        stations,
     })
 }
 

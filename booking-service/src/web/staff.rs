@@ -5,7 +5,6 @@ use super::components::{self as ui, DayLine, DayTable, Input};
 use super::error_page;
 use super::page;
 use crate::app::AppState;
-use crate::domain::status::AppointmentStatus;
 use crate::error::ApiError;
 use crate::request::client::{client_key, PeerAddr};
 use crate::request::extract::{Path, Query};
@@ -18,7 +17,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{Duration, NaiveDate};
 use maud::{html, Markup};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -286,38 +285,29 @@ pub async fn day(
     let Ok(staff) = staff else {
         return Redirect::to("/agents/connexion").into_response();
     };
-    let site = match visible_site(&state, &staff, &site_id).await {
+    let date = match params::date(q.jour.as_deref(), "jour") {
+        Ok(d) => d,
+        Err(e) => return error_page(e),
+    };
+    let site_uuid = match params::uuid(&site_id, "site_id") {
+        Ok(id) => id,
+        Err(e) => return error_page(e),
+    };
+    let sheet = match crate::service::agenda::day_sheet(&state, &staff.user, site_uuid, date).await {
         Ok(s) => s,
-        Err(e) => return error_page(e),
-    };
-    let tz: chrono_tz::Tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
-    let day = match params::date(q.jour.as_deref(), "jour") {
-        Ok(d) => d.unwrap_or_else(|| state.clock.now().with_timezone(&tz).date_naive()),
-        Err(e) => return error_page(e),
-    };
-    let from = crate::domain::tz::resolve_local(tz, day.and_time(NaiveTime::MIN));
-    let to = crate::domain::tz::resolve_local(tz, (day + Duration::days(1)).and_time(NaiveTime::MIN));
-    let rows: Vec<DayRow> = match sqlx::query_as(
-        "SELECT a.id, st.name AS station, lower(a.during) AS start, a.status, a.motif, a.persons, a.last_name, a.first_name
-         FROM appointments a JOIN stations st ON st.id = a.station_id
-         WHERE a.site_id = $1 AND a.during && tstzrange($2, $3) ORDER BY st.name, lower(a.during)",
-    )
-    .bind(site.id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&state.pool)
-    .await
-    {
-        Ok(r) => r,
         Err(e) => return error_page(e.into()),
     };
+    let (site, day, tz) = (&sheet.site, sheet.day, sheet.agenda.tz);
+    // By station, then time, as the counter reads its day.
+    let mut rows: Vec<&crate::db::agenda::EntryRow> = sheet.agenda.entries.iter().collect();
+    rows.sort_by(|a, b| (&a.station_name, a.start_utc).cmp(&(&b.station_name, b.start_utc)));
     let token = csrf(&staff.token);
     let lines: Vec<DayLine> = rows
         .iter()
         .map(|r| DayLine {
             id: r.id,
-            station: &r.station,
-            time: r.start.with_timezone(&tz).format("%H:%M").to_string(),
+            station: &r.station_name,
+            time: r.start_utc.with_timezone(&tz).format("%H:%M").to_string(),
             first_name: &r.first_name,
             last_name: &r.last_name,
             motif: &r.motif,
@@ -331,15 +321,9 @@ pub async fn day(
         site_id: site.id,
         day,
     };
-    let stations: Vec<(uuid::Uuid, String)> =
-        sqlx::query_as("SELECT id, name FROM stations WHERE site_id = $1 AND active ORDER BY name")
-            .bind(site.id)
-            .fetch_all(&state.pool)
-            .await
-            .unwrap_or_default();
     let station_options = html! {
-        @for (id, name) in &stations {
-            option value=(id) { (name) }
+        @for st in &sheet.stations {
+            option value=(st.id) { (st.name) }
         }
     };
     let day_link = |d: NaiveDate| format!("/agents/lieux/{}?jour={d}", site.id);
@@ -682,19 +666,6 @@ pub async fn breakdown_post(
         }
         Err(e) => error_page(e.into()),
     }
-}
-
-/// One line of the day.
-#[derive(sqlx::FromRow)]
-struct DayRow {
-    id: uuid::Uuid,
-    station: String,
-    start: chrono::DateTime<chrono::Utc>,
-    status: AppointmentStatus,
-    motif: String,
-    persons: i16,
-    last_name: String,
-    first_name: String,
 }
 
 /// A status button.
