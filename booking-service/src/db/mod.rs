@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, migrations, and one module per thing stored.
 
 pub mod agenda;
+pub mod ants;
 pub mod appointments;
 pub mod audit;
 pub mod calendar;
@@ -44,4 +45,9 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
     Ok(())
+}
+
+/// PostgreSQL answers (readiness).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }

@@ -15,7 +15,6 @@ use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sqlx::FromRow;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -85,7 +84,7 @@ fn hub_error(message: &str) -> HubError {
 }
 
 /// A meeting point as the hub validates it.
-#[derive(Debug, Serialize, ToSchema, FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MeetingPoint {
     id: String,
     name: String,
@@ -95,7 +94,6 @@ pub struct MeetingPoint {
     zip_code: String,
     city_name: String,
     decoded_city_name: String,
-    #[sqlx(skip)]
     website: String,
 }
 
@@ -108,25 +106,24 @@ pub async fn get_managed_meeting_points(State(state): State<AppState>, headers: 
         return r.into_response();
     }
     let today = state.clock.now().date_naive();
-    let rows: Result<Vec<MeetingPoint>, _> = sqlx::query_as(
-        "SELECT s.id::text AS id, s.name, s.longitude, s.latitude, s.address_line AS public_entry_address,
-                s.postcode AS zip_code, s.city AS city_name, c.name AS decoded_city_name
-         FROM sites s JOIN communes c ON c.insee_code = s.commune_insee
-         WHERE s.active
-           AND EXISTS (SELECT 1 FROM site_motifs m WHERE m.site_id = s.id AND m.motif IN ('CNI', 'PASSPORT', 'CNI-PASSPORT'))
-           AND EXISTS (SELECT 1 FROM stations st JOIN opening_rules r ON r.station_id = st.id
-                       WHERE st.site_id = s.id AND st.active AND (r.valid_until IS NULL OR r.valid_until >= $1))
-         ORDER BY c.name, s.name, s.id",
-    )
-    .bind(today - Duration::days(1))
-    .fetch_all(&state.pool)
-    .await;
+    let rows = crate::db::ants::meeting_points(&state.pool, today - Duration::days(1)).await;
     match rows {
-        Ok(mut points) => {
-            let site = state.config.public_base_url();
-            for p in &mut points {
-                p.website = format!("{site}/");
-            }
+        Ok(rows) => {
+            let website = format!("{}/", state.config.public_base_url());
+            let points: Vec<MeetingPoint> = rows
+                .into_iter()
+                .map(|r| MeetingPoint {
+                    id: r.id,
+                    name: r.name,
+                    longitude: r.longitude,
+                    latitude: r.latitude,
+                    public_entry_address: r.public_entry_address,
+                    zip_code: r.zip_code,
+                    city_name: r.city_name,
+                    decoded_city_name: r.decoded_city_name,
+                    website: website.clone(),
+                })
+                .collect();
             Json(points).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
@@ -322,15 +319,6 @@ pub struct HubAppointment {
     cancel_url: String,
 }
 
-#[derive(FromRow)]
-struct LiveNumber {
-    number: String,
-    site_name: String,
-    start: DateTime<Utc>,
-    timezone: String,
-    manage_token_sealed: Option<Vec<u8>>,
-}
-
 /// Our live appointments for each asked pré-demande number; an unknown one gets `[]`.
 #[utoipa::path(get, path = "/api/ants/searchApplicationIds", tag = "ants",
     params(("X-HUB-RDV-AUTH-TOKEN" = String, Header, description = "Jeton du hub"),
@@ -355,15 +343,7 @@ pub async fn search_application_ids(
         .filter_map(|a| PreDemandeNumber::parse(a).ok())
         .map(|n| n.as_str().to_string())
         .collect();
-    let rows: Vec<LiveNumber> = match sqlx::query_as(
-        "SELECT d.number, s.name AS site_name, lower(a.during) AS start, s.timezone, a.manage_token_sealed
-         FROM appointment_pre_demandes d JOIN appointments a ON a.id = d.appointment_id JOIN sites s ON s.id = a.site_id
-         WHERE d.live AND d.number = ANY ($1)",
-    )
-    .bind(&normalized)
-    .fetch_all(&state.pool)
-    .await
-    {
+    let rows = match crate::db::ants::live_numbers(&state.pool, &normalized).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };

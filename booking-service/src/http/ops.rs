@@ -42,11 +42,7 @@ pub struct Ready {
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, body = Ready), (status = 503, body = Ready)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let db = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&state.pool),
-    )
-    .await;
+    let db = tokio::time::timeout(Duration::from_secs(2), crate::db::ping(&state.pool)).await;
     let db_ok = matches!(db, Ok(Ok(_)));
     let redis_ok = state.kv.ping().await;
     let body = Ready {
