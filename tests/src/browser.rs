@@ -182,6 +182,53 @@ impl Browser {
         .await
     }
 
+    /// Resizes the window (CSS pixels), e.g. 1366×900 for a desktop, 412×915 for a phone.
+    pub async fn set_window(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
+    /// Every accessibility violation axe-core finds on the current page (WCAG 2.1 A and AA), as
+    /// `impact id: help (nodes)`, for reports; tests assert on [`Self::axe_violations`].
+    pub async fn axe_report(&self, axe_source: &str) -> Vec<String> {
+        self.script(axe_source, json!([])).await;
+        let result = self
+            .script_async(
+                "const done = arguments[arguments.length - 1];\
+                 axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})\
+                   .then(r => done(r.violations.map(v => v.impact + ' ' + v.id + ': ' + v.help + ' (' + v.nodes.length + ')')));",
+                json!([]),
+            )
+            .await;
+        result
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The browser's cookies for the current page, as `(name, value)` (HttpOnly ones included:
+    /// a test can then fetch, outside the browser, what a link would download).
+    pub async fn cookies(&self) -> Vec<(String, String)> {
+        self.cmd(reqwest::Method::GET, "/cookie", json!({}))
+            .await
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| {
+                        (
+                            c["name"].as_str().unwrap_or_default().to_string(),
+                            c["value"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Saves a screenshot named after the step.
     pub async fn shot(&self, what: &str) {
         let png = self.cmd(reqwest::Method::GET, "/screenshot", json!({})).await;

@@ -231,11 +231,106 @@ pub fn day_table(table: &DayTable, lines: &[DayLine]) -> Markup {
                     tr {
                         td { (line.station) }
                         td { (line.time) }
-                        td { (line.first_name) " " (line.last_name) }
-                        td { (line.motif) " (" (line.persons) ")" }
+                        td { a href={ "/agents/rdv/" (line.id) } { (line.first_name) " " (line.last_name) } }
+                        td { (motif_label(line.motif)) " (" (persons(line.persons)) ")" }
                         td { (line.status.label_fr()) }
                         td { (day_actions(table, line)) }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A motif's French name (a code the type does not know is shown as stored).
+pub fn motif_label(code: &str) -> &str {
+    code.parse::<crate::domain::motif::Motif>()
+        .map_or(code, |m| m.label_fr())
+}
+
+/// "1 personne", "3 personnes".
+pub fn persons(n: i16) -> String {
+    if n > 1 {
+        format!("{n} personnes")
+    } else {
+        format!("{n} personne")
+    }
+}
+
+/// Why staff cancel, offered in the grid so that cancelling is one click (the first is chosen).
+const CANCEL_REASONS: [&str; 4] = [
+    "À la demande de l'usager",
+    "Fermeture exceptionnelle de la mairie",
+    "Absence de l'agent",
+    "Rendez-vous en double",
+];
+
+/// A site's day as a grid: one row per start time, one column per station (the desktop view;
+/// phones get [`day_table`]). Each appointment links to its page and carries its buttons.
+pub fn day_grid(table: &DayTable, stations: &[&str], lines: &[DayLine]) -> Markup {
+    let mut times: Vec<&str> = lines.iter().map(|l| l.time.as_str()).collect();
+    times.sort_unstable();
+    times.dedup();
+    html! {
+        table.day-grid {
+            caption { "Grille du " (table.caption) " : heures en lignes, postes en colonnes" }
+            thead {
+                tr {
+                    th scope="col" { "Heure" }
+                    @for st in stations { th scope="col" { (st) } }
+                }
+            }
+            tbody {
+                @for time in &times {
+                    tr {
+                        th scope="row" { (time) }
+                        @for st in stations {
+                            td {
+                                @for line in lines.iter().filter(|l| l.time == *time && l.station == *st) {
+                                    (grid_cell(table, line))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One appointment in the grid: who, what, status, and one-click buttons.
+fn grid_cell(table: &DayTable, line: &DayLine) -> Markup {
+    let action = format!("/agents/rendez-vous/{}/statut", line.id);
+    let who = format!("{} {}", line.first_name, line.last_name);
+    let back = html! {
+        (hidden("site", table.site_id))
+        (hidden("jour", table.day))
+    };
+    let reason_id = format!("g-motif-{}", line.id);
+    html! {
+        div class={ "cell status-" (line.status.code()) } {
+            a href={ "/agents/rdv/" (line.id) } { (who) }
+            br;
+            span.hint { (motif_label(line.motif)) ", " (persons(line.persons)) " · " (line.status.label_fr()) }
+            div {
+                @for (to, label) in next_steps(line.status) {
+                    (staff_form(Some(&action), table.csrf, true, html! {
+                        (hidden("status", to.code()))
+                        (back)
+                        button type="submit" aria-label={ (label) " : " (who) } { (label) }
+                    }))
+                    " "
+                }
+                @if line.status.staff_may_set(AppointmentStatus::Cancelled) {
+                    (staff_form(Some(&action), table.csrf, true, html! {
+                        (hidden("status", AppointmentStatus::Cancelled.code()))
+                        (back)
+                        label.visually-hidden for=(reason_id) { "Motif d'annulation pour " (who) }
+                        select id=(reason_id) name="reason" {
+                            @for r in CANCEL_REASONS { option { (r) } }
+                        }
+                        button type="submit" class="secondary" aria-label={ "Annuler : " (who) } { "Annuler" }
+                    }))
                 }
             }
         }
@@ -324,5 +419,42 @@ mod tests {
         assert_eq!(html.matches("name=\"csrf\" value=\"jeton\"").count(), 3);
         let closed = day_table(&table, &[line(AppointmentStatus::Cancelled)]).into_string();
         assert!(closed.contains("<td>annulé</td>") && !closed.contains("<form"));
+    }
+
+    #[test]
+    fn the_day_grid_puts_times_in_rows_stations_in_columns_and_cancels_in_one_click() {
+        let table = DayTable {
+            caption: "02/12/2026".into(),
+            csrf: "jeton",
+            site_id: Uuid::nil(),
+            day: NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+        };
+        let line = |n: u128, station, time: &str, status| DayLine {
+            id: Uuid::from_u128(n),
+            station,
+            time: time.into(),
+            first_name: "Camille",
+            last_name: "Durand",
+            motif: "PASSPORT",
+            persons: 2,
+            status,
+        };
+        let lines = [
+            line(1, "Poste 2", "09:00", AppointmentStatus::Booked),
+            line(2, "Poste 1", "09:00", AppointmentStatus::Done),
+            line(3, "Poste 1", "10:30", AppointmentStatus::Booked),
+        ];
+        let html = day_grid(&table, &["Poste 1", "Poste 2"], &lines).into_string();
+        // Two rows (09:00, 10:30), each with a cell per station.
+        assert_eq!(html.matches("<th scope=\"row\">").count(), 2, "{html}");
+        assert!(html.find(">09:00<").unwrap() < html.find(">10:30<").unwrap());
+        assert_eq!(html.matches("<td>").count(), 4);
+        // Labels, not codes; the passport appointment of two persons.
+        assert!(html.contains("Passeport, 2 personnes") && !html.contains(">PASSPORT"));
+        // Booked lines: arrived, absent and cancel (a chosen reason: one click); done: none.
+        assert_eq!(html.matches("aria-label=\"Annuler : Camille Durand\"").count(), 2);
+        assert_eq!(html.matches("<select id=\"g-motif-").count(), 2);
+        assert_eq!(html.matches("name=\"csrf\" value=\"jeton\"").count(), 6);
+        assert!(html.contains(&format!("href=\"/agents/rdv/{}\"", Uuid::from_u128(2))));
     }
 }
