@@ -132,6 +132,15 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::staff::counter_post))
         .routes(routes!(web::staff::closure_post))
         .routes(routes!(web::staff::breakdown_post))
+        .routes(routes!(web::staff_appointment::show))
+        .routes(routes!(web::staff_appointment::status_post))
+        .routes(routes!(web::staff_appointment::contact_post))
+        .routes(routes!(
+            web::staff_appointment::move_page,
+            web::staff_appointment::move_post
+        ))
+        .routes(routes!(web::staff_appointment::search))
+        .routes(routes!(web::staff_appointment::week))
         .routes(routes!(
             web::password_reset::forgot_page,
             web::password_reset::forgot_post
@@ -153,6 +162,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::agenda::export))
         .routes(routes!(staff::appointments::set_status))
         .routes(routes!(staff::appointments::counter_booking))
+        .routes(routes!(
+            staff::appointment_edit::show,
+            staff::appointment_edit::edit_contact
+        ))
+        .routes(routes!(staff::appointment_edit::move_appointment))
         .routes(routes!(staff::calendar::calendar))
         .routes(routes!(staff::calendar::add_rule))
         .routes(routes!(

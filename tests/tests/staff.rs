@@ -219,6 +219,31 @@ fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
             false,
             true,
         ),
+        // Before the status change below: a checked-in appointment can no longer be moved.
+        (
+            "GET",
+            format!("/api/v1/staff/appointments/{appt}"),
+            Value::Null,
+            200,
+            false,
+            true,
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/staff/appointments/{appt}"),
+            json!({"phone": "+33 6 12 34 56 78"}),
+            200,
+            false,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/appointments/{appt}/move"),
+            json!({"start": "2026-12-02T10:00:00+01:00"}),
+            200,
+            false,
+            true,
+        ),
         (
             "POST",
             format!("/api/v1/staff/appointments/{appt}/status"),

@@ -378,12 +378,13 @@ pub async fn find_by_token_hash(pool: &PgPool, token_hash: &[u8]) -> sqlx::Resul
     .await
 }
 
-/// Locks a live, citizen-changeable appointment and checks the online deadline.
-/// Returns (site, start, numbers, motif, persons).
+/// Locks a live, citizen-changeable appointment and, when `check_deadline` (the citizen acting,
+/// not staff), checks the online deadline. Returns (site, start, numbers, motif, persons).
 async fn lock_for_citizen_change(
     conn: &mut PgConnection,
     id: Uuid,
     now: DateTime<Utc>,
+    check_deadline: bool,
 ) -> Result<(Uuid, DateTime<Utc>, Vec<String>, Motif, PartySize), BookingError> {
     let row: Option<(Uuid, DateTime<Utc>, AppointmentStatus, Motif, PartySize)> = sqlx::query_as(
         "SELECT site_id, lower(during), status, motif, persons FROM appointments WHERE id = $1 FOR UPDATE",
@@ -395,10 +396,12 @@ async fn lock_for_citizen_change(
     if !status.citizen_may_change() {
         return Err(BookingError::WrongStatus(status));
     }
-    let pol = policy(&mut *conn, site_id).await?;
-    let deadline = start - Duration::minutes(i64::from(pol.cancel_deadline_minutes));
-    if now > deadline {
-        return Err(BookingError::DeadlinePassed(deadline));
+    if check_deadline {
+        let pol = policy(&mut *conn, site_id).await?;
+        let deadline = start - Duration::minutes(i64::from(pol.cancel_deadline_minutes));
+        if now > deadline {
+            return Err(BookingError::DeadlinePassed(deadline));
+        }
     }
     let numbers: Vec<String> = sqlx::query_scalar(
         "SELECT number FROM appointment_pre_demandes WHERE appointment_id = $1 ORDER BY number",
@@ -428,7 +431,7 @@ async fn queue_ants_deletes(
 /// Cancels a booked appointment before the site's online deadline, freeing its slot and numbers.
 pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<(), BookingError> {
     let mut tx = pool.begin().await?;
-    let (site_id, start, numbers, _, _) = lock_for_citizen_change(&mut tx, id, now).await?;
+    let (site_id, start, numbers, _, _) = lock_for_citizen_change(&mut tx, id, now, true).await?;
     sqlx::query(
         "UPDATE appointments SET status = $3, cancelled_by = 'citizen', updated_at = $2,
                 calendar_sequence = calendar_sequence + 1
@@ -458,6 +461,23 @@ pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> R
     Ok(())
 }
 
+/// Which rules a move keeps besides openings and the no-overlap constraint (always kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveRules {
+    /// The site's online deadline applies (the citizen); staff moves waive it.
+    pub deadline: bool,
+    /// Only this station may take the appointment (staff may name one); else any free one.
+    pub only_station: Option<Uuid>,
+}
+
+impl MoveRules {
+    /// A citizen moving their own appointment through the management link.
+    pub const CITIZEN: Self = Self {
+        deadline: true,
+        only_station: None,
+    };
+}
+
 /// Moves a booked appointment onto the held `slot`: the same row (id, token, calendar UID), in one
 /// transaction. If the new slot is lost, nothing changes.
 pub async fn reschedule(
@@ -465,6 +485,19 @@ pub async fn reschedule(
     id: Uuid,
     slot: &SlotRequest,
     now: DateTime<Utc>,
+) -> Result<Uuid, BookingError> {
+    reschedule_with(pool, id, slot, now, MoveRules::CITIZEN).await
+}
+
+/// [`reschedule`] under `rules`: the one path of every move (citizen or staff), so the email,
+/// the reminder and the ANTS withdrawal then declaration follow a staff move exactly as a
+/// citizen's.
+pub async fn reschedule_with(
+    pool: &PgPool,
+    id: Uuid,
+    slot: &SlotRequest,
+    now: DateTime<Utc>,
+    rules: MoveRules,
 ) -> Result<Uuid, BookingError> {
     let mut tx = pool.begin().await?;
     // Sites before the appointment row, in id order: the order a breakdown takes its locks (site,
@@ -480,7 +513,8 @@ pub async fn reschedule(
         .bind(&sites)
         .execute(&mut *tx)
         .await?;
-    let (old_site, old_start, numbers, motif, persons) = lock_for_citizen_change(&mut tx, id, now).await?;
+    let (old_site, old_start, numbers, motif, persons) =
+        lock_for_citizen_change(&mut tx, id, now, rules.deadline).await?;
     check_hold_unused(&mut tx, &slot.hold_ref).await?;
     if motif != slot.motif {
         return Err(BookingError::Mismatch("motif"));
@@ -488,7 +522,10 @@ pub async fn reschedule(
     if persons != slot.persons {
         return Err(BookingError::Mismatch("persons"));
     }
-    let candidates = lock_and_check(&mut tx, slot).await?;
+    let mut candidates = lock_and_check(&mut tx, slot).await?;
+    if let Some(only) = rules.only_station {
+        candidates.retain(|s| *s == only);
+    }
     let moved = on_first_free_station(&mut tx, &candidates, |station| {
         sqlx::query(
             "UPDATE appointments SET site_id = $2, station_id = $3, during = tstzrange($4, $5, '[)'),

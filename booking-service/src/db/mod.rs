@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, migrations, and one module per thing stored.
 
 pub mod agenda;
+pub mod appointment_history;
 pub mod ants;
 pub mod appointments;
 pub mod audit;

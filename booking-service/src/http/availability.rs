@@ -72,6 +72,7 @@ pub async fn site_availability(
         from: params::date(q.from.as_deref(), "from")?,
         to: params::date(q.to.as_deref(), "to")?,
         open_ended_days: 14,
+        waive_policy: false,
     };
     let found = availability::site_slots(&state, &query).await?;
     Ok(Json(AvailabilityOut {

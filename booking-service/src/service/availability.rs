@@ -156,6 +156,9 @@ pub struct SlotsQuery {
     pub to: Option<NaiveDate>,
     /// How many days to show when `to` is not given (the API: 14; the site page: 21).
     pub open_ended_days: i64,
+    /// Staff placing an appointment themselves (a move): the minimum notice and the public
+    /// horizon do not apply, as when the booking itself is made (openings and bookings still do).
+    pub waive_policy: bool,
 }
 
 /// A site's free starts.
@@ -189,7 +192,11 @@ pub async fn site_slots(state: &AppState, q: &SlotsQuery) -> ServiceResult<SiteS
     };
     check_range(today, from, to, state.config.max_availability_days)?;
     let duration = duration_for(&setting, q.persons);
-    let cal = calendar_with_holds(state, &site, tz, from, to).await?;
+    let mut cal = calendar_with_holds(state, &site, tz, from, to).await?;
+    if q.waive_policy {
+        cal.policy.min_notice = Duration::zero();
+        cal.policy.horizon_days = 3650;
+    }
     let slots = cal
         .slots(from, to, duration, now)
         .iter()

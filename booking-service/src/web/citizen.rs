@@ -178,6 +178,7 @@ async fn site_body(
         from: None,
         to: None,
         open_ended_days: 21,
+        waive_policy: false,
     };
     let found = availability::site_slots(state, &query).await?;
     let (site, tz, setting, motif, persons) =

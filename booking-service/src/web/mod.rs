@@ -24,6 +24,7 @@ pub mod layout;
 pub mod password_reset;
 pub mod staff;
 pub mod staff_account;
+pub mod staff_appointment;
 
 pub use layout::page;
 

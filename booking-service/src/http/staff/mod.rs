@@ -4,6 +4,7 @@
 pub mod account_lifecycle;
 pub mod admin;
 pub mod agenda;
+pub mod appointment_edit;
 pub mod appointments;
 pub mod auth;
 pub mod calendar;
