@@ -132,6 +132,23 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::staff::counter_post))
         .routes(routes!(web::staff::closure_post))
         .routes(routes!(web::staff::breakdown_post))
+        .routes(routes!(web::staff_hours::hours_page_get))
+        .routes(routes!(web::staff_hours::week_post))
+        .routes(routes!(
+            web::staff_settings::closures_get,
+            web::staff_settings::closure_add_post
+        ))
+        .routes(routes!(web::staff_settings::closure_end_post))
+        .routes(routes!(web::staff_settings::closure_delete_post))
+        .routes(routes!(
+            web::staff_settings::policy_get,
+            web::staff_settings::policy_post
+        ))
+        .routes(routes!(web::staff_settings::release_post))
+        .routes(routes!(web::staff_settings::settings_get))
+        .routes(routes!(web::staff_settings::station_add_post))
+        .routes(routes!(web::staff_settings::station_post))
+        .routes(routes!(web::staff_settings::motif_post))
         .routes(routes!(web::staff_appointment::show))
         .routes(routes!(web::staff_appointment::status_post))
         .routes(routes!(web::staff_appointment::contact_post))
@@ -178,6 +195,15 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::calendar::add_release))
         .routes(routes!(staff::calendar::breakdown))
         .routes(routes!(staff::calendar::stats))
+        .routes(routes!(staff::calendar_settings::replace_week))
+        .routes(routes!(
+            staff::calendar_settings::end_closure,
+            staff::calendar_settings::delete_closure
+        ))
+        .routes(routes!(staff::calendar_settings::add_station))
+        .routes(routes!(staff::calendar_settings::change_station))
+        .routes(routes!(staff::calendar_settings::motifs))
+        .routes(routes!(staff::calendar_settings::set_motif))
         .routes(routes!(staff::admin::list_accounts, staff::admin::create_account))
         .routes(routes!(staff::account_lifecycle::update_account))
         .routes(routes!(staff::account_lifecycle::request_password_reset))

@@ -460,3 +460,167 @@ pub async fn period_stats(
     .fetch_one(pool)
     .await
 }
+
+/// Ends, the day before `from`, the station's rules that would still apply on or after `from`
+/// (their past stays as it was), and deletes the rules that only start on or after it: the
+/// station's week from `from` on is then empty, for a new one to be written.
+pub async fn clear_week_from(conn: &mut PgConnection, station: Uuid, from: NaiveDate) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM opening_rules WHERE station_id = $1 AND valid_from >= $2")
+        .bind(station)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE opening_rules SET valid_until = $2 - 1
+         WHERE station_id = $1 AND valid_from < $2 AND coalesce(valid_until, 'infinity'::date) >= $2",
+    )
+    .bind(station)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A closure and its site.
+#[derive(Debug, Clone, FromRow)]
+pub struct SiteClosure {
+    pub site_id: Uuid,
+    #[sqlx(flatten)]
+    pub closure: ClosureRow,
+}
+
+/// A closure with its site, locked for a change.
+pub async fn closure_for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SiteClosure>> {
+    sqlx::query_as(
+        "SELECT site_id, id, station_id, lower(during) AS start, upper(during) AS \"end\", reason
+         FROM closures WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Moves a closure's end.
+pub async fn set_closure_end(conn: &mut PgConnection, id: Uuid, end: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE closures SET during = tstzrange(lower(during), $2) WHERE id = $1")
+        .bind(id)
+        .bind(end)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a closure.
+pub async fn delete_closure(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM closures WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether another station of the site already has this name (case and surrounding spaces aside).
+pub async fn station_name_taken(
+    conn: &mut PgConnection,
+    site: Uuid,
+    name: &str,
+    except: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM stations WHERE site_id = $1 AND lower(btrim(name)) = lower(btrim($2))
+                        AND ($3::uuid IS NULL OR id <> $3))",
+    )
+    .bind(site)
+    .bind(name)
+    .bind(except)
+    .fetch_one(conn)
+    .await
+}
+
+/// Stores a new (active) station.
+pub async fn insert_station(
+    conn: &mut PgConnection,
+    id: Uuid,
+    site: Uuid,
+    name: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO stations (id, site_id, name, active, created_at) VALUES ($1, $2, $3, true, $4)")
+        .bind(id)
+        .bind(site)
+        .bind(name)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Renames a station and/or turns it on or off (`None` leaves the value as it is).
+pub async fn update_station(
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: Option<&str>,
+    active: Option<bool>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE stations SET name = coalesce($2, name), active = coalesce($3, active) WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(active)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A motif's settings at a site as its administrators edit them.
+#[derive(Debug, Clone, FromRow)]
+pub struct MotifRow {
+    pub motif: crate::domain::motif::Motif,
+    pub minutes_per_person: i32,
+    pub max_persons: i32,
+    /// The site's own list (one item per line), or `None` for the default one.
+    pub what_to_bring: Option<String>,
+}
+
+/// The site's motif settings (the motifs it offers).
+pub async fn motif_rows(pool: &PgPool, site: Uuid) -> sqlx::Result<Vec<MotifRow>> {
+    let mut rows: Vec<MotifRow> = sqlx::query_as(
+        "SELECT motif, minutes_per_person, max_persons, what_to_bring FROM site_motifs WHERE site_id = $1",
+    )
+    .bind(site)
+    .fetch_all(pool)
+    .await?;
+    rows.sort_by_key(|r| r.motif);
+    Ok(rows)
+}
+
+/// Sets a motif's settings at a site (offering the motif if it was not).
+pub async fn upsert_motif(conn: &mut PgConnection, site: Uuid, m: &MotifRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO site_motifs (site_id, motif, minutes_per_person, max_persons, what_to_bring) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (site_id, motif) DO UPDATE SET minutes_per_person = $3, max_persons = $4, what_to_bring = $5",
+    )
+    .bind(site)
+    .bind(m.motif)
+    .bind(m.minutes_per_person)
+    .bind(m.max_persons)
+    .bind(m.what_to_bring.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The site's own "what to bring" for a motif, when it wrote one.
+pub async fn what_to_bring(
+    pool: &PgPool,
+    site: Uuid,
+    motif: crate::domain::motif::Motif,
+) -> sqlx::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT what_to_bring FROM site_motifs WHERE site_id = $1 AND motif = $2")
+            .bind(site)
+            .bind(motif)
+            .fetch_optional(pool)
+            .await?
+            .flatten(),
+    )
+}

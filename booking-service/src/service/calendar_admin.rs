@@ -8,12 +8,14 @@ use super::{ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::calendar::{load_calendar, policy, PolicyRow};
 use crate::db::calendar_admin::{
-    self as db, BreakdownReport, ClosureRow, Hit, PeriodStats, ReleaseEventRow, RuleInput, RuleRow,
+    self as db, BreakdownReport, ClosureRow, Hit, MotifRow, PeriodStats, ReleaseEventRow, RuleInput, RuleRow,
     StationRow,
 };
 use crate::db::territory::SiteRow;
+use crate::domain::motif::Motif;
 use crate::staff::{audit, StaffUser};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -498,4 +500,480 @@ pub async fn month_stats(
     let lo = crate::domain::tz::resolve_local(tz, first.and_time(NaiveTime::MIN));
     let hi = crate::domain::tz::resolve_local(tz, next.and_time(NaiveTime::MIN));
     Ok(db::period_stats(&state.pool, site.id, lo, hi).await?)
+}
+
+/// The days of the week, Monday first: the field an error about that day names (in the API and
+/// the pages), and the day as staff read it.
+pub const WEEK: [(&str, &str); 7] = [
+    ("monday", "Lundi"),
+    ("tuesday", "Mardi"),
+    ("wednesday", "Mercredi"),
+    ("thursday", "Jeudi"),
+    ("friday", "Vendredi"),
+    ("saturday", "Samedi"),
+    ("sunday", "Dimanche"),
+];
+
+/// A site as its administrators set it up: the calendar, the motif settings, and the site's
+/// time zone and local date (for the pages' defaults).
+#[derive(Debug, Clone)]
+pub struct AdminView {
+    pub site: SiteRow,
+    pub tz: Tz,
+    pub today: NaiveDate,
+    pub now: DateTime<Utc>,
+    pub calendar: CalendarView,
+    pub motifs: Vec<MotifRow>,
+}
+
+/// Everything an administrator sets about a site (administrators only: an agent is refused).
+pub async fn admin_view(state: &AppState, staff: &StaffUser, site_id: Uuid) -> ServiceResult<AdminView> {
+    let site = administered_site(state, staff, site_id).await?;
+    let tz = site_tz(&site)?;
+    let now = state.clock.now();
+    Ok(AdminView {
+        tz,
+        today: now.with_timezone(&tz).date_naive(),
+        now,
+        calendar: calendar(state, staff, site.id).await?,
+        motifs: db::motif_rows(&state.pool, site.id).await?,
+        site,
+    })
+}
+
+/// The opening hours of a site's stations in effect on one day.
+#[derive(Debug, Clone)]
+pub struct HoursView {
+    pub site: SiteRow,
+    /// The site's local date today.
+    pub today: NaiveDate,
+    /// The day whose week is shown.
+    pub on: NaiveDate,
+    pub stations: Vec<StationRow>,
+    /// The rules in effect on `on`, by station, weekday and start.
+    pub rules: Vec<RuleRow>,
+    /// Rules starting after `on` (a week already planned): replacing the week from `on` ends them.
+    pub later: Vec<RuleRow>,
+}
+
+/// The week of every station of the site in effect on `on` (default: today at the site).
+pub async fn hours(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    on: Option<NaiveDate>,
+) -> ServiceResult<HoursView> {
+    let site = administered_site(state, staff, site_id).await?;
+    let today = state.clock.now().with_timezone(&site_tz(&site)?).date_naive();
+    let on = on.unwrap_or(today);
+    let all = db::rules(&state.pool, site.id).await?;
+    let (later, current): (Vec<RuleRow>, Vec<RuleRow>) = all
+        .into_iter()
+        .filter(|r| r.valid_until.is_none_or(|u| u >= on))
+        .partition(|r| r.valid_from > on);
+    Ok(HoursView {
+        stations: db::stations(&state.pool, site.id).await?,
+        rules: current,
+        later,
+        today,
+        on,
+        site,
+    })
+}
+
+/// One opening range of a week as typed (times `HH:MM`, local).
+#[derive(Debug, Clone)]
+pub struct RangeDraft {
+    /// ISO weekday: 1 = Monday … 7 = Sunday.
+    pub weekday: i16,
+    pub start_time: String,
+    pub end_time: String,
+}
+
+/// A station's whole week as typed, in effect from `valid_from` on (a day with no range is closed).
+#[derive(Debug, Clone)]
+pub struct WeekDraft {
+    pub station_id: Uuid,
+    pub valid_from: NaiveDate,
+    pub ranges: Vec<RangeDraft>,
+}
+
+/// A rule's error said about its day: the field is the day, the message starts with it.
+fn on_day(weekday: i16, e: ServiceError) -> ServiceError {
+    let Some((field, label)) = usize::try_from(weekday - 1).ok().and_then(|i| WEEK.get(i)) else {
+        return e;
+    };
+    match e {
+        ServiceError::Invalid { code, message, .. } => ServiceError::Invalid {
+            code,
+            field: Some(field),
+            message: format!("{label} : {message}"),
+        },
+        other => other,
+    }
+}
+
+/// Replaces a station's week from `valid_from` on, in one transaction: the rules still running
+/// then end the day before (their past stays), those starting later are dropped, the new ranges
+/// are written. Unless `confirm`, only previews: the station's live appointments the new week
+/// leaves outside its hours are listed (when applied, they are kept, and listed).
+pub async fn replace_week(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    week: &WeekDraft,
+    confirm: bool,
+) -> ServiceResult<Change> {
+    let site = administered_site(state, staff, site_id).await?;
+    let now = state.clock.now();
+    let today = now.with_timezone(&site_tz(&site)?).date_naive();
+    if week.valid_from < today || week.valid_from > today + Duration::days(800) {
+        return Err(ServiceError::invalid(
+            "invalid_date",
+            "valid_from",
+            "La date d'effet doit être aujourd'hui ou plus tard (800 jours au plus).",
+        ));
+    }
+    if week.ranges.len() > 7 * 12 {
+        return Err(ServiceError::invalid(
+            "too_many_ranges",
+            "ranges",
+            "Douze plages par jour au plus.",
+        ));
+    }
+    let rules = week
+        .ranges
+        .iter()
+        .map(|r| {
+            validated_rule(&RuleDraft {
+                station_id: week.station_id,
+                weekday: r.weekday,
+                start_time: r.start_time.clone(),
+                end_time: r.end_time.clone(),
+                valid_from: week.valid_from,
+                valid_until: None,
+            })
+            .map_err(|e| on_day(r.weekday, e))
+        })
+        .collect::<ServiceResult<Vec<RuleInput>>>()?;
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    station_of_site(&mut tx, week.station_id, site.id).await?;
+    db::clear_week_from(&mut tx, week.station_id, week.valid_from).await?;
+    // Written one by one, each checked against those before: two ranges of a day that overlap
+    // are refused like any overlapping rule.
+    for rule in &rules {
+        no_overlap(&mut tx, rule, None)
+            .await
+            .map_err(|e| on_day(rule.weekday, e))?;
+        db::insert_rule(&mut tx, Uuid::new_v4(), rule).await?;
+    }
+    let hits: Vec<Hit> = uncovered(&mut tx, &site, now)
+        .await?
+        .into_iter()
+        .filter(|h| h.station_id == week.station_id)
+        .collect();
+    if confirm {
+        let ranges: Vec<_> = rules
+            .iter()
+            .map(|r| json!({"weekday": r.weekday, "start": r.start_time, "end": r.end_time}))
+            .collect();
+        audit::record(
+            &mut *tx,
+            staff,
+            Some(&site.commune_insee),
+            "week_replace",
+            None,
+            Some(&week.station_id.to_string()),
+            json!({"valid_from": week.valid_from, "ranges": ranges, "hits": hits.len()}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        state.calendars.invalidate(site.id);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(Change {
+        applied: confirm,
+        hits,
+    })
+}
+
+/// A closure of `site`, locked for a change (one of another site is not found).
+async fn closure_of_site(conn: &mut PgConnection, site: Uuid, closure: Uuid) -> ServiceResult<ClosureRow> {
+    match db::closure_for_update(conn, closure).await? {
+        Some(found) if found.site_id == site => Ok(found.closure),
+        _ => Err(not_yours("closure_not_found")),
+    }
+}
+
+/// Ends a closure earlier than planned: at `end`, or now when `None`. The new end must follow
+/// the start, precede the planned end and not be past; a closure already over stays as it was.
+pub async fn end_closure(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    closure_id: Uuid,
+    end: Option<DateTime<Utc>>,
+) -> ServiceResult<()> {
+    let site = administered_site(state, staff, site_id).await?;
+    let now = state.clock.now();
+    let end = end.unwrap_or(now);
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    let closure = closure_of_site(&mut tx, site.id, closure_id).await?;
+    let refuse = |message: &str| Err(ServiceError::invalid("invalid_end", "end", message));
+    if closure.end <= now {
+        return refuse("Cette fermeture est déjà terminée.");
+    }
+    if end < now {
+        return refuse("La nouvelle fin ne peut pas être passée.");
+    }
+    if end <= closure.start {
+        return refuse("La nouvelle fin doit suivre le début de la fermeture (sinon, supprimez-la).");
+    }
+    if end >= closure.end {
+        return refuse("La nouvelle fin doit précéder la fin prévue.");
+    }
+    db::set_closure_end(&mut tx, closure_id, end).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "closure_end",
+        None,
+        Some(&closure_id.to_string()),
+        json!({"planned_end": closure.end, "end": end}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(())
+}
+
+/// Removes a closure: its times are offered again.
+pub async fn delete_closure(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    closure_id: Uuid,
+) -> ServiceResult<()> {
+    let site = administered_site(state, staff, site_id).await?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    let closure = closure_of_site(&mut tx, site.id, closure_id).await?;
+    db::delete_closure(&mut tx, closure_id).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "closure_delete",
+        None,
+        Some(&closure_id.to_string()),
+        json!({"station_id": closure.station_id, "start": closure.start, "end": closure.end, "reason": closure.reason}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(())
+}
+
+/// A station's name: trimmed, 1 to 60 characters, unique in its site (case aside).
+async fn station_name(
+    conn: &mut PgConnection,
+    site: Uuid,
+    raw: &str,
+    except: Option<Uuid>,
+) -> ServiceResult<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 60 {
+        return Err(ServiceError::invalid(
+            "invalid_name",
+            "name",
+            "Nom du poste : de 1 à 60 caractères.",
+        ));
+    }
+    if db::station_name_taken(conn, site, name, except).await? {
+        return Err(ServiceError::invalid(
+            "station_name_taken",
+            "name",
+            "Un autre poste de ce lieu porte déjà ce nom.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Adds an (active, still closed: no opening hours yet) station to a site.
+pub async fn add_station(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    name: &str,
+) -> ServiceResult<Uuid> {
+    let site = administered_site(state, staff, site_id).await?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    let name = station_name(&mut tx, site.id, name, None).await?;
+    let id = Uuid::new_v4();
+    db::insert_station(&mut tx, id, site.id, &name, now).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "station_add",
+        None,
+        Some(&id.to_string()),
+        json!({"name": name}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(id)
+}
+
+/// What to change about a station (`None`: as it is).
+#[derive(Debug, Clone, Default)]
+pub struct StationChange {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Renames a station and/or turns it on or off. A station turned off offers no time any more;
+/// its live appointments to come are kept (for the staff to move or cancel) and listed.
+pub async fn change_station(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    station_id: Uuid,
+    change: &StationChange,
+) -> ServiceResult<Change> {
+    let site = administered_site(state, staff, site_id).await?;
+    if change.name.is_none() && change.active.is_none() {
+        return Err(ServiceError::invalid(
+            "nothing_to_change",
+            "name",
+            "Indiquez un nouveau nom ou l'état du poste.",
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    station_of_site(&mut tx, station_id, site.id).await?;
+    let name = match &change.name {
+        Some(raw) => Some(station_name(&mut tx, site.id, raw, Some(station_id)).await?),
+        None => None,
+    };
+    db::update_station(&mut tx, station_id, name.as_deref(), change.active).await?;
+    let hits = if change.active == Some(false) {
+        db::live_overlapping(&mut tx, site.id, Some(station_id), now, now + Duration::days(800)).await?
+    } else {
+        Vec::new()
+    };
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "station_change",
+        None,
+        Some(&station_id.to_string()),
+        json!({"name": name, "active": change.active, "hits": hits.len()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(Change { applied: true, hits })
+}
+
+/// A motif's settings at a site as typed.
+#[derive(Debug, Clone)]
+pub struct MotifInput {
+    pub minutes_per_person: i32,
+    pub max_persons: i32,
+    /// One item per line; empty: the default list.
+    pub what_to_bring: String,
+}
+
+/// Sets how long a motif takes per person, how many persons may come together, and what they
+/// must bring (shown to citizens and on the day list); offers the motif if the site did not.
+pub async fn set_motif(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    motif: Motif,
+    m: &MotifInput,
+) -> ServiceResult<()> {
+    let site = administered_site(state, staff, site_id).await?;
+    if !(5..=240).contains(&m.minutes_per_person) {
+        return Err(ServiceError::invalid(
+            "out_of_range",
+            "minutes_per_person",
+            "Durée par personne : entre 5 et 240 minutes.",
+        ));
+    }
+    let most = crate::domain::party::PartySize::MAX;
+    if !(1..=i32::from(most)).contains(&m.max_persons) {
+        return Err(ServiceError::invalid(
+            "out_of_range",
+            "max_persons",
+            format!("Nombre de personnes : entre 1 et {most}."),
+        ));
+    }
+    let lines: Vec<&str> = m
+        .what_to_bring
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let text = lines.join("\n");
+    if lines.len() > 30 || text.chars().count() > 2000 {
+        return Err(ServiceError::invalid(
+            "too_long",
+            "what_to_bring",
+            "À apporter : 30 lignes et 2 000 caractères au plus.",
+        ));
+    }
+    let row = MotifRow {
+        motif,
+        minutes_per_person: m.minutes_per_person,
+        max_persons: m.max_persons,
+        what_to_bring: (!text.is_empty()).then_some(text),
+    };
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    db::lock_site(&mut tx, site.id).await?;
+    db::upsert_motif(&mut tx, site.id, &row).await?;
+    audit::record(
+        &mut *tx,
+        staff,
+        Some(&site.commune_insee),
+        "motif_set",
+        None,
+        Some(&site.id.to_string()),
+        json!({"motif": motif, "minutes_per_person": row.minutes_per_person, "max_persons": row.max_persons,
+               "what_to_bring": row.what_to_bring.is_some()}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    state.calendars.invalidate(site.id);
+    Ok(())
+}
+
+/// What a citizen coming for `motif` must bring to `site`: the site's own list when its
+/// administrators wrote one, the default list of the domain rules otherwise.
+pub async fn what_to_bring(state: &AppState, site_id: Uuid, motif: Motif) -> ServiceResult<Vec<String>> {
+    Ok(match db::what_to_bring(&state.pool, site_id, motif).await? {
+        Some(text) => text.lines().map(str::to_string).collect(),
+        None => crate::domain::french::what_to_bring(motif)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    })
 }

@@ -24,7 +24,9 @@ pub mod layout;
 pub mod password_reset;
 pub mod staff;
 pub mod staff_account;
+pub mod staff_settings;
 pub mod staff_appointment;
+pub mod staff_hours;
 
 pub use layout::page;
 

@@ -399,7 +399,7 @@ fn period(prefix: &str) -> Markup {
 }
 
 /// A local `YYYY-MM-DDTHH:MM` (a `datetime-local` field) as an RFC 3339 instant at the site.
-fn local_input(raw: &str, tz: chrono_tz::Tz, field: &'static str) -> Result<String, ApiError> {
+pub(super) fn local_input(raw: &str, tz: chrono_tz::Tz, field: &'static str) -> Result<String, ApiError> {
     chrono::NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M")
         .map(|t| crate::domain::tz::resolve_local(tz, t).to_rfc3339())
         .map_err(|_| ApiError::unprocessable("invalid_date", "Date et heure invalides.").with_field(field))

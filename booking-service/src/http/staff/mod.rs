@@ -8,6 +8,7 @@ pub mod appointment_edit;
 pub mod appointments;
 pub mod auth;
 pub mod calendar;
+pub mod calendar_settings;
 
 use crate::error::ApiError;
 use axum::http::StatusCode;
