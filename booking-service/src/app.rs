@@ -169,6 +169,17 @@ fn api_router() -> OpenApiRouter<AppState> {
             web::staff_account::password_page,
             web::staff_account::password_post
         ))
+        .routes(routes!(
+            web::staff_admin::accounts_page,
+            web::staff_admin::create_post
+        ))
+        .routes(routes!(web::staff_admin::account_post))
+        .routes(routes!(web::staff_admin::journal_page))
+        .routes(routes!(web::staff_admin::failures_page))
+        .routes(routes!(web::staff_admin::retry_post))
+        .routes(routes!(web::staff_admin::export_page))
+        .routes(routes!(web::staff_admin::export_csv))
+        .routes(routes!(web::staff_stats::stats_page))
         .routes(routes!(staff::auth::login))
         .routes(routes!(staff::auth::logout))
         .routes(routes!(staff::auth::me))
@@ -210,6 +221,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::account_lifecycle::confirm_password_reset))
         .routes(routes!(staff::admin::audit_log))
         .routes(routes!(staff::admin::outbox_failures))
+        .routes(routes!(staff::admin::retry_message))
+        .routes(routes!(staff::account_lifecycle::send_reset_link))
+        .routes(routes!(staff::stats::statistics))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -492,6 +492,32 @@ async fn the_pages_show_errors_next_to_their_field_and_keep_to_the_commune(pool:
     assert_eq!(s, 200);
     assert!(text.contains(&format!("href=\"/agents/rdv/{id}\"")), "{text}");
     assert!(text.contains("semaine?debut=2026-11-23") && text.contains("semaine?debut=2026-12-07"));
+    // Cancelled from its page: the history says so in French, and it can no longer be moved.
+    let (s, _) = post(
+        agent.clone(),
+        format!("/agents/rdv/{id}/statut"),
+        vec![
+            ("csrf", csrf_of(&agent)),
+            ("status", "cancelled".into()),
+            ("reason", "Demande de l'usager par téléphone".into()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let (s, text) = get(agent.clone(), format!("/agents/rdv/{id}?fait=statut")).await;
+    assert_eq!(s, 200);
+    assert!(
+        text.contains("Annulé par la mairie") && text.contains("Motif : Demande de l'usager par téléphone"),
+        "{text}"
+    );
+    assert!(text.contains("Statut : confirmé → annulé"), "{text}");
+    assert!(!text.contains("Déplacer le rendez-vous"));
+    let (s, text) = get(agent.clone(), format!("/agents/rdv/{id}/deplacer")).await;
+    assert_eq!(s, 409);
+    assert!(
+        text.contains("il est annulé") && !text.contains("cancelled"),
+        "{text}"
+    );
     // Not logged in: to the login page.
     let resp = client
         .get(format!("{}/agents/rdv/{id}/deplacer", app.base))

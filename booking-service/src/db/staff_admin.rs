@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
 /// A staff account as administrators see it (never its password hash).
@@ -15,13 +15,17 @@ pub struct AccountListRow {
     pub role: String,
     pub commune_insee: Option<String>,
     pub active: bool,
+    /// When its latest session began (a login), if it ever logged in.
+    pub last_login: Option<DateTime<Utc>>,
 }
 
 /// The accounts of `commune` (all when `None`), by email.
 pub async fn accounts(pool: &PgPool, commune: Option<&str>) -> sqlx::Result<Vec<AccountListRow>> {
     sqlx::query_as(
-        "SELECT id, email, display_name, role, commune_insee, active FROM staff_accounts
-         WHERE $1::text IS NULL OR commune_insee = $1 ORDER BY email",
+        "SELECT a.id, a.email, a.display_name, a.role, a.commune_insee, a.active,
+                (SELECT max(s.created_at) FROM staff_sessions s WHERE s.account_id = a.id) AS last_login
+         FROM staff_accounts a
+         WHERE $1::text IS NULL OR a.commune_insee = $1 ORDER BY a.email",
     )
     .bind(commune)
     .fetch_all(pool)
@@ -49,15 +53,50 @@ pub struct AuditRow {
     pub details: Value,
 }
 
-/// The `limit` latest audit rows of `commune` (all when `None`), newest first.
-pub async fn audit_log(pool: &PgPool, commune: Option<&str>, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
+/// Which audit rows: each part narrows the log when set.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// From this instant (included).
+    pub from: Option<DateTime<Utc>>,
+    /// Before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// This action only (`login`, `export`, …).
+    pub action: Option<String>,
+    /// This member's actions only.
+    pub account: Option<Uuid>,
+}
+
+/// The `limit` latest audit rows of `commune` (all when `None`) that `filter` keeps, newest first.
+pub async fn audit_log(
+    pool: &PgPool,
+    commune: Option<&str>,
+    filter: &AuditFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
     sqlx::query_as(
         "SELECT l.id, l.at, a.email AS account_email, l.commune_insee, l.action, l.appointment_id, l.target, l.details
          FROM audit_log l LEFT JOIN staff_accounts a ON a.id = l.account_id
-         WHERE $1::text IS NULL OR l.commune_insee = $1 ORDER BY l.id DESC LIMIT $2",
+         WHERE ($1::text IS NULL OR l.commune_insee = $1)
+           AND ($3::timestamptz IS NULL OR l.at >= $3) AND ($4::timestamptz IS NULL OR l.at < $4)
+           AND ($5::text IS NULL OR l.action = $5) AND ($6::uuid IS NULL OR l.account_id = $6)
+         ORDER BY l.id DESC LIMIT $2",
     )
     .bind(commune)
     .bind(limit)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.action.as_deref())
+    .bind(filter.account)
+    .fetch_all(pool)
+    .await
+}
+
+/// The actions found in `commune`'s audit log (all when `None`), for the log's filter.
+pub async fn audit_actions(pool: &PgPool, commune: Option<&str>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT action FROM audit_log WHERE $1::text IS NULL OR commune_insee = $1 ORDER BY action",
+    )
+    .bind(commune)
     .fetch_all(pool)
     .await
 }
@@ -71,16 +110,69 @@ pub struct FailureRow {
     pub reference: Option<String>,
     pub attempts: i32,
     pub last_error: Option<String>,
+    /// The appointment's email address, where the message was going (none for ANTS calls or a
+    /// message without appointment).
+    pub recipient: Option<String>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
 }
+
+const FAILURE_SELECT: &str = "SELECT f.id, f.kind, f.appointment_id, f.reference, f.attempts, f.last_error,
+        ap.email AS recipient, f.created_at
+    FROM outbox_failures f LEFT JOIN sites s ON s.id = f.site_id LEFT JOIN appointments ap ON ap.id = f.appointment_id";
 
 /// The 200 latest failed messages of `commune`'s sites (all when `None`), newest first.
 pub async fn outbox_failures(pool: &PgPool, commune: Option<&str>) -> sqlx::Result<Vec<FailureRow>> {
-    sqlx::query_as(
-        "SELECT f.id, f.kind, f.appointment_id, f.reference, f.attempts, f.last_error
-         FROM outbox_failures f LEFT JOIN sites s ON s.id = f.site_id
-         WHERE $1::text IS NULL OR s.commune_insee = $1 ORDER BY f.id DESC LIMIT 200",
-    )
+    sqlx::query_as(&format!(
+        "{FAILURE_SELECT} WHERE $1::text IS NULL OR s.commune_insee = $1 ORDER BY f.id DESC LIMIT 200"
+    ))
     .bind(commune)
     .fetch_all(pool)
     .await
+}
+
+/// Failed message `id` when `commune` may see it (any when `None`; a message without a site,
+/// such as a staff password link, only then), locked for the change that follows.
+pub async fn failure_for_update(
+    conn: &mut PgConnection,
+    id: i64,
+    commune: Option<&str>,
+) -> sqlx::Result<Option<FailureRow>> {
+    // The view cannot be locked: lock the outbox row itself, still failed.
+    let locked: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM outbox WHERE id = $1 AND status = 'failed' FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if locked.is_none() {
+        return Ok(None);
+    }
+    sqlx::query_as(&format!(
+        "{FAILURE_SELECT} WHERE f.id = $1 AND ($2::text IS NULL OR s.commune_insee = $2)"
+    ))
+    .bind(id)
+    .bind(commune)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Puts failed message `id` back in the queue for a fresh round of attempts, due `now`: the
+/// notifier claims pending rows that are due and unclaimed, and gives up after its maximum of
+/// attempts, so the count starts again from zero. The notifier is woken as for a new row.
+pub async fn retry_failure(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    let kind: Option<String> = sqlx::query_scalar(
+        "UPDATE outbox SET status = 'pending', attempts = 0, due_at = $2, claimed_until = NULL, last_error = NULL
+         WHERE id = $1 AND status = 'failed' RETURNING kind",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(kind) = &kind {
+        sqlx::query("SELECT pg_notify('outbox', $1)")
+            .bind(kind)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(kind.is_some())
 }

@@ -65,6 +65,16 @@ pub fn what_to_bring(motif: Motif) -> Vec<&'static str> {
     items
 }
 
+/// How an appointment was taken (the `source` column), as staff say it; an unknown code as is.
+pub fn source_label(code: &str) -> &str {
+    match code {
+        "online" => "En ligne",
+        "counter" => "Guichet",
+        "phone" => "Téléphone",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

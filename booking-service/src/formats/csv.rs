@@ -17,6 +17,40 @@ pub fn cell(s: &str) -> String {
     }
 }
 
+/// A period's appointments as the staff export's CSV: UTF-8 with a BOM (so spreadsheets read the
+/// accents), semicolons, French headers and French words for the status, origin and motif
+/// (never a code such as `booked` or `PASSPORT`), local date and time at the site, every cell
+/// through [`cell`].
+pub fn appointments(rows: &[crate::db::agenda::EntryRow], tz: chrono_tz::Tz) -> String {
+    let mut out = String::from("\u{feff}Date;Heure;Poste;Référence;Statut;Origine;Motif;Personnes;Nom;Prénom;Courriel;Téléphone;Numéros de pré-demande\r\n");
+    for r in rows {
+        let l = r.start_utc.with_timezone(&tz);
+        let motif = r
+            .motif
+            .parse::<crate::domain::motif::Motif>()
+            .map(|m| m.label_fr().to_string())
+            .unwrap_or_else(|_| r.motif.clone());
+        let cells = [
+            l.format("%d/%m/%Y").to_string(),
+            l.format("%H:%M").to_string(),
+            r.station_name.clone(),
+            r.reference.clone(),
+            r.status.label_fr().to_string(),
+            crate::domain::french::source_label(&r.source).to_string(),
+            motif,
+            r.persons.to_string(),
+            r.last_name.clone(),
+            r.first_name.clone(),
+            r.email.clone().unwrap_or_default(),
+            r.phone.clone().unwrap_or_default(),
+            r.pre_demande_numbers.join(" "),
+        ];
+        out.push_str(&cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(";"));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::cell;

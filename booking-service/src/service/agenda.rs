@@ -1,13 +1,12 @@
 //! What staff read: the sites they see, a site's agenda by day or week, a search across their
-//! commune, a period's rows to export; for administrators, the audit log and the messages that
-//! failed for good.
+//! commune, a period's rows to export (the audit log and the failed messages are in
+//! [`super::staff_admin`]).
 
 use super::availability::site_tz;
 use super::staff_access::visible_site;
 use super::{ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::agenda::{self as db, EntryRow};
-use crate::db::staff_admin::{self, AuditRow, FailureRow};
 use crate::db::territory::{self, SiteFilter, SiteRow};
 use crate::staff::{audit, StaffUser};
 use chrono::{Duration, NaiveDate, NaiveTime};
@@ -172,25 +171,4 @@ pub async fn export_rows(
         to,
         rows,
     })
-}
-
-/// The latest `limit` rows (100 by default, 500 at most) of one's commune's audit log (administrators).
-pub async fn audit_log(
-    state: &AppState,
-    staff: &StaffUser,
-    limit: Option<i64>,
-) -> ServiceResult<Vec<AuditRow>> {
-    if !staff.is_admin() {
-        return Err(ServiceError::Forbidden);
-    }
-    let limit = limit.unwrap_or(100).clamp(1, 500);
-    Ok(staff_admin::audit_log(&state.pool, staff.commune_insee.as_deref(), limit).await?)
-}
-
-/// Emails and ANTS calls of one's commune that failed for good (administrators).
-pub async fn outbox_failures(state: &AppState, staff: &StaffUser) -> ServiceResult<Vec<FailureRow>> {
-    if !staff.is_admin() {
-        return Err(ServiceError::Forbidden);
-    }
-    Ok(staff_admin::outbox_failures(&state.pool, staff.commune_insee.as_deref()).await?)
 }

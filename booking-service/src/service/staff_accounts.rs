@@ -93,6 +93,45 @@ pub async fn update(
     Ok(updated)
 }
 
+/// An administrator sends a member of their commune the one-time link to set a new password
+/// (the same email as "forgotten password"); only for an active account, audited.
+pub async fn send_reset_link(
+    state: &AppState,
+    caller: &StaffUser,
+    id: Uuid,
+) -> ServiceResult<AccountSummary> {
+    let target = {
+        let mut conn = state.pool.acquire().await?;
+        db::account_for_update(&mut conn, id)
+            .await?
+            .ok_or_else(|| not_yours("account_not_found"))?
+    };
+    let role =
+        Role::parse(&target.role).ok_or_else(|| ServiceError::Internal("unknown stored role".into()))?;
+    may_manage(caller, &target, role)?;
+    if !target.active {
+        return Err(ServiceError::invalid(
+            "account_inactive",
+            "account",
+            "Ce compte est désactivé : réactivez-le avant d'envoyer un lien.",
+        ));
+    }
+    let now = state.clock.now();
+    accounts::request_password_reset(&state.pool, &state.sealer, &target.email, now).await?;
+    audit::record(
+        &state.pool,
+        caller,
+        target.commune_insee.as_deref(),
+        "password_reset_sent",
+        None,
+        Some(&id.to_string()),
+        json!({}),
+        now,
+    )
+    .await?;
+    Ok(target)
+}
+
 /// "Forgotten password" for `email`: a one-time link is emailed when an active account has the
 /// address. The answer never says whether it does. `client` keys the attempt budget.
 pub async fn request_password_reset(state: &AppState, client: &str, email: &str) -> ServiceResult<()> {

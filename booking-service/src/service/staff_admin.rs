@@ -1,9 +1,11 @@
 //! Staff accounts as administrators list and create them: commune administrators for their
-//! commune, platform administrators anywhere.
+//! commune, platform administrators anywhere. Also what administrators read and repair: the
+//! audit log (filtered) and the messages that failed for good (sent again on demand).
 
+use super::staff_access::not_yours;
 use super::{ServiceError, ServiceResult};
 use crate::app::AppState;
-use crate::db::staff_admin::{self as db, AccountListRow};
+use crate::db::staff_admin::{self as db, AccountListRow, AuditFilter, AuditRow, FailureRow};
 use crate::staff::{accounts, audit, Role, StaffUser};
 use serde_json::json;
 use uuid::Uuid;
@@ -124,4 +126,97 @@ pub async fn create_account(state: &AppState, staff: &StaffUser, req: &NewAccoun
     )
     .await?;
     Ok(Created::Account(id))
+}
+
+/// Which audit rows, as asked: local days (at the service's time zone, Paris), an action, a member.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// From this local day (included).
+    pub from: Option<chrono::NaiveDate>,
+    /// Up to this local day (included).
+    pub to: Option<chrono::NaiveDate>,
+    /// One action (`login`, `export`, `account_update`, …).
+    pub action: Option<String>,
+    /// One member's actions.
+    pub account: Option<Uuid>,
+    /// How many rows at most (100 by default, 500 at most).
+    pub limit: Option<i64>,
+}
+
+/// The latest rows of one's commune's audit log that `q` keeps, newest first (administrators).
+pub async fn audit_log(state: &AppState, staff: &StaffUser, q: &AuditQuery) -> ServiceResult<Vec<AuditRow>> {
+    if !staff.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if to < from {
+            return Err(ServiceError::malformed(
+                "invalid_range",
+                "to",
+                "La fin de la période précède son début.",
+            ));
+        }
+    }
+    let tz = chrono_tz::Europe::Paris;
+    let day_start =
+        |d: chrono::NaiveDate| crate::domain::tz::resolve_local(tz, d.and_time(chrono::NaiveTime::MIN));
+    let filter = AuditFilter {
+        from: q.from.map(day_start),
+        to: q.to.and_then(|d| d.succ_opt()).map(day_start),
+        action: q
+            .action
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(String::from),
+        account: q.account,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    Ok(db::audit_log(&state.pool, staff.commune_insee.as_deref(), &filter, limit).await?)
+}
+
+/// The actions present in one's commune's audit log, for the log's filter (administrators).
+pub async fn audit_actions(state: &AppState, staff: &StaffUser) -> ServiceResult<Vec<String>> {
+    if !staff.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(db::audit_actions(&state.pool, staff.commune_insee.as_deref()).await?)
+}
+
+/// Emails and ANTS calls of one's commune that failed for good (administrators).
+pub async fn outbox_failures(state: &AppState, staff: &StaffUser) -> ServiceResult<Vec<FailureRow>> {
+    if !staff.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(db::outbox_failures(&state.pool, staff.commune_insee.as_deref()).await?)
+}
+
+/// Sends a failed message again: it goes back to the notifier's queue, due now, with a fresh
+/// round of attempts. Administrators, for their commune's messages (another commune's, or one
+/// already back in the queue, is not found); audited with the error it had.
+pub async fn retry_failed_message(state: &AppState, staff: &StaffUser, id: i64) -> ServiceResult<FailureRow> {
+    if !staff.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    let mut tx = state.pool.begin().await?;
+    let row = db::failure_for_update(&mut tx, id, staff.commune_insee.as_deref())
+        .await?
+        .ok_or_else(|| not_yours("message_not_found"))?;
+    let now = state.clock.now();
+    if !db::retry_failure(&mut tx, id, now).await? {
+        return Err(not_yours("message_not_found"));
+    }
+    audit::record(
+        &mut *tx,
+        staff,
+        None,
+        "outbox_retry",
+        row.appointment_id,
+        Some(&id.to_string()),
+        json!({"kind": row.kind, "attempts": row.attempts, "last_error": row.last_error}),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }

@@ -38,6 +38,15 @@ impl Role {
             Role::Agent => "agent",
         }
     }
+
+    /// The role as staff say it, on the pages.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            Role::PlatformAdmin => "Administrateur de la plateforme",
+            Role::CommuneAdmin => "Administrateur de la commune",
+            Role::Agent => "Agent",
+        }
+    }
 }
 
 /// The logged-in staff member behind a request.

@@ -18,6 +18,7 @@
 //! can only enter as a value to render.
 
 pub mod calendar_file;
+pub mod charts;
 pub mod citizen;
 pub mod components;
 pub mod layout;
@@ -25,8 +26,10 @@ pub mod password_reset;
 pub mod staff;
 pub mod staff_account;
 pub mod staff_settings;
+pub mod staff_admin;
 pub mod staff_appointment;
 pub mod staff_hours;
+pub mod staff_stats;
 
 pub use layout::page;
 

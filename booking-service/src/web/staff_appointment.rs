@@ -570,6 +570,21 @@ pub async fn contact_post(
     }
 }
 
+/// A refused move as a page: a status said in French (the API's message names its code).
+fn refusal_page(e: ServiceError) -> Response {
+    match e {
+        ServiceError::NotModifiable { status } => {
+            let mut err = ApiError::from(ServiceError::NotModifiable { status });
+            err.message = format!(
+                "Ce rendez-vous ne peut plus être déplacé : il est {}.",
+                status.label_fr()
+            );
+            error_page(err)
+        }
+        other => error_page(other.into()),
+    }
+}
+
 /// Which days the move page shows.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct MoveQuery {
@@ -588,7 +603,7 @@ async fn move_page_with(
 ) -> Response {
     let (sheet, found) = match staff_moves::move_options(state, &staff.user, id, from, Some(7)).await {
         Ok(x) => x,
-        Err(e) => return error_page(e.into()),
+        Err(e) => return refusal_page(e),
     };
     let (a, tz) = (&sheet.appointment, sheet.tz);
     let now = state.clock.now();
@@ -713,6 +728,7 @@ pub async fn move_post(
     };
     match staff_moves::move_appointment(&state, &staff.user, id, &input).await {
         Ok(_) => Redirect::to(&format!("{}?fait=deplace", appointment_url(id))).into_response(),
+        Err(e @ ServiceError::NotModifiable { .. }) => refusal_page(e),
         Err(e @ (ServiceError::SlotTaken { .. } | ServiceError::SlotNotOffered)) => {
             let status = if matches!(e, ServiceError::SlotTaken { .. }) {
                 StatusCode::CONFLICT

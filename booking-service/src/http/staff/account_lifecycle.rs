@@ -88,3 +88,20 @@ pub async fn confirm_password_reset(
     staff_accounts::complete_password_reset(&state, req.token.trim(), &req.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// An administrator sends a member of their commune the one-time link to set a new password
+/// (the "forgotten password" email); audited.
+#[utoipa::path(post, path = "/api/v1/staff/accounts/{account_id}/password-reset", tag = "staff",
+    params(("account_id" = String, Path, description = "Compte")),
+    responses((status = 202, description = "Lien envoyé"), (status = 401, description = "Non connecté"),
+              (status = 403, description = "Hors de vos droits"), (status = 404, description = "Compte inconnu ou d'une autre commune"),
+              (status = 422, description = "Compte désactivé")))]
+pub async fn send_reset_link(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = params::uuid(&id, "account_id")?;
+    staff_accounts::send_reset_link(&state, &staff.user, id).await?;
+    Ok(StatusCode::ACCEPTED)
+}

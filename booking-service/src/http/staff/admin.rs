@@ -3,10 +3,9 @@
 use crate::app::AppState;
 use crate::db::staff_admin::{AccountListRow, AuditRow, FailureRow};
 use crate::error::{ApiError, ApiResult};
-use crate::request::extract::{Json, Query};
+use crate::request::extract::{Json, Path, Query};
 use crate::request::params;
 use crate::request::staff_session::Staff;
-use crate::service::agenda as service;
 use crate::service::staff_admin::{self, CommuneCode, Created};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,6 +24,8 @@ pub struct AccountOut {
     role: String,
     commune_insee: Option<String>,
     active: bool,
+    /// When it last logged in (its latest session), if ever.
+    last_login: Option<DateTime<Utc>>,
 }
 
 /// The accounts of one's commune (all for a platform administrator).
@@ -47,6 +48,7 @@ impl From<AccountListRow> for AccountOut {
             role: r.role,
             commune_insee: r.commune_insee,
             active: r.active,
+            last_login: r.last_login,
         }
     }
 }
@@ -110,22 +112,40 @@ pub struct AuditOut {
     details: Value,
 }
 
-/// How many rows.
+/// Which rows, newest first; each filter narrows the log.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AuditQuery {
     /// At most 500 (default 100).
     limit: Option<i64>,
+    /// From this day (`YYYY-MM-DD`, Paris time, included).
+    from: Option<String>,
+    /// Up to this day (`YYYY-MM-DD`, included).
+    to: Option<String>,
+    /// One action (`login`, `export`, `account_update`, `outbox_retry`, …).
+    action: Option<String>,
+    /// One member's actions (account id).
+    account_id: Option<String>,
 }
 
-/// The audit log of one's commune (administrators).
+/// The audit log of one's commune (administrators), filtered by period, action and member.
 #[utoipa::path(get, path = "/api/v1/staff/audit", tag = "staff", params(AuditQuery),
-    responses((status = 200, body = [AuditOut]), (status = 401, description = "Non connecté"), (status = 403, description = "Réservé aux administrateurs")))]
+    responses((status = 200, body = [AuditOut]), (status = 400, description = "Filtre invalide"), (status = 401, description = "Non connecté"), (status = 403, description = "Réservé aux administrateurs")))]
 pub async fn audit_log(
     State(state): State<AppState>,
     staff: Staff,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<axum::Json<Vec<AuditOut>>> {
-    let rows = service::audit_log(&state, &staff.user, q.limit).await?;
+    let query = staff_admin::AuditQuery {
+        from: params::date(q.from.as_deref(), "from")?,
+        to: params::date(q.to.as_deref(), "to")?,
+        action: q.action,
+        account: match q.account_id.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(a) => Some(params::uuid(a, "account_id")?),
+            None => None,
+        },
+        limit: q.limit,
+    };
+    let rows = staff_admin::audit_log(&state, &staff.user, &query).await?;
     Ok(axum::Json(rows.into_iter().map(AuditOut::from).collect()))
 }
 
@@ -153,6 +173,9 @@ pub struct FailureOut {
     reference: Option<String>,
     attempts: i32,
     last_error: Option<String>,
+    /// The address it was going to, for an appointment's email.
+    recipient: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
 /// Emails and ANTS calls that failed for good, for one's commune (administrators).
@@ -162,7 +185,7 @@ pub async fn outbox_failures(
     State(state): State<AppState>,
     staff: Staff,
 ) -> ApiResult<axum::Json<Vec<FailureOut>>> {
-    let rows = service::outbox_failures(&state, &staff.user).await?;
+    let rows = staff_admin::outbox_failures(&state, &staff.user).await?;
     Ok(axum::Json(rows.into_iter().map(FailureOut::from).collect()))
 }
 
@@ -175,6 +198,32 @@ impl From<FailureRow> for FailureOut {
             reference: r.reference,
             attempts: r.attempts,
             last_error: r.last_error,
+            recipient: r.recipient,
+            created_at: r.created_at,
         }
     }
+}
+
+/// Sends a failed message again: back in the notifier's queue, due now, with a fresh round of
+/// attempts (administrators, their commune's messages; audited).
+#[utoipa::path(post, path = "/api/v1/staff/outbox/{id}/retry", tag = "staff",
+    params(("id" = String, Path, description = "Message en échec")),
+    responses((status = 202, body = FailureOut, description = "Remis dans la file d'envoi"), (status = 400, description = "Identifiant invalide"),
+              (status = 401, description = "Non connecté"), (status = 403, description = "Réservé aux administrateurs"),
+              (status = 404, description = "Message inconnu, d'une autre commune ou déjà remis en file")))]
+pub async fn retry_message(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, axum::Json<FailureOut>)> {
+    let id = message_id(&id)?;
+    let row = staff_admin::retry_failed_message(&state, &staff.user, id).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(FailureOut::from(row))))
+}
+
+/// An outbox row's id from the path.
+fn message_id(raw: &str) -> ApiResult<i64> {
+    raw.trim().parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_request("invalid_id", "Identifiant de message invalide.").with_field("id")
+    })
 }

@@ -171,7 +171,7 @@ pub struct ExportQuery {
 /// registry's current import; the rule lives in `formats::csv`).
 pub use crate::formats::csv::cell as csv_cell;
 
-/// A period's appointments of a site as CSV (semicolons, UTF-8 with BOM, formulas neutralised).
+/// A period's appointments of a site as CSV (semicolons, UTF-8 with BOM, French labels, formulas neutralised).
 #[utoipa::path(get, path = "/api/v1/staff/sites/{site_id}/export", tag = "staff",
     params(("site_id" = String, Path, description = "Lieu"), ExportQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, description = "Dates invalides"),
@@ -188,27 +188,7 @@ pub async fn export(
     let service::Export {
         tz, from, to, rows, ..
     } = service::export_rows(&state, &staff.user, site_id, from, to).await?;
-    let mut out = String::from("\u{feff}Date;Heure;Poste;Référence;Statut;Origine;Motif;Personnes;Nom;Prénom;Courriel;Téléphone;Numéros de pré-demande\r\n");
-    for r in &rows {
-        let l = r.start_utc.with_timezone(&tz);
-        let cells = [
-            l.format("%d/%m/%Y").to_string(),
-            l.format("%H:%M").to_string(),
-            r.station_name.clone(),
-            r.reference.clone(),
-            r.status.code().to_string(),
-            r.source.clone(),
-            r.motif.clone(),
-            r.persons.to_string(),
-            r.last_name.clone(),
-            r.first_name.clone(),
-            r.email.clone().unwrap_or_default(),
-            r.phone.clone().unwrap_or_default(),
-            r.pre_demande_numbers.join(" "),
-        ];
-        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(";"));
-        out.push_str("\r\n");
-    }
+    let out = crate::formats::csv::appointments(&rows, tz);
     let disposition = format!("attachment; filename=\"rendez-vous-{from}-{to}.csv\"");
     Ok((
         [

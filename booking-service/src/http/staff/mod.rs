@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod auth;
 pub mod calendar;
 pub mod calendar_settings;
+pub mod stats;
 
 use crate::error::ApiError;
 use axum::http::StatusCode;
