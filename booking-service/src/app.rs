@@ -130,6 +130,13 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::staff::day))
         .routes(routes!(web::staff::set_status))
         .routes(routes!(web::staff::counter_post))
+        .routes(routes!(
+            web::staff_counter::counter_page,
+            web::staff_counter::counter_booking_post
+        ))
+        .routes(routes!(web::staff_counter::slot_form))
+        .routes(routes!(web::staff_feed::feeds, web::staff_feed::renew_post))
+        .routes(routes!(web::staff_feed::feed_file))
         .routes(routes!(web::staff::closure_post))
         .routes(routes!(web::staff::breakdown_post))
         .routes(routes!(web::staff_hours::hours_page_get))
@@ -190,6 +197,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::agenda::export))
         .routes(routes!(staff::appointments::set_status))
         .routes(routes!(staff::appointments::counter_booking))
+        .routes(routes!(staff::feed::list_feeds, staff::feed::renew_site_feed))
+        .routes(routes!(staff::feed::renew_station_feed))
         .routes(routes!(
             staff::appointment_edit::show,
             staff::appointment_edit::edit_contact

@@ -13,6 +13,7 @@ pub mod retention;
 pub mod seed;
 pub mod staff;
 pub mod staff_admin;
+pub mod staff_feed;
 pub mod stats;
 pub mod territory;
 

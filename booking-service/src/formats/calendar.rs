@@ -146,6 +146,81 @@ pub fn ics(a: &Appointment<'_>) -> String {
     out
 }
 
+/// One appointment in a staff feed: staff data (names, phone, station) that the citizens' file
+/// never carries; the feed's URL is a secret given to the commune's staff only.
+#[derive(Debug, Clone)]
+pub struct StaffEvent<'a> {
+    pub id: Uuid,
+    /// The appointment's `calendar_sequence`.
+    pub sequence: i32,
+    /// The motif's French label.
+    pub motif: &'a str,
+    /// "2 personnes".
+    pub persons: &'a str,
+    /// First and last name.
+    pub names: &'a str,
+    pub station: &'a str,
+    pub reference: &'a str,
+    pub phone: Option<&'a str>,
+    /// The status's French label.
+    pub status: &'a str,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The UID of an appointment in a staff feed: stable per appointment, but not the citizen's
+/// [`uid`], so a calendar holding both (an agent booked for themselves) keeps two entries instead
+/// of letting one overwrite the other's content.
+pub fn staff_uid(appointment_id: Uuid) -> String {
+    format!("agents-{appointment_id}@{UID_DOMAIN}")
+}
+
+/// A staff subscription feed (RFC 5545, `METHOD:PUBLISH`): one event per appointment, named
+/// `calendar_name` in the subscribing application.
+pub fn staff_feed(calendar_name: &str, events: &[StaffEvent<'_>], stamp: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(512 + events.len() * 512);
+    let mut line = |l: &str| push_folded(&mut out, l);
+    line("BEGIN:VCALENDAR");
+    line("VERSION:2.0");
+    line(&format!("PRODID:{PRODID}"));
+    line("CALSCALE:GREGORIAN");
+    line(&format!("METHOD:{}", Method::Publish.as_str()));
+    line(&format!("X-WR-CALNAME:{}", text(calendar_name)));
+    // A subscription is re-read by the application: every quarter of an hour is asked for.
+    line("REFRESH-INTERVAL;VALUE=DURATION:PT15M");
+    line("X-PUBLISHED-TTL:PT15M");
+    for e in events {
+        line("BEGIN:VEVENT");
+        line(&format!("UID:{}", staff_uid(e.id)));
+        line(&format!("SEQUENCE:{}", e.sequence.max(0)));
+        line(&format!("DTSTAMP:{}", utc(stamp)));
+        line(&format!("DTSTART:{}", utc(e.start)));
+        line(&format!("DTEND:{}", utc(e.end)));
+        line(&format!(
+            "SUMMARY:{}",
+            text(&format!("{} – {} – {}", e.motif, e.names, e.persons))
+        ));
+        line(&format!("LOCATION:{}", text(e.station)));
+        let phone = e.phone.map(|p| format!(" Téléphone : {p}.")).unwrap_or_default();
+        line(&format!(
+            "DESCRIPTION:{}",
+            text(&format!(
+                "{} ({}). {}. Guichet : {}. État : {}.{phone}",
+                e.motif, e.persons, e.names, e.station, e.status
+            ))
+        ));
+        line(&format!(
+            "COMMENT:{}",
+            text(&format!("Référence {}", e.reference))
+        ));
+        line("STATUS:CONFIRMED");
+        line("TRANSP:OPAQUE");
+        line("END:VEVENT");
+    }
+    line("END:VCALENDAR");
+    out
+}
+
 /// A UTC DATE-TIME: `20261025T080000Z`.
 fn utc(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()

@@ -14,6 +14,7 @@ pub mod staff_access;
 pub mod staff_accounts;
 pub mod staff_admin;
 pub mod staff_appointments;
+pub mod staff_feed;
 pub mod staff_moves;
 pub mod staff_pages;
 pub mod staff_sessions;

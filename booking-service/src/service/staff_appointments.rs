@@ -2,14 +2,18 @@
 //! citizen is sent; book for a walk-in or a caller. Each change is audited in its transaction and
 //! frees the slot in the calendar cache at once.
 
-use super::booking::{numbers_for, refusal, refused, Booked, CitizenFields, CitizenInput, NewManageToken};
+use super::booking::{
+    check_with_ants, numbers_for, refusal, refused, Booked, CitizenFields, CitizenInput, NewManageToken,
+};
 use super::staff_access::{not_yours, visible_site};
 use super::{availability, ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::appointments::{self, BookingError, BookingOptions, SlotRequest};
+use crate::db::territory::SiteRow;
 use crate::domain::motif::Motif;
 use crate::domain::party::PartySize;
 use crate::domain::status::AppointmentStatus;
+use crate::holds::store::HoldStore;
 use crate::staff::{audit, StaffUser};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -156,21 +160,76 @@ pub struct CounterInput {
     pub source: CounterSource,
 }
 
-/// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
-/// openings and the no-overlap rule are not.
+/// A counter booking made, with what was recorded for its pré-demande numbers.
+#[derive(Debug, Clone)]
+pub struct CounterBooked {
+    pub booked: Booked,
+    /// `appointment_pre_demandes.ants_check` of its numbers: `validated`, `not_checked`,
+    /// `unchecked`, or `overridden` (ANTS reported them booked elsewhere and the agent went on).
+    pub ants_check: &'static str,
+}
+
+/// What the numbers of an overridden check record.
+pub const ANTS_OVERRIDDEN: &str = "overridden";
+
+/// How long the counter keeps its own reservation of the slot in the holds store: only while the
+/// booking is written (a crash leaves it to expire on its own).
+const COUNTER_RESERVATION: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Books for a walk-in or a caller without overriding ANTS (the day page's inline form).
 pub async fn book_at_counter(
     state: &AppState,
     staff: &StaffUser,
     input: &CounterInput,
 ) -> ServiceResult<Booked> {
+    Ok(book_at_counter_with(state, staff, input, false).await?.booked)
+}
+
+/// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
+/// openings, the no-overlap rule and live citizen holds are not. Numbers, when given, are checked
+/// with ANTS exactly as online (the same refusals); when ANTS reports them booked elsewhere the
+/// booking goes on only if `override_ants` (the agent checked with the citizen), and the numbers
+/// then record `overridden`, audited with ANTS's answer. Numbers are declared to ANTS and the
+/// confirmation email queued (sent when an address is given) by the booking's own transaction,
+/// as online.
+pub async fn book_at_counter_with(
+    state: &AppState,
+    staff: &StaffUser,
+    input: &CounterInput,
+    override_ants: bool,
+) -> ServiceResult<CounterBooked> {
     let site = visible_site(state, staff, input.site_id).await?;
     let setting = availability::motif_setting(state, site.id, input.motif, input.persons).await?;
     let citizen = input.citizen.parse(false, CitizenFields::COUNTER)?;
     let numbers = numbers_for(input.motif, input.persons, &input.pre_demande_numbers, false)?;
     let tz = availability::site_tz(&site)?;
-    let now = state.clock.now();
     let duration = availability::duration_for(&setting, input.persons);
-    let slot = SlotRequest {
+    // ANTS before any lock or reservation, as online: a slow ANTS must hold nothing.
+    let (ants_check, overridden) = match check_with_ants(state, &numbers, site.id, false).await {
+        Ok(check) => (check, None),
+        Err(ServiceError::Ants {
+            code: "pre_demande_booked_elsewhere",
+            extra,
+            ..
+        }) if override_ants => (ANTS_OVERRIDDEN, Some(extra)),
+        Err(ServiceError::Ants {
+            code: code @ "pre_demande_booked_elsewhere",
+            message,
+            extra,
+            ..
+        }) => {
+            return Err(ServiceError::Ants {
+                code,
+                message,
+                // What lets the agent go on at the counter.
+                field: "override_ants",
+                extra,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let now = state.clock.now();
+    let mut slot = SlotRequest {
         site_id: site.id,
         tz,
         department: site.department_code.clone(),
@@ -183,6 +242,10 @@ pub async fn book_at_counter(
         hold_ref: format!("counter-{}", Uuid::new_v4()),
         waive_policy: true,
     };
+    let reserved = reserve_against_holds(state, &site, &slot).await?;
+    if let Some(station) = reserved {
+        slot.preferred_station = station;
+    }
     let token = NewManageToken::draw(state);
     let opts = BookingOptions {
         source: input.source.code(),
@@ -193,9 +256,16 @@ pub async fn book_at_counter(
         token_hash: &token.hash,
         token_sealed: &token.sealed,
         reference: &token.reference,
-        ants_check: "not_checked",
+        ants_check,
     };
-    let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
+    let created = appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await;
+    if let Some(station) = reserved {
+        // The appointment (or nothing) now stands there: the reservation has done its work.
+        HoldStore::new(&state.kv)
+            .release(site.id, station, COUNTER_CLIENT, &slot.hold_ref)
+            .await;
+    }
+    let created = match created {
         Ok(c) => c,
         Err(e @ BookingError::SlotUnavailable) => return Err(refused(state, &site, &slot, e).await),
         Err(e) => return Err(refusal(e, tz)),
@@ -208,20 +278,96 @@ pub async fn book_at_counter(
         "counter_booking",
         Some(created.id),
         Some(&site.id.to_string()),
-        json!({"source": input.source.code(), "motif": input.motif.code(), "persons": input.persons}),
+        json!({
+            "source": input.source.code(), "motif": input.motif.code(), "persons": input.persons,
+            "pre_demande_numbers": numbers.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+            "ants_check": ants_check,
+            "ants_override": overridden.map(|extra| extra["appointments"].clone()),
+        }),
         now,
     )
     .await?;
-    Ok(Booked {
-        id: created.id,
-        reference: token.reference,
-        site_id: site.id,
-        station_id: created.station_id,
-        tz,
-        motif: input.motif,
-        persons: input.persons,
-        start: slot.start,
-        end: slot.end,
-        manage_token: token.token,
+    Ok(CounterBooked {
+        booked: Booked {
+            id: created.id,
+            reference: token.reference,
+            site_id: site.id,
+            station_id: created.station_id,
+            tz,
+            motif: input.motif,
+            persons: input.persons,
+            start: slot.start,
+            end: slot.end,
+            manage_token: token.token,
+        },
+        ants_check,
     })
+}
+
+/// The client name of the counter's own reservations in the holds store.
+const COUNTER_CLIENT: &str = "counter";
+
+/// Reserves the slot in the holds store on a station that is free in the database and under no
+/// live citizen hold, so that a citizen filling the online form keeps the time they were given
+/// and no citizen hold can be placed on it while the counter writes. Refused ("taken") when every
+/// free station is held. `None` when no station is free (the booking then refuses it as before,
+/// telling "taken" from "closed") or when Redis is unreachable (as for holds, the database alone
+/// decides).
+async fn reserve_against_holds(
+    state: &AppState,
+    site: &SiteRow,
+    slot: &SlotRequest,
+) -> ServiceResult<Option<Uuid>> {
+    let day = slot.start.with_timezone(&slot.tz).date_naive();
+    let cal =
+        crate::db::calendar::load_day(&state.pool, site.id, slot.tz, &site.department_code, day).await?;
+    let free = cal.free_stations(slot.start, slot.end - slot.start);
+    if free.is_empty() {
+        return Ok(None);
+    }
+    match HoldStore::new(&state.kv)
+        .reserve(
+            site.id,
+            &free,
+            &slot.hold_ref,
+            slot.start,
+            slot.end,
+            COUNTER_RESERVATION,
+        )
+        .await
+    {
+        Some(Some(station)) => Ok(Some(station)),
+        Some(None) => Err(availability::slot_taken(state, site, slot.end - slot.start).await),
+        None => Ok(None),
+    }
+}
+
+/// How many days the counter page lists from the chosen day.
+pub const COUNTER_DAYS: i64 = 7;
+
+/// The free times the counter may book for `motif` and `persons` over [`COUNTER_DAYS`] days from
+/// `day` (today by default): the citizens' availability engine, live citizen holds subtracted,
+/// with the minimum notice and the public horizon waived as the counter booking waives them.
+pub async fn counter_times(
+    state: &AppState,
+    staff: &StaffUser,
+    site_id: Uuid,
+    motif: Motif,
+    persons: PartySize,
+    day: Option<chrono::NaiveDate>,
+) -> ServiceResult<availability::SiteSlots> {
+    let site = visible_site(state, staff, site_id).await?;
+    availability::site_slots(
+        state,
+        &availability::SlotsQuery {
+            site_id: site.id,
+            motif,
+            persons,
+            from: day,
+            to: None,
+            open_ended_days: COUNTER_DAYS,
+            waive_policy: true,
+        },
+    )
+    .await
 }

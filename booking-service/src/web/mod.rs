@@ -28,6 +28,8 @@ pub mod staff_account;
 pub mod staff_settings;
 pub mod staff_admin;
 pub mod staff_appointment;
+pub mod staff_counter;
+pub mod staff_feed;
 pub mod staff_hours;
 pub mod staff_stats;
 

@@ -63,6 +63,10 @@ pub struct CounterBooking {
     pub pre_demande_numbers: Vec<String>,
     /// `counter` (default) or `phone`.
     pub source: Option<String>,
+    /// Set after ANTS reported the numbers booked elsewhere (409 `pre_demande_booked_elsewhere`)
+    /// and the agent checked with the citizen: the booking goes on, recorded as overridden.
+    #[serde(default)]
+    pub override_ants: bool,
 }
 
 /// The booking made.
@@ -74,15 +78,20 @@ pub struct CounterOut {
     pub start: String,
     pub end: String,
     pub manage_url: String,
+    /// What the numbers record: `validated`, `not_checked`, `unchecked` or `overridden`.
+    pub ants_check: String,
 }
 
 /// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
-/// openings and the no-overlap rule are not.
+/// openings, the no-overlap rule and live citizen holds are not. Numbers are checked with ANTS as
+/// online (409 `pre_demande_booked_elsewhere` unless `override_ants`), then declared; the
+/// confirmation email is sent when an address is given.
 #[utoipa::path(post, path = "/api/v1/staff/sites/{site_id}/appointments", tag = "staff", request_body = CounterBooking,
     params(("site_id" = String, Path, description = "Lieu")),
     responses((status = 201, body = CounterOut), (status = 401, description = "Non connecté"),
               (status = 404, description = "Lieu inconnu ou d'une autre commune"),
-              (status = 409, description = "Créneau pris ou hors ouverture"), (status = 422, description = "Champ invalide")))]
+              (status = 409, description = "Créneau pris, réservé par un usager, hors ouverture, ou pré-demande réservée ailleurs"),
+              (status = 422, description = "Champ invalide ou pré-demande refusée par l'ANTS")))]
 pub async fn counter_booking(
     State(state): State<AppState>,
     staff: Staff,
@@ -95,8 +104,8 @@ pub async fn counter_booking(
     ))
 }
 
-/// Books at the counter (the API and, until they call the service directly, the staff pages).
-pub async fn book_at_counter(
+/// The API's counter booking parsed and made.
+async fn book_at_counter(
     state: &AppState,
     staff: &Staff,
     site_id: &str,
@@ -116,7 +125,9 @@ pub async fn book_at_counter(
         pre_demande_numbers: req.pre_demande_numbers.clone(),
         source: CounterSource::parse(req.source.as_deref())?,
     };
-    let b = staff_appointments::book_at_counter(state, &staff.user, &input).await?;
+    let made =
+        staff_appointments::book_at_counter_with(state, &staff.user, &input, req.override_ants).await?;
+    let b = made.booked;
     Ok(CounterOut {
         id: b.id,
         reference: b.reference,
@@ -124,5 +135,6 @@ pub async fn book_at_counter(
         start: rfc3339_local(b.start, b.tz),
         end: rfc3339_local(b.end, b.tz),
         manage_url: manage_url(state, &b.manage_token),
+        ants_check: made.ants_check.to_string(),
     })
 }

@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod auth;
 pub mod calendar;
 pub mod calendar_settings;
+pub mod feed;
 pub mod stats;
 
 use crate::error::ApiError;
