@@ -56,12 +56,23 @@ async fn press(b: &Browser, label: &str) {
     assert_eq!(found, Value::Bool(true), "no button « {label} »");
 }
 
-/// axe finds no serious or critical violation; the page is photographed at a phone and a desktop width.
+/// axe finds no serious or critical violation; the page is photographed at a phone and a desktop
+/// width, scrolled to what `name` is about (`name` may end with `@<css>`).
 async fn check_page(b: &Browser, axe: &str, name: &str) {
+    let (name, at) = name.split_once('@').unwrap_or((name, "main h1"));
+    let show = || async {
+        b.script(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+            json!([at]),
+        )
+        .await;
+    };
+    show().await;
     let v = b.axe_violations(axe).await;
     assert!(v.is_empty(), "accessibility violations on {name}: {v:#?}");
     b.shot(&format!("{name}-telephone")).await;
     b.set_window(1366, 900).await;
+    show().await;
     let v = b.axe_violations(axe).await;
     assert!(
         v.is_empty(),
@@ -119,7 +130,7 @@ async fn a_week_entered_in_the_grid_is_previewed_saved_then_offered_to_citizens(
         .await;
     let t = b.wait_for_text("Semaine en vigueur le").await;
     assert!(t.contains("09:00–12:00") && t.contains("Fermé"), "{t}");
-    check_page(&b, &axe, "horaires").await;
+    check_page(&b, &axe, "horaires@.week-grid").await;
 
     // The new week: long days Monday and Tuesday, Wednesday afternoon only, Saturday morning.
     b.script(
@@ -155,7 +166,7 @@ async fn a_week_entered_in_the_grid_is_previewed_saved_then_offered_to_citizens(
         )
         .await;
     assert_eq!(invalid, json!("true"));
-    check_page(&b, &axe, "horaires-erreur").await;
+    check_page(&b, &axe, "horaires-erreur@#s0-err-j7").await;
     fill(&b, "#s0-j7_1", "").await;
     press(&b, "Voir les rendez-vous concernés").await;
 
@@ -308,7 +319,7 @@ async fn a_closure_is_added_ended_early_and_another_removed_from_the_pages(pool:
         t.contains("Travaux") && t.contains("Formation") && t.contains("(en cours)"),
         "{t}"
     );
-    check_page(&b, &axe, "fermetures").await;
+    check_page(&b, &axe, "fermetures@ul.closures").await;
     // A new end before the start is refused next to its field.
     set(&b, "#fin-0", "2026-11-30T10:00").await;
     b.click("button[aria-label^='Avancer la fin : Tout le lieu du mardi 1']")
@@ -365,7 +376,7 @@ async fn the_policy_a_release_event_stations_and_motifs_are_saved_from_the_pages
     press(&b, "Enregistrer les règles").await;
     let t = b.wait_for_text("horizon_days : entre 1 et 366").await;
     assert!(t.contains("Règles de réservation"), "{t}");
-    check_page(&b, &axe, "politique-erreur").await;
+    check_page(&b, &axe, "politique-erreur@#err-politique-horizon_days").await;
     fill(&b, "#politique-horizon_days", "30").await;
     fill(&b, "#politique-min_notice_minutes", "60").await;
     fill(&b, "#politique-reminder_hours", "24").await;
@@ -453,7 +464,7 @@ async fn the_policy_a_release_event_stations_and_motifs_are_saved_from_the_pages
         )
         .await;
     assert_eq!(shown, json!("Le formulaire CERFA rempli\nDeux photos"));
-    check_page(&b, &axe, "reglages-enregistres").await;
+    check_page(&b, &axe, "reglages-enregistres@#motif-PASSPORT-what_to_bring").await;
     app.clock.set(paris(2026, 12, 15, 8, 0, 0));
     assert_eq!(day_starts(&app, site.id, "2027-01-11").await.len(), 12);
 }

@@ -119,7 +119,7 @@ struct Typed {
 fn overview(v: &HoursView) -> Markup {
     html! {
         div.table-scroll role="region" aria-label="Horaires par poste" tabindex="0" {
-            table {
+            table.wide {
                 caption { "Semaine en vigueur le " (date_fr(v.on)) }
                 thead {
                     tr {
@@ -196,7 +196,7 @@ fn week_form(site: Uuid, st: &StationRow, n: usize, token: &str, typed: &Typed) 
                                     td {
                                         label.visually-hidden for=(input_id) { (day) ", plage " (k + 1) }
                                         input id=(input_id) name=(field) type="text"
-                                            size="11" maxlength="20" placeholder="08:30-12:00"
+                                            size="11" maxlength="20"
                                             value=[typed.days[i].get(k)]
                                             aria-describedby=(error.map_or(id("aide"), |_| err.clone()))
                                             aria-invalid=[error.map(|_| "true")];
@@ -365,6 +365,17 @@ fn read_week(station: Uuid, fields: &[(String, String)]) -> (Typed, Option<WeekD
     (typed, draft, confirm)
 }
 
+/// A week's ranges by weekday (index 0 = Monday), as they will read.
+fn draft_days(draft: Option<&WeekDraft>) -> [Vec<String>; 7] {
+    let mut days: [Vec<String>; 7] = Default::default();
+    for r in draft.map_or(&[][..], |d| &d.ranges) {
+        if let Some(day) = usize::try_from(r.weekday - 1).ok().and_then(|i| days.get_mut(i)) {
+            day.push(format!("{}–{}", r.start_time, r.end_time));
+        }
+    }
+    days
+}
+
 /// The new week, as it will read.
 fn week_summary(station: &str, days: &[Vec<String>; 7]) -> Markup {
     html! {
@@ -463,7 +474,7 @@ pub async fn week_post(
         } @else {
             p { "Cette semaine s'appliquera à partir du " (from) ". Rien n'est encore enregistré." }
         }
-        (week_summary(&name, &typed.days))
+        (week_summary(&name, &draft_days(draft.as_ref())))
         @if change.hits.is_empty() {
             p { "Aucun rendez-vous à venir de ce poste ne serait hors des nouveaux horaires." }
         } @else {
@@ -492,4 +503,72 @@ pub async fn week_post(
         format!("Horaires de {name} : aperçu")
     };
     page(&title, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn ranges_are_read_with_any_dash_and_french_hours() {
+        assert_eq!(split_range("08:30-12:00"), Some(("08:30".into(), "12:00".into())));
+        assert_eq!(
+            split_range(" 13h30 – 17h "),
+            Some(("13:30".into(), "17:00".into()))
+        );
+        assert_eq!(split_range("9—12"), Some(("9:00".into(), "12:00".into())));
+        assert_eq!(split_range("midi"), None);
+        assert_eq!(split_range("08:30-"), None);
+    }
+
+    #[test]
+    fn the_week_form_is_read_by_day_and_its_errors_kept_per_day() {
+        let station = Uuid::nil();
+        let (typed, draft, confirm) = read_week(
+            station,
+            &fields(&[
+                ("csrf", "x"),
+                ("a_partir_du", "2026-12-07"),
+                ("j1_2", "13:30-17:00"),
+                ("j1_1", "08:30-12:00"),
+                ("j3_1", ""),
+                ("j9_1", "08:00-09:00"),
+                ("confirmer", "1"),
+            ]),
+        );
+        let draft = draft.expect("a readable week");
+        assert!(confirm);
+        assert_eq!(draft.valid_from, NaiveDate::from_ymd_opt(2026, 12, 7).unwrap());
+        let read: Vec<(i16, &str, &str)> = draft
+            .ranges
+            .iter()
+            .map(|r| (r.weekday, r.start_time.as_str(), r.end_time.as_str()))
+            .collect();
+        assert_eq!(read, vec![(1, "08:30", "12:00"), (1, "13:30", "17:00")]);
+        assert_eq!(typed.days[0], vec!["08:30-12:00", "13:30-17:00"]);
+        assert!(typed.days[2].is_empty());
+
+        let (typed, draft, confirm) = read_week(
+            station,
+            &fields(&[
+                ("a_partir_du", "lundi"),
+                ("j2_1", "matin"),
+                ("j4_1", "08:00-12:00"),
+            ]),
+        );
+        assert!(draft.is_none() && !confirm);
+        assert!(typed.date_error.is_some());
+        assert!(typed.day_errors[1]
+            .as_deref()
+            .is_some_and(|e| e.starts_with("Mardi")));
+        assert!(typed.day_errors[3].is_none());
+        assert_eq!(typed.days[1], vec!["matin"]);
+    }
 }

@@ -228,43 +228,29 @@ fn closures_page(v: &AdminView, session: &str, forms: &Forms, q: &DoneQuery) -> 
         @if v.calendar.closures.is_empty() {
             p { "Aucune fermeture en cours ni à venir." }
         } @else {
-            div.table-scroll role="region" aria-label="Fermetures" tabindex="0" {
-                table {
-                    caption { "Fermetures en cours et à venir" }
-                    thead {
-                        tr {
-                            th scope="col" { "Poste" }
-                            th scope="col" { "Début" }
-                            th scope="col" { "Fin" }
-                            th scope="col" { "Motif" }
-                            th scope="col" { "Actions" }
+            // One block per closure rather than a table row: its two forms fit a phone's width.
+            ul.closures {
+                @for (n, c) in v.calendar.closures.iter().enumerate() {
+                    @let what = format!("{} du {}", station_name(c.station_id), when(c.start, tz));
+                    @let field_id = format!("fin-{n}");
+                    @let err_id = format!("err-fin-{n}");
+                    @let error = forms.problem.filter(|p| p.form == format!("fin-{}", c.id)).map(|p| p.message.as_str());
+                    li {
+                        h3 { (station_name(c.station_id)) " : " (c.reason) }
+                        p {
+                            "Du " (when(c.start, tz)) " au " (when(c.end, tz))
+                            @if c.start <= v.now { " (en cours)" }
                         }
-                    }
-                    tbody {
-                        @for (n, c) in v.calendar.closures.iter().enumerate() {
-                            @let what = format!("{} du {}", station_name(c.station_id), when(c.start, tz));
-                            tr.settings-row {
-                                td { (station_name(c.station_id)) }
-                                td { (when(c.start, tz)) @if c.start <= v.now { " (en cours)" } }
-                                td { (when(c.end, tz)) }
-                                td { (c.reason) }
-                                td {
-                                    @let field_id = format!("fin-{n}");
-                                    @let err_id = format!("err-fin-{n}");
-                                    @let error = forms.problem.filter(|p| p.form == format!("fin-{}", c.id)).map(|p| p.message.as_str());
-                                    (ui::staff_form(Some(&format!("/agents/lieux/{site}/fermetures/{}/fin", c.id)), &token, false, html! {
-                                        (ui::field_error(&err_id, error))
-                                        label for=(field_id) { "Nouvelle fin (vide : maintenant)" }
-                                        input id=(field_id) name="fin" type="datetime-local"
-                                            aria-describedby=[error.map(|_| err_id.clone())] aria-invalid=[error.map(|_| "true")];
-                                        button type="submit" class="secondary" aria-label={ "Avancer la fin : " (what) } { "Avancer la fin" }
-                                    }))
-                                    (ui::staff_form(Some(&format!("/agents/lieux/{site}/fermetures/{}/supprimer", c.id)), &token, false, html! {
-                                        button type="submit" class="secondary" aria-label={ "Supprimer : " (what) } { "Supprimer" }
-                                    }))
-                                }
-                            }
-                        }
+                        (ui::staff_form(Some(&format!("/agents/lieux/{site}/fermetures/{}/fin", c.id)), &token, false, html! {
+                            (ui::field_error(&err_id, error))
+                            label for=(field_id) { "Nouvelle fin (vide : maintenant)" }
+                            input id=(field_id) name="fin" type="datetime-local"
+                                aria-describedby=[error.map(|_| err_id.clone())] aria-invalid=[error.map(|_| "true")];
+                            button type="submit" class="secondary" aria-label={ "Avancer la fin : " (what) } { "Avancer la fin" }
+                        }))
+                        (ui::staff_form(Some(&format!("/agents/lieux/{site}/fermetures/{}/supprimer", c.id)), &token, false, html! {
+                            button type="submit" class="secondary" aria-label={ "Supprimer : " (what) } { "Supprimer" }
+                        }))
                     }
                 }
             }
