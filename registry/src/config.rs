@@ -30,6 +30,11 @@ pub struct RegistryConfig {
     /// role (`rdv_registry`, see migration 0013): the owner role migrates (`booking-service migrate`).
     #[arg(long, env = "REGISTRY_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
+    /// Public URL of the gateway in front of booking-service and the registry (as booking-service's
+    /// `PUBLIC_BASE_URL`): under `https://` the pages read the staff session from the
+    /// `__Host-rdv_staff` cookie, else from `rdv_staff`.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed (as booking-service's `TRUSTED_PROXIES`).
     #[arg(long, env = "TRUSTED_PROXIES", value_parser = booking_service::config::parse_cidr_list, default_value = "")]
     pub trusted_proxies: booking_service::config::CidrList,
@@ -50,6 +55,7 @@ impl RegistryConfig {
             migrate: true,
             requests_per_minute: 100_000,
             trusted_proxies: booking_service::config::CidrList::default(),
+            public_base_url: None,
         }
     }
 }

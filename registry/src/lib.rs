@@ -4,5 +4,8 @@
 pub mod allocation;
 pub mod config;
 pub mod http;
+pub mod ops;
 pub mod seed;
 pub mod store;
+pub mod store_admin;
+pub mod web;

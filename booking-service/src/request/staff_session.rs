@@ -37,7 +37,9 @@ pub struct Staff {
     pub token: String,
 }
 
-fn bearer_or_cookie(parts: &Parts, cookie: &str) -> Option<String> {
+/// The session token a request carries: its `Authorization: Bearer` token, else the cookie named
+/// `cookie`. Public so that the registry's pages, behind the same gateway, read the same session.
+pub fn bearer_or_cookie(parts: &Parts, cookie: &str) -> Option<String> {
     let headers = &parts.headers;
     if let Some(t) = headers
         .get("authorization")
@@ -55,6 +57,15 @@ fn bearer_or_cookie(parts: &Parts, cookie: &str) -> Option<String> {
             let (k, v) = c.trim().split_once('=')?;
             (k == cookie).then(|| v.to_string())
         })
+}
+
+/// The CSRF token of a session: a hash of the session token, so it needs no storage and a page
+/// of another site cannot know it. Public so that the registry's pages, which share the session,
+/// derive the same token rather than a second scheme.
+pub fn csrf_token(session: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("csrf/{session}").as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl FromRequestParts<AppState> for Staff {

@@ -20,7 +20,6 @@ use axum::Form;
 use chrono::{Duration, NaiveDate};
 use maud::{html, Markup};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// A site the member may see, from a path segment.
 async fn visible_site(
@@ -32,11 +31,9 @@ async fn visible_site(
     Ok(crate::service::staff_access::visible_site(state, &staff.user, id).await?)
 }
 
-/// The CSRF token of a session: a hash of the session token, so it needs no storage and a page
-/// of another site cannot know it.
+/// The CSRF token of a session (see [`crate::request::staff_session::csrf_token`]).
 pub(super) fn csrf(session: &str) -> String {
-    let d = Sha256::digest(format!("csrf/{session}").as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::request::staff_session::csrf_token(session)
 }
 
 /// Whether a form's CSRF field is the session's, compared in constant time (a comparison that

@@ -4,10 +4,9 @@
 
 use super::RegistryState;
 use crate::allocation::{
-    allocate, Allocation, Alpha, Category, Combination, Decision, EpciPopulation, Key, Overrides,
-    PopulationField,
+    Allocation, Alpha, Category, Combination, Decision, EpciPopulation, Key, Overrides, PopulationField,
 };
-use crate::store;
+use crate::ops;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,6 @@ use booking_service::error::{ApiError, ApiResult};
 use booking_service::http::extract::Query;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 
@@ -172,31 +170,11 @@ pub async fn allocations(
         }
     };
     let what_if = overrides(&q)?;
-    let stored = store::period(&state.pool, code)
-        .await?
-        .ok_or_else(|| ApiError::not_found("period_not_found", "Période inconnue."))?;
-    let key = stored.key.with(&what_if);
-    if key.population_source != stored.key.population_source {
-        let known = store::population_sources(&state.pool).await?;
-        if !known.contains(&key.population_source) {
-            return Err(ApiError::unprocessable(
-                "unknown_population_source",
-                "Source de population inconnue : voir known_sources.",
-            )
-            .with_field("population_source")
-            .with_extra(json!({ "known_sources": known })));
-        }
-    }
-    let input = store::allocation_input(&state.pool, &stored, &key).await?;
-    let allocation = allocate(
-        &stored.period(),
-        &key,
-        &input.members,
-        &input.services,
-        &input.offers,
-        &input.costs,
-    )
-    .map_err(|e| ApiError::unprocessable("unallocatable_cost", e.to_string()))?;
+    let ops::Split {
+        stored,
+        key,
+        allocation,
+    } = ops::split(&state.pool, code, &what_if).await?;
     let simulation = key != stored.key;
     let period = PeriodOut {
         decisions: key.decisions(&stored.key),

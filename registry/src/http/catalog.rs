@@ -1,10 +1,10 @@
 //! The téléservices catalog and who offers what.
 
 use super::{require_admin, RegistryState};
+use crate::ops::{self, NewTeleservice};
 use crate::store::{self, SubscriptionRow, TeleserviceRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use booking_service::db::constraints::violated;
 use booking_service::error::{ApiError, ApiResult};
 use booking_service::http::extract::{Json, Query};
 use booking_service::http::params;
@@ -48,19 +48,6 @@ pub async fn list_teleservices(
     ))
 }
 
-/// A new téléservice.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewTeleservice {
-    code: String,
-    name: String,
-    #[serde(default)]
-    description: String,
-    owner_id: Uuid,
-    /// `mutualisable`, `specific` or `state_mission`.
-    kind: String,
-    public_url: Option<String>,
-}
-
 /// Adds a téléservice to the catalog (platform administrator).
 #[utoipa::path(post, path = "/api/v1/teleservices", request_body = NewTeleservice,
     responses((status = 201, description = "Créé"), (status = 401, description = "Jeton requis"),
@@ -71,45 +58,8 @@ pub async fn create_teleservice(
     Json(t): Json<NewTeleservice>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &headers)?;
-    if !matches!(t.kind.as_str(), "mutualisable" | "specific" | "state_mission") {
-        return Err(ApiError::unprocessable(
-            "invalid_kind",
-            "kind : mutualisable, specific ou state_mission.",
-        )
-        .with_field("kind"));
-    }
-    let code_ok = (2..=60).contains(&t.code.len())
-        && t.code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !code_ok || t.name.trim().is_empty() {
-        return Err(
-            ApiError::unprocessable("invalid_field", "code (a-z, 0-9, -) et nom requis.").with_field("code"),
-        );
-    }
-    let res = sqlx::query(
-        "INSERT INTO teleservices (code, name, description, owner_id, kind, public_url) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&t.code)
-    .bind(t.name.trim())
-    .bind(&t.description)
-    .bind(t.owner_id)
-    .bind(&t.kind)
-    .bind(&t.public_url)
-    .execute(&state.pool)
-    .await;
-    match res {
-        Ok(_) => Ok(StatusCode::CREATED),
-        Err(e) if violated(&e) == Some("teleservices_pkey") => {
-            Err(ApiError::conflict("code_taken", "Ce code de téléservice existe déjà.").with_field("code"))
-        }
-        Err(e) if violated(&e) == Some("teleservices_owner_id_fkey") => Err(ApiError::unprocessable(
-            "unknown_member",
-            "Membre propriétaire inconnu.",
-        )
-        .with_field("owner_id")),
-        Err(e) => Err(e.into()),
-    }
+    ops::create_teleservice(&state.pool, &t).await?;
+    Ok(StatusCode::CREATED)
 }
 
 /// Who offers which téléservice, from when to when.

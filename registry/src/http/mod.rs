@@ -3,10 +3,12 @@
 
 pub mod allocations;
 pub mod catalog;
+pub mod data_entry;
 pub mod members;
 pub mod orders;
 
 use crate::config::RegistryConfig;
+use crate::web;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -76,6 +78,17 @@ async fn rate_limit(
     next.run(req).await
 }
 
+/// Whether two secrets are equal, compared in constant time (a comparison that stops at the first
+/// difference would tell, byte by byte, how much of a guess is right).
+pub fn same_secret(expected: &str, given: &str) -> bool {
+    expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0
+}
+
 /// Writes need a platform administrator's bearer token (`REGISTRY_ADMIN_TOKENS`).
 pub fn require_admin(state: &RegistryState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
@@ -89,10 +102,7 @@ pub fn require_admin(state: &RegistryState, headers: &HeaderMap) -> Result<(), A
                 .split(',')
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .fold(false, |acc, t| {
-                    acc | (t.len() == given.len()
-                        && t.bytes().zip(given.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
-                })
+                .fold(false, |acc, t| acc | same_secret(t, given))
         });
     if ok {
         Ok(())
@@ -119,6 +129,24 @@ fn api_router() -> OpenApiRouter<RegistryState> {
         .routes(routes!(members::list_members, members::join))
         .routes(routes!(orders::list_orders, orders::announce))
         .routes(routes!(orders::issue))
+        .routes(routes!(orders::withdraw))
+        .routes(routes!(data_entry::add_populations))
+        .routes(routes!(data_entry::list_periods, data_entry::create_period))
+        .routes(routes!(data_entry::list_costs, data_entry::add_cost))
+        .routes(routes!(web::home))
+        .routes(routes!(web::catalog::page, web::catalog::post))
+        .routes(routes!(web::data_entry::members_page))
+        .routes(routes!(web::data_entry::populations_post))
+        .routes(routes!(
+            web::data_entry::periods_page,
+            web::data_entry::periods_post
+        ))
+        .routes(routes!(web::data_entry::period_page))
+        .routes(routes!(web::data_entry::cost_post))
+        .routes(routes!(web::orders::page, web::orders::post))
+        .routes(routes!(web::orders::issue_post))
+        .routes(routes!(web::orders::withdraw_post))
+        .routes(routes!(web::allocation::page))
         .routes(routes!(allocations::allocations))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
