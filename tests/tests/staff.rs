@@ -318,6 +318,17 @@ fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
             false,
         ),
         (
+            "GET",
+            format!(
+                "/api/v1/staff/sites/{}/statistics?from=2026-11-30&to=2026-12-06",
+                w.site_a
+            ),
+            Value::Null,
+            200,
+            true,
+            true,
+        ),
+        (
             "POST",
             "/api/v1/staff/logout".into(),
             Value::Null,
@@ -332,7 +343,33 @@ fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
 async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
     let w = world(pool.clone()).await;
     let app = &w.app;
-    let table = routes(&w);
+    let mut table = routes(&w);
+    // A confirmation of A the notifier gave up on, to send again (agents of any commune: 403).
+    let failed: i64 = sqlx::query_scalar(
+        "UPDATE outbox SET status = 'failed', attempts = 8 WHERE appointment_id = $1::uuid AND kind = 'confirmation'
+         RETURNING id",
+    )
+    .bind(&w.appt_a)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let retry = format!("/outbox/{failed}/retry");
+    // Before the logout, which ends the admin's session.
+    let at = table
+        .iter()
+        .position(|r| r.1.ends_with("/logout"))
+        .unwrap_or(table.len());
+    table.insert(
+        at,
+        (
+            "POST",
+            format!("/api/v1/staff{retry}"),
+            Value::Null,
+            202,
+            true,
+            false,
+        ),
+    );
     // The table covers every staff route of the OpenAPI document.
     let (_, doc) = app.get("/openapi.json").await;
     let mut documented: Vec<String> = doc["paths"]
@@ -357,6 +394,7 @@ async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
                 .replace(&w.station_a, "{station_id}")
                 .replace(&w.rule_a, "{rule_id}")
                 .replace(&w.account_a, "{account_id}")
+                .replace(&retry, "/outbox/{id}/retry")
         })
         .collect();
     tested.sort();
