@@ -128,6 +128,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::staff::login_page, web::staff::login_post))
         .routes(routes!(web::staff::sites))
         .routes(routes!(web::staff::day))
+        .routes(routes!(web::staff::print_day))
+        .routes(routes!(
+            web::staff_platform::sites_page,
+            web::staff_platform::sites_post
+        ))
         .routes(routes!(web::staff::set_status))
         .routes(routes!(web::staff::counter_post))
         .routes(routes!(
@@ -191,7 +196,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::auth::logout))
         .routes(routes!(staff::auth::me))
         .routes(routes!(staff::auth::change_password))
-        .routes(routes!(staff::agenda::sites))
+        .routes(routes!(staff::agenda::sites, staff::platform::create_site))
         .routes(routes!(staff::agenda::agenda))
         .routes(routes!(staff::agenda::search))
         .routes(routes!(staff::agenda::export))

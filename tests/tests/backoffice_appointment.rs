@@ -533,6 +533,24 @@ async fn shots(b: &Browser, name: &str) {
     b.shot(&format!("{name}-bureau")).await;
     b.set_window(412, 915).await;
     b.shot(&format!("{name}-telephone")).await;
+    // Nothing runs off the side of a phone: wide tables scroll inside their own region.
+    let overflow = b
+        .script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            json!([]),
+        )
+        .await;
+    if overflow.as_i64().unwrap_or(1) > 0 {
+        let culprits = b
+            .script(
+                "const w = document.documentElement.clientWidth;\
+                 return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > w + 1)\
+                   .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40));",
+                json!([]),
+            )
+            .await;
+        panic!("{name}: {overflow} px wider than a phone, because of {culprits}");
+    }
 }
 
 fn assert_accessible(violations: Vec<String>, page: &str) {

@@ -1,14 +1,15 @@
 //! PostgreSQL access: the pool, migrations, and one module per thing stored.
 
 pub mod agenda;
-pub mod appointment_history;
 pub mod ants;
+pub mod appointment_history;
 pub mod appointments;
 pub mod audit;
 pub mod calendar;
 pub mod calendar_admin;
 pub mod constraints;
 pub mod outbox;
+pub mod platform;
 pub mod retention;
 pub mod seed;
 pub mod staff;

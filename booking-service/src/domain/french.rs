@@ -1,7 +1,7 @@
 //! French wording shared by the pages and the emails: dates as people say them, and what to bring.
 
 use super::motif::Motif;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 const DAYS: [&str; 7] = [
@@ -24,13 +24,17 @@ const MONTHS: [&str; 12] = [
 
 /// "mercredi 2 décembre 2026" in the site's time zone.
 pub fn day_label(at: DateTime<Utc>, tz: Tz) -> String {
-    let l = at.with_timezone(&tz);
+    date_label(at.with_timezone(&tz).date_naive())
+}
+
+/// "mercredi 2 décembre 2026".
+pub fn date_label(d: NaiveDate) -> String {
     format!(
         "{} {} {} {}",
-        DAYS[l.weekday().num_days_from_monday() as usize],
-        l.day(),
-        MONTHS[l.month0() as usize],
-        l.year()
+        DAYS[d.weekday().num_days_from_monday() as usize],
+        d.day(),
+        MONTHS[d.month0() as usize],
+        d.year()
     )
 }
 

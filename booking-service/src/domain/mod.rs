@@ -2,6 +2,7 @@
 //! which is what lets the slot engine be compared with a naive reference under proptest.
 
 pub mod citizen;
+pub mod departments;
 pub mod french;
 pub mod geo;
 pub mod holidays;

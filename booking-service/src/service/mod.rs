@@ -9,6 +9,7 @@ pub mod calendar_admin;
 pub mod error;
 pub mod holds;
 pub mod management;
+pub mod platform;
 pub mod site_stats;
 pub mod staff_access;
 pub mod staff_accounts;

@@ -25,12 +25,13 @@ pub mod layout;
 pub mod password_reset;
 pub mod staff;
 pub mod staff_account;
-pub mod staff_settings;
 pub mod staff_admin;
 pub mod staff_appointment;
 pub mod staff_counter;
 pub mod staff_feed;
 pub mod staff_hours;
+pub mod staff_platform;
+pub mod staff_settings;
 pub mod staff_stats;
 
 pub use layout::page;

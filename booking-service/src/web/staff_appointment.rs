@@ -258,21 +258,23 @@ fn appointment_page(token: &str, s: &AppointmentSheet, notes: &Notes) -> Markup 
             a href="/agents/recherche" { "Rechercher un autre rendez-vous" }
         }
         h2 { "Rendez-vous" }
-        table {
-            caption { "Rendez-vous " (a.reference) }
-            tbody {
-                tr { th scope="row" { "Référence" } td { (a.reference) } }
-                tr { th scope="row" { "Date et heure" } td { (french::datetime(a.start, tz)) " – " (a.end.with_timezone(&tz).format("%H:%M")) } }
-                tr { th scope="row" { "Lieu" } td { (a.site_name) } }
-                tr { th scope="row" { "Poste" } td { (a.station_name) } }
-                tr { th scope="row" { "Motif" } td { (a.motif.label_fr()) } }
-                tr { th scope="row" { "Personnes" } td { (persons_text(a.persons.as_i16())) } }
-                tr { th scope="row" { "Statut" } td { (a.status.label_fr())
-                    @if let Some(reason) = &a.cancel_reason { " (" (reason) ")" } } }
-                tr { th scope="row" { "Origine" } td { (source_label(&a.source)) } }
-                tr { th scope="row" { "Délai de l'usager" } td {
-                    "Modifiable en ligne par l'usager jusqu'au " (french::datetime(s.citizen_deadline, tz))
-                } }
+        div.table-scroll role="region" aria-label="Détails du rendez-vous" tabindex="0" {
+            table {
+                caption { "Rendez-vous " (a.reference) }
+                tbody {
+                    tr { th scope="row" { "Référence" } td { (a.reference) } }
+                    tr { th scope="row" { "Date et heure" } td { (french::datetime(a.start, tz)) " – " (a.end.with_timezone(&tz).format("%H:%M")) } }
+                    tr { th scope="row" { "Lieu" } td { (a.site_name) } }
+                    tr { th scope="row" { "Poste" } td { (a.station_name) } }
+                    tr { th scope="row" { "Motif" } td { (a.motif.label_fr()) } }
+                    tr { th scope="row" { "Personnes" } td { (persons_text(a.persons.as_i16())) } }
+                    tr { th scope="row" { "Statut" } td { (a.status.label_fr())
+                        @if let Some(reason) = &a.cancel_reason { " (" (reason) ")" } } }
+                    tr { th scope="row" { "Origine" } td { (source_label(&a.source)) } }
+                    tr { th scope="row" { "Délai de l'usager" } td {
+                        "Modifiable en ligne par l'usager jusqu'au " (french::datetime(s.citizen_deadline, tz))
+                    } }
+                }
             }
         }
         @if s.movable {
@@ -305,13 +307,15 @@ fn appointment_page(token: &str, s: &AppointmentSheet, notes: &Notes) -> Markup 
             }
         }
         h2 { "Coordonnées" }
-        table {
-            caption { "Coordonnées de l'usager" }
-            tbody {
-                tr { th scope="row" { "Prénom" } td { (a.first_name) } }
-                tr { th scope="row" { "Nom" } td { (a.last_name) } }
-                tr { th scope="row" { "Courriel" } td { (a.email.as_deref().unwrap_or("non renseigné")) } }
-                tr { th scope="row" { "Téléphone" } td { (a.phone.as_deref().unwrap_or("non renseigné")) } }
+        div.table-scroll role="region" aria-label="Coordonnées de l'usager" tabindex="0" {
+            table {
+                caption { "Coordonnées de l'usager" }
+                tbody {
+                    tr { th scope="row" { "Prénom" } td { (a.first_name) } }
+                    tr { th scope="row" { "Nom" } td { (a.last_name) } }
+                    tr { th scope="row" { "Courriel" } td { (a.email.as_deref().unwrap_or("non renseigné")) } }
+                    tr { th scope="row" { "Téléphone" } td { (a.phone.as_deref().unwrap_or("non renseigné")) } }
+                }
             }
         }
         h3 { "Corriger les coordonnées" }
@@ -334,51 +338,55 @@ fn appointment_page(token: &str, s: &AppointmentSheet, notes: &Notes) -> Markup 
         @if s.numbers.is_empty() {
             p { "Aucun numéro de pré-demande." }
         } @else {
-            table {
-                caption { "Numéros et leur état auprès de l'ANTS" }
-                thead {
-                    tr {
-                        th scope="col" { "Numéro" }
-                        th scope="col" { "Vérification" }
-                        th scope="col" { "Déclaration" }
-                        th scope="col" { "Connu de l'ANTS" }
-                    }
-                }
-                tbody {
-                    @for n in &s.numbers {
+            div.table-scroll role="region" aria-label="Numéros de pré-demande" tabindex="0" {
+                table {
+                    caption { "Numéros et leur état auprès de l'ANTS" }
+                    thead {
                         tr {
-                            th scope="row" { (n.number) @if !n.live { " (libéré)" } }
-                            td { (check_label(n)) }
-                            td { (declaration_label(n)) }
-                            td { (ants_record(n, tz)) }
+                            th scope="col" { "Numéro" }
+                            th scope="col" { "Vérification" }
+                            th scope="col" { "Déclaration" }
+                            th scope="col" { "Connu de l'ANTS" }
+                        }
+                    }
+                    tbody {
+                        @for n in &s.numbers {
+                            tr {
+                                th scope="row" { (n.number) @if !n.live { " (libéré)" } }
+                                td { (check_label(n)) }
+                                td { (declaration_label(n)) }
+                                td { (ants_record(n, tz)) }
+                            }
                         }
                     }
                 }
             }
         }
         h2 { "Historique" }
-        table {
-            caption { "Historique, du plus récent au plus ancien" }
-            thead {
-                tr {
-                    th scope="col" { "Quand" }
-                    th scope="col" { "Événement" }
-                    th scope="col" { "Détails" }
-                    th scope="col" { "Par" }
-                }
-            }
-            tbody {
-                @for h in s.history.iter().chain(std::iter::once(&created)) {
-                    @let (what, detail) = if h.origin == "created" {
-                        (format!("Rendez-vous pris ({})", source_label(&a.source).to_lowercase()), String::new())
-                    } else {
-                        event_text(h, tz)
-                    };
+        div.table-scroll role="region" aria-label="Historique" tabindex="0" {
+            table {
+                caption { "Historique, du plus récent au plus ancien" }
+                thead {
                     tr {
-                        td { (h.at.with_timezone(&tz).format("%d/%m/%Y %H:%M")) }
-                        td { (what) }
-                        td { (detail) }
-                        td { (h.actor.as_deref().unwrap_or(if h.origin == "audit" { "un agent" } else { "—" })) }
+                        th scope="col" { "Quand" }
+                        th scope="col" { "Événement" }
+                        th scope="col" { "Détails" }
+                        th scope="col" { "Par" }
+                    }
+                }
+                tbody {
+                    @for h in s.history.iter().chain(std::iter::once(&created)) {
+                        @let (what, detail) = if h.origin == "created" {
+                            (format!("Rendez-vous pris ({})", source_label(&a.source).to_lowercase()), String::new())
+                        } else {
+                            event_text(h, tz)
+                        };
+                        tr {
+                            td { (h.at.with_timezone(&tz).format("%d/%m/%Y %H:%M")) }
+                            td { (what) }
+                            td { (detail) }
+                            td { (h.actor.as_deref().unwrap_or(if h.origin == "audit" { "un agent" } else { "—" })) }
+                        }
                     }
                 }
             }
@@ -795,28 +803,30 @@ pub async fn search(
             @if found.is_empty() {
                 p role="status" { "Aucun rendez-vous ne correspond à « " (text) " »." }
             } @else {
-                table {
-                    caption { (found.len()) " rendez-vous pour « " (text) " », du plus récent au plus ancien" }
-                    thead {
-                        tr {
-                            th scope="col" { "Usager" }
-                            th scope="col" { "Date" }
-                            th scope="col" { "Lieu" }
-                            th scope="col" { "Motif" }
-                            th scope="col" { "Statut" }
-                            th scope="col" { "Référence" }
-                        }
-                    }
-                    tbody {
-                        @for f in found {
-                            @let r = &f.row;
+                div.table-scroll role="region" aria-label="Résultats" tabindex="0" {
+                    table {
+                        caption { (found.len()) " rendez-vous pour « " (text) " », du plus récent au plus ancien" }
+                        thead {
                             tr {
-                                th scope="row" { a href=(appointment_url(r.id)) { (r.first_name) " " (r.last_name) } }
-                                td { (french::datetime(r.start_utc, f.tz)) }
-                                td { (f.site_name) }
-                                td { (motif_text(&r.motif)) ", " (persons_text(r.persons)) }
-                                td { (r.status.label_fr()) }
-                                td { (r.reference) }
+                                th scope="col" { "Usager" }
+                                th scope="col" { "Date" }
+                                th scope="col" { "Lieu" }
+                                th scope="col" { "Motif" }
+                                th scope="col" { "Statut" }
+                                th scope="col" { "Référence" }
+                            }
+                        }
+                        tbody {
+                            @for f in found {
+                                @let r = &f.row;
+                                tr {
+                                    th scope="row" { a href=(appointment_url(r.id)) { (r.first_name) " " (r.last_name) } }
+                                    td { (french::datetime(r.start_utc, f.tz)) }
+                                    td { (f.site_name) }
+                                    td { (motif_text(&r.motif)) ", " (persons_text(r.persons)) }
+                                    td { (r.status.label_fr()) }
+                                    td { (r.reference) }
+                                }
                             }
                         }
                     }
@@ -890,25 +900,27 @@ pub async fn week(
             @if entries.is_empty() {
                 p { "Aucun rendez-vous." }
             } @else {
-                table {
-                    caption { (entries.len()) " rendez-vous le " (label) }
-                    thead {
-                        tr {
-                            th scope="col" { "Heure" }
-                            th scope="col" { "Usager" }
-                            th scope="col" { "Poste" }
-                            th scope="col" { "Motif" }
-                            th scope="col" { "Statut" }
-                        }
-                    }
-                    tbody {
-                        @for e in &entries {
+                div.table-scroll role="region" aria-label=(label) tabindex="0" {
+                    table {
+                        caption { (entries.len()) " rendez-vous le " (label) }
+                        thead {
                             tr {
-                                th scope="row" { (e.start_utc.with_timezone(&tz).format("%H:%M")) }
-                                td { a href=(appointment_url(e.id)) { (e.first_name) " " (e.last_name) } }
-                                td { (e.station_name) }
-                                td { (motif_text(&e.motif)) ", " (persons_text(e.persons)) }
-                                td { (e.status.label_fr()) }
+                                th scope="col" { "Heure" }
+                                th scope="col" { "Usager" }
+                                th scope="col" { "Poste" }
+                                th scope="col" { "Motif" }
+                                th scope="col" { "Statut" }
+                            }
+                        }
+                        tbody {
+                            @for e in &entries {
+                                tr {
+                                    th scope="row" { (e.start_utc.with_timezone(&tz).format("%H:%M")) }
+                                    td { a href=(appointment_url(e.id)) { (e.first_name) " " (e.last_name) } }
+                                    td { (e.station_name) }
+                                    td { (motif_text(&e.motif)) ", " (persons_text(e.persons)) }
+                                    td { (e.status.label_fr()) }
+                                }
                             }
                         }
                     }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod calendar;
 pub mod calendar_settings;
 pub mod feed;
+pub mod platform;
 pub mod stats;
 
 use crate::error::ApiError;
