@@ -80,6 +80,22 @@ pub struct DaySheet {
     pub day: NaiveDate,
     pub agenda: Agenda,
     pub stations: Vec<crate::db::calendar_admin::StationRow>,
+    /// The site's own list of what to bring, when it has one (else the motif's default).
+    pub what_to_bring: Option<Vec<String>>,
+}
+
+impl DaySheet {
+    /// What a person coming for `motif` must bring: the site's list, or the domain's default.
+    pub fn to_bring(&self, motif: &str) -> Vec<String> {
+        match (&self.what_to_bring, motif.parse::<crate::domain::motif::Motif>()) {
+            (Some(own), _) => own.clone(),
+            (None, Ok(m)) => crate::domain::french::what_to_bring(m)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            (None, Err(_)) => Vec::new(),
+        }
+    }
 }
 
 /// A site's day for its staff page (`date` default today, local).
@@ -98,11 +114,13 @@ pub async fn day_sheet(
         .into_iter()
         .filter(|s| s.active)
         .collect();
+    let what_to_bring = crate::db::agenda::site_what_to_bring(&state.pool, site.id).await?;
     Ok(DaySheet {
         site,
         day,
         agenda,
         stations,
+        what_to_bring,
     })
 }
 

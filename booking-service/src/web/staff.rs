@@ -48,13 +48,14 @@ fn csrf_ok(session: &str, field: &str) -> bool {
             == 0
 }
 
-/// What every logged-in staff page carries about the member's account: the link to change the
-/// password and the logout button.
+/// What every logged-in staff page carries: the way home, the search, the member's account (the
+/// link to change the password) and the logout button.
 pub(super) fn logout_button(session: &str) -> Markup {
     html! {
-        nav.staff-account aria-label="Votre compte" {
+        nav.staff-nav aria-label="Navigation des agents" {
+            a href="/agents" { "Accueil agents" }
+            a href="/agents/recherche" { "Rechercher un rendez-vous" }
             a href="/agents/mot-de-passe" { "Changer de mot de passe" }
-            " "
             (ui::staff_form(
                 Some("/agents/deconnexion"),
                 &csrf(session),
@@ -64,6 +65,43 @@ pub(super) fn logout_button(session: &str) -> Markup {
         }
     }
 }
+
+/// The pages of one site, as (label, path after `/agents/lieux/{id}`, administrators only).
+pub const SITE_PAGES: [(&str, &str, bool); 11] = [
+    ("Journée", "", false),
+    ("Semaine", "/semaine", false),
+    ("Rendez-vous au guichet ou par téléphone", "/guichet", false),
+    ("Liste imprimable du jour", "/imprimer", false),
+    (
+        "Abonnement d'agenda (Outlook, Thunderbird, téléphone)",
+        "/flux",
+        false,
+    ),
+    ("Horaires d'ouverture", "/horaires", true),
+    ("Fermetures", "/fermetures", true),
+    (
+        "Règles de réservation et ouvertures de créneaux",
+        "/politique",
+        true,
+    ),
+    ("Postes et motifs", "/reglages", true),
+    ("Statistiques", "/statistiques", true),
+    ("Export des rendez-vous (CSV)", "/export", true),
+];
+
+/// The platform administrators' pages, as (label, path).
+pub const PLATFORM_PAGES: [(&str, &str); 1] = [(
+    "Lieux de la plateforme et ouverture d'un lieu",
+    "/agents/plateforme/lieux",
+)];
+
+/// The commune's pages, as (label, path, administrators only).
+pub const COMMUNE_PAGES: [(&str, &str, bool); 4] = [
+    ("Rechercher un rendez-vous", "/agents/recherche", false),
+    ("Comptes des agents", "/agents/comptes", true),
+    ("Journal des actions", "/agents/journal", true),
+    ("Courriels en échec", "/agents/courriels-en-echec", true),
+];
 
 /// The logout form's field.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -239,29 +277,54 @@ pub async fn login_post(
     }
 }
 
-/// The member's sites.
+/// The staff home: every page the member may use, per site and for the commune.
 #[utoipa::path(get, path = "/agents", tag = "pages", responses((status = 200, content_type = "text/html", body = String), (status = 303, description = "Vers la connexion")))]
 pub async fn sites(State(state): State<AppState>, staff: Result<Staff, ApiError>) -> Response {
     let Ok(staff) = staff else {
         return Redirect::to("/agents/connexion").into_response();
     };
-    let filter = crate::db::territory::SiteFilter {
-        commune: staff.user.commune_insee.clone(),
-        ..Default::default()
-    };
-    let rows = match crate::db::territory::list_sites(&state.pool, &filter).await {
+    let rows = match crate::service::agenda::sites(&state, &staff.user).await {
         Ok(r) => r,
         Err(e) => return error_page(e.into()),
     };
+    let admin = staff.user.is_admin();
     let body = html! {
         (logout_button(&staff.token))
-        ul {
-            @for s in rows.iter().filter(|s| staff.user.sees(&s.commune_insee)) {
-                li { a href={ "/agents/lieux/" (s.id) } { (s.name) " (" (s.commune_name) ")" } }
+        p { "Bonjour " (staff.user.display_name) "." }
+        h2 { "Vos lieux" }
+        @if rows.is_empty() {
+            p { "Aucun lieu de rendez-vous pour votre commune." }
+        }
+        @for s in &rows {
+            section aria-labelledby={ "lieu-" (s.id) } {
+                h3 id={ "lieu-" (s.id) } { (s.name) " (" (s.commune_name) ")" }
+                ul.links {
+                    @for (label, tail, admin_only) in SITE_PAGES {
+                        @if !admin_only || staff.user.administers(&s.commune_insee) {
+                            li { a href={ "/agents/lieux/" (s.id) (tail) } { (label) } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Votre commune" }
+        ul.links {
+            @for (label, path, admin_only) in COMMUNE_PAGES {
+                @if !admin_only || admin {
+                    li { a href=(path) { (label) } }
+                }
+            }
+        }
+        @if staff.user.role == crate::staff::Role::PlatformAdmin {
+            h2 { "Plateforme" }
+            ul.links {
+                @for (label, path) in PLATFORM_PAGES {
+                    li { a href=(path) { (label) } }
+                }
             }
         }
     };
-    page("Vos lieux", body).into_response()
+    page("Accueil agents", body).into_response()
 }
 
 /// Which day.
@@ -295,6 +358,13 @@ pub async fn day(
         Err(e) => return error_page(e.into()),
     };
     let (site, day, tz) = (&sheet.site, sheet.day, sheet.agenda.tz);
+    // The grid's columns: the working stations, then any other one that still has appointments.
+    let mut columns: Vec<&str> = sheet.stations.iter().map(|s| s.name.as_str()).collect();
+    for e in &sheet.agenda.entries {
+        if !columns.contains(&e.station_name.as_str()) {
+            columns.push(&e.station_name);
+        }
+    }
     // By station, then time, as the counter reads its day.
     let mut rows: Vec<&crate::db::agenda::EntryRow> = sheet.agenda.entries.iter().collect();
     rows.sort_by(|a, b| (&a.station_name, a.start_utc).cmp(&(&b.station_name, b.start_utc)));
@@ -331,8 +401,20 @@ pub async fn day(
             a href=(day_link(day - Duration::days(1))) { "Jour précédent" }
             " · "
             a href=(day_link(day + Duration::days(1))) { "Jour suivant" }
+            " · "
+            a href={ "/agents/lieux/" (site.id) "/semaine?debut=" (day) } { "Semaine" }
+            " · "
+            a href={ "/agents/lieux/" (site.id) "/imprimer?jour=" (day) } { "Liste imprimable" }
+            " · "
+            a href={ "/agents/lieux/" (site.id) "/guichet?jour=" (day) } { "Rendez-vous au guichet" }
         }
-        (ui::day_table(&table, &lines))
+        @if lines.is_empty() {
+            p { "Aucun rendez-vous ce jour." }
+        } @else {
+            // The list first: phones (and the keyboard order) read it; desktops see the grid.
+            div.day-list { (ui::day_table(&table, &lines)) }
+            div.day-grid-wrap { (ui::day_grid(&table, &columns, &lines)) }
+        }
         h2 { "Rendez-vous au guichet ou par téléphone" }
         (ui::staff_form(Some(&action("rendez-vous")), &token, false, html! {
             (ui::hidden("jour", day))
@@ -384,6 +466,89 @@ pub async fn day(
         }))
     };
     page(&site.name, body).into_response()
+}
+
+/// The day's list to print for the counter: who comes when, at which station, with what they
+/// must bring (cancelled appointments left out).
+#[utoipa::path(get, path = "/agents/lieux/{site_id}/imprimer", tag = "pages", params(("site_id" = String, Path, description = "Lieu"), DayQuery),
+    responses((status = 200, content_type = "text/html", body = String), (status = 303, description = "Vers la connexion"), (status = 404, description = "Lieu inconnu")))]
+pub async fn print_day(
+    State(state): State<AppState>,
+    staff: Result<Staff, ApiError>,
+    Path(site_id): Path<String>,
+    Query(q): Query<DayQuery>,
+) -> Response {
+    let Ok(staff) = staff else {
+        return Redirect::to("/agents/connexion").into_response();
+    };
+    let date = match params::date(q.jour.as_deref(), "jour") {
+        Ok(d) => d,
+        Err(e) => return error_page(e),
+    };
+    let site_uuid = match params::uuid(&site_id, "site_id") {
+        Ok(id) => id,
+        Err(e) => return error_page(e),
+    };
+    let sheet = match crate::service::agenda::day_sheet(&state, &staff.user, site_uuid, date).await {
+        Ok(s) => s,
+        Err(e) => return error_page(e.into()),
+    };
+    let tz = sheet.agenda.tz;
+    let rows: Vec<&crate::db::agenda::EntryRow> = sheet
+        .agenda
+        .entries
+        .iter()
+        .filter(|e| e.status != crate::domain::status::AppointmentStatus::Cancelled)
+        .collect();
+    let title = format!(
+        "{} – {}",
+        sheet.site.name,
+        crate::domain::french::date_label(sheet.day)
+    );
+    let body = html! {
+        div.no-print {
+            (logout_button(&staff.token))
+            p.hint { "Pour imprimer : commande Imprimer du navigateur (Ctrl+P). Les menus et boutons ne sont pas imprimés." }
+            p { a href={ "/agents/lieux/" (sheet.site.id) "?jour=" (sheet.day) } { "Retour à la journée" } }
+        }
+        @if rows.is_empty() {
+            p { "Aucun rendez-vous ce jour." }
+        } @else {
+            table.wide {
+                caption { (rows.len()) " rendez-vous" }
+                thead {
+                    tr {
+                        th scope="col" { "Heure" }
+                        th scope="col" { "Poste" }
+                        th scope="col" { "Usager" }
+                        th scope="col" { "Motif" }
+                        th scope="col" { "Numéros de pré-demande" }
+                        th scope="col" { "À apporter" }
+                        th scope="col" { "Statut" }
+                    }
+                }
+                tbody {
+                    @for r in &rows {
+                        tr {
+                            td { (r.start_utc.with_timezone(&tz).format("%H:%M")) }
+                            td { (r.station_name) }
+                            td {
+                                (r.first_name) " " (r.last_name)
+                                @if let Some(phone) = &r.phone { br; (phone) }
+                            }
+                            td { (ui::motif_label(&r.motif)) ", " (ui::persons(r.persons)) }
+                            td { (r.pre_demande_numbers.join(", ")) }
+                            td {
+                                ul { @for item in sheet.to_bring(&r.motif) { li { (item) } } }
+                            }
+                            td { (r.status.label_fr()) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(&title, body).into_response()
 }
 
 /// The start and end fields of a closure or a breakdown (`prefix` keeps the ids apart).
