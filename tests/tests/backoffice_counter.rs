@@ -525,7 +525,7 @@ async fn the_staff_feed_lists_the_days_appointments_and_renewing_cuts_the_old_ur
     staff_login(&br, &app, "agent@rixheim.fr").await;
     br.goto(&format!("{}/agents/lieux/{}/flux", app.base, site.id))
         .await;
-    let text = br.wait_for_text("Adresses d'abonnement").await;
+    let text = br.wait_for_text("Guichet DR 2").await;
     assert!(text.contains("Pas encore d'adresse"), "{text}");
     check_page(&br, &axe, "flux-vide").await;
     br.click("button[aria-label='Créer l\\'adresse : Tout le lieu']")

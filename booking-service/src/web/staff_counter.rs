@@ -264,6 +264,21 @@ fn booking_form(session: &str, c: &Chosen, f: &Filled, r: &Refusal) -> Markup {
             (ui::hidden("motif", c.motif.code()))
             (ui::hidden("personnes", c.persons))
             (ui::hidden("debut", c.start.to_rfc3339()))
+            @if !r.elsewhere.is_empty() {
+                section.elsewhere aria-labelledby="ailleurs" role="alert" {
+                    h2 #ailleurs { "L'ANTS signale un autre rendez-vous" }
+                    ul {
+                        @for (number, place, when) in &r.elsewhere {
+                            li { "Pré-demande " (number) " : " (place) ", " (when) }
+                        }
+                    }
+                    p { "Vérifiez avec l'usager qu'il annulera l'autre rendez-vous, puis confirmez." }
+                    label {
+                        input #confirmer_ants type="checkbox" name="confirmer_ants" value="1";
+                        "Je confirme après vérification avec l'usager"
+                    }
+                }
+            }
             (ui::field_error("err-prenom", err("first_name")))
             (Input { id: "prenom", name: "first_name", label: "Prénom", autocomplete: Some("off"),
                      value: Some(&f.first_name), required: true, maxlength: Some(100),
@@ -281,10 +296,14 @@ fn booking_form(session: &str, c: &Chosen, f: &Filled, r: &Refusal) -> Markup {
                      value: Some(&f.phone), maxlength: Some(30), error_id: id("phone"), ..Input::default() })
             fieldset {
                 legend { "Demande reçue" }
-                input #source-guichet type="radio" name="source" value="counter" checked[f.source != "phone"];
-                label for="source-guichet" { "au guichet" }
-                input #source-telephone type="radio" name="source" value="phone" checked[f.source == "phone"];
-                label for="source-telephone" { "par téléphone" }
+                label {
+                    input #source-guichet type="radio" name="source" value="counter" checked[f.source != "phone"];
+                    "au guichet"
+                }
+                label {
+                    input #source-telephone type="radio" name="source" value="phone" checked[f.source == "phone"];
+                    "par téléphone"
+                }
             }
             @if c.motif.requires_pre_demande() {
                 fieldset aria-describedby=[id("pre_demande_numbers")] {
@@ -298,19 +317,6 @@ fn booking_form(session: &str, c: &Chosen, f: &Filled, r: &Refusal) -> Markup {
                                  value: f.numbers.get(i - 1).map(String::as_str),
                                  error_id: id("pre_demande_numbers"), ..Input::default() })
                     }
-                }
-            }
-            @if !r.elsewhere.is_empty() {
-                section.elsewhere aria-labelledby="ailleurs" role="alert" {
-                    h2 #ailleurs { "L'ANTS signale un autre rendez-vous" }
-                    ul {
-                        @for (number, place, when) in &r.elsewhere {
-                            li { "Pré-demande " (number) " : " (place) ", " (when) }
-                        }
-                    }
-                    p { "Vérifiez avec l'usager qu'il annulera l'autre rendez-vous, puis confirmez." }
-                    input #confirmer_ants type="checkbox" name="confirmer_ants" value="1";
-                    label for="confirmer_ants" { "Je confirme après vérification avec l'usager" }
                 }
             }
             button type="submit" { "Enregistrer le rendez-vous" }
@@ -464,7 +470,7 @@ pub async fn counter_booking_post(
                 persons,
                 start,
             };
-            let (status, refusal) = refusal_of(e, chosen.tz);
+            let (status, refusal) = refusal_of(e);
             return (status, booking_form(&staff.token, &chosen, &filled, &refusal)).into_response();
         }
     };
@@ -497,7 +503,7 @@ pub async fn counter_booking_post(
 }
 
 /// A refusal placed on the form, with the page's status.
-fn refusal_of(e: ServiceError, _tz: Tz) -> (StatusCode, Refusal) {
+fn refusal_of(e: ServiceError) -> (StatusCode, Refusal) {
     let field = match &e {
         ServiceError::Invalid { field, .. } | ServiceError::Malformed { field, .. } => *field,
         ServiceError::Ants { field, .. } => Some(*field),

@@ -43,6 +43,7 @@ pub async fn feed_file(State(state): State<AppState>, Path(file): Path<String>) 
 fn feeds_page(session: &str, o: &FeedOverview, renewed: bool) -> Response {
     let site_id = o.site.id.to_string();
     let action = format!("/agents/lieux/{site_id}/flux");
+    let tz = o.site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
     let body = html! {
         (logout_button(session))
         p { a href={ "/agents/lieux/" (site_id) } { "Retour à la journée" } }
@@ -55,48 +56,29 @@ fn feeds_page(session: &str, o: &FeedOverview, renewed: bool) -> Response {
             "Chaque adresse donne accès aux noms et téléphones des usagers : ne la partagez qu'entre agents. "
             "Si elle a circulé, renouvelez-la : l'ancienne cesse aussitôt de fonctionner."
         }
-        table {
-            caption { "Adresses d'abonnement – " (o.site.name) }
-            thead {
-                tr {
-                    th scope="col" { "Agenda" }
-                    th scope="col" { "Adresse" }
-                    th scope="col" { "Créée le" }
-                    th scope="col" { "Action" }
-                }
-            }
-            tbody {
-                @for l in &o.links {
-                    @let (label, station) = match &l.station {
-                        None => ("Tout le lieu".to_string(), String::new()),
-                        Some((id, name)) => (format!("Guichet {name}"), id.to_string()),
-                    };
-                    tr {
-                        th scope="row" { (label) }
-                        td {
-                            @if let Some(url) = &l.url {
-                                code.feed-url { (url) }
-                            } @else {
-                                "Pas encore d'adresse."
-                            }
-                        }
-                        td {
-                            @if let Some(at) = l.created_at {
-                                (datetime(at, o.site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris)))
-                            } @else { "—" }
-                        }
-                        td {
-                            (ui::staff_form(Some(&action), &csrf(session), true, html! {
-                                (ui::hidden("station", &station))
-                                button type="submit" aria-label={
-                                    @if l.url.is_some() { "Renouveler l'adresse : " } @else { "Créer l'adresse : " } (label)
-                                } {
-                                    @if l.url.is_some() { "Renouveler" } @else { "Créer" }
-                                }
-                            }))
-                        }
+        @for l in &o.links {
+            @let (label, station) = match &l.station {
+                None => ("Tout le lieu".to_string(), String::new()),
+                Some((id, name)) => (format!("Guichet {name}"), id.to_string()),
+            };
+            section.feed aria-labelledby={ "flux-" (if station.is_empty() { "lieu" } else { &station }) } {
+                h2 id={ "flux-" (if station.is_empty() { "lieu" } else { &station }) } { (label) }
+                @if let Some(url) = &l.url {
+                    p { "Adresse : " code.feed-url { (url) } }
+                    @if let Some(at) = l.created_at {
+                        p.hint { "Créée le " (datetime(at, tz)) "." }
                     }
+                } @else {
+                    p { "Pas encore d'adresse." }
                 }
+                (ui::staff_form(Some(&action), &csrf(session), false, html! {
+                    (ui::hidden("station", &station))
+                    button type="submit" aria-label={
+                        @if l.url.is_some() { "Renouveler l'adresse : " } @else { "Créer l'adresse : " } (label)
+                    } {
+                        @if l.url.is_some() { "Renouveler" } @else { "Créer l'adresse" }
+                    }
+                }))
             }
         }
     };
