@@ -382,8 +382,11 @@ async fn counter_bookings_through_the_api_respect_holds_and_check_and_declare_nu
     assert!(checks.contains(&"overridden".to_string()) && checks.contains(&"validated".to_string()));
 }
 
-/// The events of an iCalendar text, as (property name → value) lists, through the `ical` parser.
-fn feed_events(ics: &str) -> (Vec<(String, String)>, Vec<Vec<(String, String)>>) {
+/// A component's properties as (name, value) pairs.
+type Props = Vec<(String, String)>;
+
+/// The calendar's properties and each event's, through the `ical` parser.
+fn feed_events(ics: &str) -> (Props, Vec<Props>) {
     let mut parser = ical::IcalParser::new(std::io::BufReader::new(ics.as_bytes()));
     let cal = parser.next().expect("one calendar").expect("valid iCalendar");
     assert!(parser.next().is_none(), "one calendar only");
@@ -391,7 +394,7 @@ fn feed_events(ics: &str) -> (Vec<(String, String)>, Vec<Vec<(String, String)>>)
         props
             .iter()
             .map(|p| (p.name.clone(), p.value.clone().unwrap_or_default()))
-            .collect::<Vec<_>>()
+            .collect::<Props>()
     };
     (
         pairs(&cal.properties),
