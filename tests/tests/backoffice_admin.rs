@@ -663,6 +663,23 @@ async fn a_failed_email_is_sent_again_from_the_page_and_through_the_api(pool: Pg
         booked_confirmation(&app, &site, "2026-12-03T10:15:00+01:00", "paul.martin@example.fr").await;
     give_up(&pool, first).await;
     give_up(&pool, second).await;
+    // A password link sent to the agent, which failed too.
+    let admin = app.staff_token(ADMIN).await;
+    let agent_id = account_id(&pool, AGENT).await;
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/staff/accounts/{agent_id}/password-reset"),
+            &Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let link: i64 = sqlx::query_scalar("SELECT id FROM outbox WHERE kind = 'staff_password_reset'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    give_up(&pool, link).await;
     let mail = std::env::temp_dir().join(format!("rdv-admin-mail-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&mail).unwrap();
 
@@ -670,7 +687,23 @@ async fn a_failed_email_is_sent_again_from_the_page_and_through_the_api(pool: Pg
     let b = Browser::start("admin-courriels").await;
     login(&b, &app, ADMIN).await;
     b.goto(&format!("{}/agents/courriels-en-echec", app.base)).await;
-    let page = b.wait_for_text("Messages en échec : 2").await;
+    let page = b.wait_for_text("Messages en échec : 3").await;
+    assert!(
+        page.contains("Lien de mot de passe d'un agent") && page.contains("a…@rixheim.fr"),
+        "{page}"
+    );
+    // A dead password link is not sent again: a new one is, from the accounts page.
+    let link_forms = b
+        .script(
+            &format!("return document.querySelectorAll(\"form[action='/agents/courriels-en-echec/{link}/renvoyer']\").length;"),
+            json!([]),
+        )
+        .await;
+    assert_eq!(link_forms, 0);
+    assert!(
+        page.contains("Envoyer un nouveau lien depuis les comptes"),
+        "{page}"
+    );
     assert!(page.contains("Confirmation de rendez-vous"), "{page}");
     assert!(
         page.contains("c…@example.fr") && !page.contains("camille.durand"),
@@ -684,7 +717,7 @@ async fn a_failed_email_is_sent_again_from_the_page_and_through_the_api(pool: Pg
     ))
     .await;
     let after = b.wait_for_text("remis dans la file").await;
-    assert!(after.contains("Messages en échec : 1"), "{after}");
+    assert!(after.contains("Messages en échec : 2"), "{after}");
     let row: (String, i32, Option<String>) =
         sqlx::query_as("SELECT status, attempts, last_error FROM outbox WHERE id = $1")
             .bind(first)
@@ -716,7 +749,6 @@ async fn a_failed_email_is_sent_again_from_the_page_and_through_the_api(pool: Pg
 
     // The API: an agent may not, another commune's administrator does not see it, a bad id is
     // a 400; the administrator's retry works once (then it is no longer a failure).
-    let admin = app.staff_token(ADMIN).await;
     let agent = app.staff_token(AGENT).await;
     SiteBuilder {
         insee: "68224",
@@ -758,7 +790,28 @@ async fn a_failed_email_is_sent_again_from_the_page_and_through_the_api(pool: Pg
         .call("GET", "/api/v1/staff/outbox/failures", &Value::Null, Some(&admin))
         .await;
     assert_eq!(s, 200);
-    assert_eq!(list, json!([]));
+    let left: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, vec!["staff_password_reset"]);
+    assert_eq!(list[0]["recipient"], AGENT);
+    let (s, err) = app
+        .call(
+            "POST",
+            &format!("/api/v1/staff/outbox/{link}/retry"),
+            &Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 422, "{err}");
+    assert_eq!(err["error"]["code"], "link_expired");
+    let (_, theirs) = app
+        .call("GET", "/api/v1/staff/outbox/failures", &Value::Null, Some(&other))
+        .await;
+    assert_eq!(theirs, json!([]), "another commune sees none of these");
     let audited: Vec<String> =
         sqlx::query_scalar("SELECT target FROM audit_log WHERE action = 'outbox_retry' ORDER BY id")
             .fetch_all(&pool)

@@ -117,22 +117,27 @@ pub struct FailureRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A failed message with where it was going: an appointment's email for the citizen's messages;
+/// for a staff member's password link, the member's address and commune (from the row's payload).
 const FAILURE_SELECT: &str = "SELECT f.id, f.kind, f.appointment_id, f.reference, f.attempts, f.last_error,
-        ap.email AS recipient, f.created_at
-    FROM outbox_failures f LEFT JOIN sites s ON s.id = f.site_id LEFT JOIN appointments ap ON ap.id = f.appointment_id";
+        coalesce(ap.email, sa.email) AS recipient, f.created_at
+    FROM outbox_failures f JOIN outbox o ON o.id = f.id
+    LEFT JOIN sites s ON s.id = f.site_id LEFT JOIN appointments ap ON ap.id = f.appointment_id
+    LEFT JOIN staff_accounts sa ON f.kind = 'staff_password_reset' AND sa.id::text = o.payload ->> 'account_id'";
 
-/// The 200 latest failed messages of `commune`'s sites (all when `None`), newest first.
+/// The 200 latest failed messages of `commune` (its sites' and its staff's; all when `None`), newest first.
 pub async fn outbox_failures(pool: &PgPool, commune: Option<&str>) -> sqlx::Result<Vec<FailureRow>> {
     sqlx::query_as(&format!(
-        "{FAILURE_SELECT} WHERE $1::text IS NULL OR s.commune_insee = $1 ORDER BY f.id DESC LIMIT 200"
+        "{FAILURE_SELECT} WHERE $1::text IS NULL OR coalesce(s.commune_insee, sa.commune_insee) = $1
+         ORDER BY f.id DESC LIMIT 200"
     ))
     .bind(commune)
     .fetch_all(pool)
     .await
 }
 
-/// Failed message `id` when `commune` may see it (any when `None`; a message without a site,
-/// such as a staff password link, only then), locked for the change that follows.
+/// Failed message `id` when `commune` may see it (any when `None`), locked for the change that
+/// follows.
 pub async fn failure_for_update(
     conn: &mut PgConnection,
     id: i64,
@@ -148,7 +153,7 @@ pub async fn failure_for_update(
         return Ok(None);
     }
     sqlx::query_as(&format!(
-        "{FAILURE_SELECT} WHERE f.id = $1 AND ($2::text IS NULL OR s.commune_insee = $2)"
+        "{FAILURE_SELECT} WHERE f.id = $1 AND ($2::text IS NULL OR coalesce(s.commune_insee, sa.commune_insee) = $2)"
     ))
     .bind(id)
     .bind(commune)

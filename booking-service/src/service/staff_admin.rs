@@ -202,6 +202,14 @@ pub async fn retry_failed_message(state: &AppState, staff: &StaffUser, id: i64) 
     let row = db::failure_for_update(&mut tx, id, staff.commune_insee.as_deref())
         .await?
         .ok_or_else(|| not_yours("message_not_found"))?;
+    // A password link lives one hour: sent again later it would be dead on arrival.
+    if row.kind == crate::db::outbox::OutboxKind::StaffPasswordReset.code() {
+        return Err(ServiceError::invalid(
+            "link_expired",
+            "id",
+            "Un lien de mot de passe ne se renvoie pas : envoyez-en un nouveau depuis la page des comptes.",
+        ));
+    }
     let now = state.clock.now();
     if !db::retry_failure(&mut tx, id, now).await? {
         return Err(not_yours("message_not_found"));

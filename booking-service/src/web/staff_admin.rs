@@ -8,6 +8,7 @@ use super::error_page;
 use super::layout::page;
 use super::staff::{checked, csrf, logout_button};
 use crate::app::AppState;
+use crate::db::outbox::OutboxKind;
 use crate::db::staff_admin::{AccountListRow, AuditRow, FailureRow};
 use crate::error::ApiError;
 use crate::request::extract::{Path, Query};
@@ -669,9 +670,14 @@ fn failures_table(rows: &[FailureRow], token: &str) -> Markup {
                         td { (r.attempts) }
                         td { (r.last_error.as_deref().unwrap_or("")) }
                         td {
-                            (ui::staff_form(Some(&format!("/agents/courriels-en-echec/{}/renvoyer", r.id)), token, true, html! {
-                                button type="submit" aria-label={ "Renvoyer : " (kind_label(&r.kind)) " " (r.reference.as_deref().unwrap_or("")) } { "Renvoyer" }
-                            }))
+                            // A password link expires within the hour: a new one is sent instead.
+                            @if r.kind == OutboxKind::StaffPasswordReset.code() {
+                                a href="/agents/comptes" { "Envoyer un nouveau lien depuis les comptes" }
+                            } @else {
+                                (ui::staff_form(Some(&format!("/agents/courriels-en-echec/{}/renvoyer", r.id)), token, true, html! {
+                                    button type="submit" aria-label={ "Renvoyer : " (kind_label(&r.kind)) " " (r.reference.as_deref().unwrap_or("")) } { "Renvoyer" }
+                                }))
+                            }
                         }
                     }
                 }
@@ -750,6 +756,18 @@ fn export_view(
     page(&format!("Exporter les rendez-vous – {}", site.name), body)
 }
 
+/// Two optional days from a period form.
+pub(super) type DateRange = (Option<NaiveDate>, Option<NaiveDate>);
+
+/// A period form's `du` and `au` fields read as days, or the field that is wrong and why.
+pub(super) fn date_range(du: &str, au: &str) -> Result<DateRange, (&'static str, String)> {
+    match (params::date(Some(du), "du"), params::date(Some(au), "au")) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), _) => Err(("du", e.message)),
+        (_, Err(e)) => Err(("au", e.message)),
+    }
+}
+
 /// The export form of a site (any staff member who sees it), this month by default.
 #[utoipa::path(get, path = "/agents/lieux/{site_id}/export", tag = "pages", params(("site_id" = String, Path, description = "Lieu")),
     responses((status = 200, content_type = "text/html", body = String), (status = 303, description = "Vers la connexion"),
@@ -805,12 +823,7 @@ pub async fn export_csv(
         )
             .into_response()
     };
-    let dates: Result<(Option<NaiveDate>, Option<NaiveDate>), (&str, String)> =
-        match (params::date(Some(du), "du"), params::date(Some(au), "au")) {
-            (Ok(a), Ok(b)) => Ok((a, b)),
-            (Err(e), _) => Err(("du", e.message)),
-            (_, Err(e)) => Err(("au", e.message)),
-        };
+    let dates = date_range(du, au);
     let (from, to) = match dates {
         Ok((Some(a), Some(b))) => (a, b),
         other => {
