@@ -220,11 +220,7 @@ pub async fn stats_page(
         Err(e) => return error_page(e),
     };
     let (du, au) = (q.du.as_deref().unwrap_or(""), q.au.as_deref().unwrap_or(""));
-    let dates = match (params::date(Some(du), "du"), params::date(Some(au), "au")) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (Err(e), _) => Err(("du", e.message)),
-        (_, Err(e)) => Err(("au", e.message)),
-    };
+    let dates = super::staff_admin::date_range(du, au);
     let (error, (from, to)) = match dates {
         Ok(d) => (None, d),
         // The default period, with the error next to its field.
