@@ -934,3 +934,74 @@ async fn the_settings_api_checks_its_input_and_the_commune(pool: PgPool) {
         assert_eq!(audit_count(&pool, action).await, 1, "{action}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn what_to_bring_is_the_motifs_list_else_the_sites_else_the_default(pool: PgPool) {
+    use booking_service::domain::motif::Motif;
+    use booking_service::service::calendar_admin::what_to_bring;
+    let site = SiteBuilder::default().create(&pool).await;
+    let plain = SiteBuilder::default().create(&pool).await;
+    account(&pool, ADMIN, Role::CommuneAdmin, "68278").await;
+    sqlx::query("UPDATE booking_policies SET what_to_bring = '{Convocation imprimée}' WHERE site_id = $1")
+        .bind(site.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    let token = app.staff_token(ADMIN).await;
+    let (s, e) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/staff/sites/{}/motifs/PASSPORT", site.id),
+            &json!({"minutes_per_person": 20, "max_persons": 2, "what_to_bring": "Photo\nTimbre fiscal"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 204, "{e}");
+    let state = booking_service::app::AppState::new(
+        pool.clone(),
+        booking_service::config::ServeConfig::for_tests("postgres://unused", &e2e_tests::redis_url()),
+        std::sync::Arc::new(booking_service::clock::ManualClock::new(paris(
+            2026, 11, 30, 7, 0, 0,
+        ))),
+    );
+    assert_eq!(
+        what_to_bring(&state, site.id, Motif::Passport).await.unwrap(),
+        vec!["Photo", "Timbre fiscal"]
+    );
+    assert_eq!(
+        what_to_bring(&state, site.id, Motif::Cni).await.unwrap(),
+        vec!["Convocation imprimée"]
+    );
+    let default = what_to_bring(&state, plain.id, Motif::Passport).await.unwrap();
+    assert!(default.iter().any(|i| i.contains("timbre fiscal")), "{default:?}");
+    // Emptied, the motif's list gives way to the site's again.
+    let (s, _) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/staff/sites/{}/motifs/PASSPORT", site.id),
+            &json!({"minutes_per_person": 20, "max_persons": 2, "what_to_bring": "  \n "}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        what_to_bring(&state, site.id, Motif::Passport).await.unwrap(),
+        vec!["Convocation imprimée"]
+    );
+    // The settings page says which list applies when the field is left empty.
+    let (s, page) = app
+        .client
+        .get(format!("{}/agents/lieux/{}/reglages", app.base, site.id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(s, 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("Liste par défaut : Convocation imprimée"));
+}

@@ -609,16 +609,32 @@ pub async fn upsert_motif(conn: &mut PgConnection, site: Uuid, m: &MotifRow) -> 
     Ok(())
 }
 
-/// The site's own "what to bring" for a motif, when it wrote one.
+/// The site's own "what to bring" for a motif, one item per line: its list for that motif
+/// (`site_motifs`), else its list for every motif (`booking_policies`), else `None`.
 pub async fn what_to_bring(
     pool: &PgPool,
     site: Uuid,
     motif: crate::domain::motif::Motif,
-) -> sqlx::Result<Option<String>> {
+) -> sqlx::Result<Option<Vec<String>>> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(string_to_array(m.what_to_bring, E'\\n'), p.what_to_bring)
+         FROM sites s
+         LEFT JOIN site_motifs m ON m.site_id = s.id AND m.motif = $2
+         LEFT JOIN booking_policies p ON p.site_id = s.id
+         WHERE s.id = $1",
+    )
+    .bind(site)
+    .bind(motif)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
+}
+
+/// The site's list of what to bring for every motif (`booking_policies`), if it has one.
+pub async fn site_what_to_bring(pool: &PgPool, site: Uuid) -> sqlx::Result<Option<Vec<String>>> {
     Ok(
-        sqlx::query_scalar("SELECT what_to_bring FROM site_motifs WHERE site_id = $1 AND motif = $2")
+        sqlx::query_scalar("SELECT what_to_bring FROM booking_policies WHERE site_id = $1")
             .bind(site)
-            .bind(motif)
             .fetch_optional(pool)
             .await?
             .flatten(),

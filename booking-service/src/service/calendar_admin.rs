@@ -524,6 +524,21 @@ pub struct AdminView {
     pub now: DateTime<Utc>,
     pub calendar: CalendarView,
     pub motifs: Vec<MotifRow>,
+    /// The site's list of what to bring for every motif, used where a motif has none of its own.
+    pub site_to_bring: Option<Vec<String>>,
+}
+
+impl AdminView {
+    /// What a motif without a list of its own asks to bring: the site's list, or the domain's.
+    pub fn default_to_bring(&self, motif: Motif) -> Vec<String> {
+        match &self.site_to_bring {
+            Some(items) => items.clone(),
+            None => crate::domain::french::what_to_bring(motif)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        }
+    }
 }
 
 /// Everything an administrator sets about a site (administrators only: an agent is refused).
@@ -537,6 +552,7 @@ pub async fn admin_view(state: &AppState, staff: &StaffUser, site_id: Uuid) -> S
         now,
         calendar: calendar(state, staff, site.id).await?,
         motifs: db::motif_rows(&state.pool, site.id).await?,
+        site_to_bring: db::site_what_to_bring(&state.pool, site.id).await?,
         site,
     })
 }
@@ -966,11 +982,12 @@ pub async fn set_motif(
     Ok(())
 }
 
-/// What a citizen coming for `motif` must bring to `site`: the site's own list when its
-/// administrators wrote one, the default list of the domain rules otherwise.
+/// What a citizen coming for `motif` must bring to `site`: the site's list for that motif when
+/// its administrators wrote one, else the site's list for every motif, else the default list of
+/// the domain rules. For the citizen's pages, the emails and the printable day list alike.
 pub async fn what_to_bring(state: &AppState, site_id: Uuid, motif: Motif) -> ServiceResult<Vec<String>> {
     Ok(match db::what_to_bring(&state.pool, site_id, motif).await? {
-        Some(text) => text.lines().map(str::to_string).collect(),
+        Some(items) => items,
         None => crate::domain::french::what_to_bring(motif)
             .into_iter()
             .map(str::to_string)

@@ -805,7 +805,7 @@ fn settings_page(v: &AdminView, session: &str, forms: &Forms, q: &DoneQuery) -> 
                 }
                 div id=(hint_id) .hint {
                     "Liste par défaut : "
-                    (crate::domain::french::what_to_bring(m.motif).join(" ; "))
+                    (v.default_to_bring(m.motif).join(" ; "))
                 }
                 button type="submit" { "Enregistrer " (m.motif.label_fr()) }
             }))
