@@ -926,6 +926,10 @@ async fn the_audit_log_filters_by_period_action_and_member(pool: PgPool) {
         "{page}"
     );
     assert!(!page.contains("\texport\t"), "actions in French: {page}");
+    assert!(
+        page.contains("de : 2026-12-01 ; lignes : 0 ; à : 2026-12-02"),
+        "details in French: {page}"
+    );
     check_page(&b, &axe, "journal").await;
     b.script(
         &format!(

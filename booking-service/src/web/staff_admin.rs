@@ -428,15 +428,53 @@ fn action_label(code: &str) -> &str {
     }
 }
 
-/// The details of an audit row as "key: value" text (never a secret: the log holds none).
+/// A detail's name as staff say it (the key itself for one not named here).
+fn detail_key(key: &str) -> &str {
+    match key {
+        "role" => "rôle",
+        "was_role" => "rôle avant",
+        "active" => "actif",
+        "was_active" => "actif avant",
+        "from" => "de",
+        "to" => "à",
+        "rows" => "lignes",
+        "reason" => "motif",
+        "kind" => "message",
+        "attempts" => "essais",
+        "last_error" => "erreur",
+        "start" => "début",
+        "end" => "fin",
+        "moved" => "déplacés",
+        "cancelled" => "annulés",
+        other => other,
+    }
+}
+
+/// A detail's value in French: statuses, roles and message kinds by their labels, yes or no.
+fn detail_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Bool(true) => "oui".into(),
+        serde_json::Value::Bool(false) => "non".into(),
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::String(s) => {
+            if let Ok(st) = s.parse::<crate::domain::status::AppointmentStatus>() {
+                st.label_fr().into()
+            } else if let Some(r) = Role::parse(s) {
+                r.label_fr().into()
+            } else {
+                kind_label(s).into()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The details of an audit row as "name : value" text (never a secret: the log holds none).
 fn details_text(details: &serde_json::Value) -> String {
     match details.as_object() {
         Some(map) if !map.is_empty() => map
             .iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k} : {s}"),
-                other => format!("{k} : {other}"),
-            })
+            .map(|(k, v)| format!("{} : {}", detail_key(k), detail_value(v)))
             .collect::<Vec<_>>()
             .join(" ; "),
         _ => String::new(),
@@ -876,5 +914,10 @@ mod tests {
         assert_eq!(action_label("account_update"), "Compte modifié (état ou rôle)");
         assert_eq!(role_label("commune_admin"), "Administrateur de la commune");
         assert_eq!(done_notice(Some("<script>")), None);
+        let details = serde_json::json!({"active": false, "role": "agent", "to": "no_show", "rows": 3});
+        assert_eq!(
+            details_text(&details),
+            "actif : non ; rôle : Agent ; lignes : 3 ; à : absent"
+        );
     }
 }
