@@ -409,4 +409,41 @@ mod tests {
         assert_eq!(out.replace("\r\n ", ""), format!("{line}\r\n"));
         assert!(out.split("\r\n").all(|l| l.len() <= 75));
     }
+
+    #[test]
+    fn a_staff_feed_has_one_event_per_appointment_with_staff_uids_and_escaped_text() {
+        let at = |h| Utc.with_ymd_and_hms(2026, 12, 2, h, 0, 0).unwrap();
+        let event = |id: u128, names: &'static str, start: DateTime<Utc>| StaffEvent {
+            id: Uuid::from_u128(id),
+            sequence: 1,
+            motif: "Passeport",
+            persons: "2 personnes",
+            names,
+            station: "DR 1",
+            reference: "RDV-ABCD-EFGH",
+            phone: Some("+33612345678"),
+            status: "réservé",
+            start,
+            end: start + chrono::Duration::minutes(30),
+        };
+        let events = [
+            event(1, "Zoé Martin", at(8)),
+            event(2, "Jean; Dupont, fils\nBEGIN:VEVENT", at(9)),
+        ];
+        let ics = staff_feed("Rendez-vous – Mairie, DR 1", &events, at(7));
+        let flat = unfold(&ics);
+        assert_eq!(flat.matches("BEGIN:VEVENT\r\n").count(), 2, "{flat}");
+        assert_eq!(flat.matches("PRODID:").count(), 1);
+        assert!(flat.contains("METHOD:PUBLISH\r\n"));
+        assert!(flat.contains("X-WR-CALNAME:Rendez-vous – Mairie\\, DR 1\r\n"));
+        assert!(flat.contains(&format!("UID:agents-{}@{UID_DOMAIN}\r\n", Uuid::from_u128(1))));
+        assert!(!flat.contains(&format!("UID:{}\r\n", uid(Uuid::from_u128(1)))));
+        assert!(flat.contains("DTSTART:20261202T080000Z\r\n"));
+        assert!(flat.contains("SUMMARY:Passeport – Zoé Martin – 2 personnes\r\n"));
+        // A name cannot end the event nor add a property.
+        assert!(flat.contains("SUMMARY:Passeport – Jean\\; Dupont\\, fils\\nBEGIN:VEVENT – 2 personnes"));
+        assert!(ics.split("\r\n").all(|l| l.len() <= 75));
+        let empty = staff_feed("Vide", &[], at(7));
+        assert!(!empty.contains("BEGIN:VEVENT") && empty.ends_with("END:VCALENDAR\r\n"));
+    }
 }
