@@ -448,6 +448,32 @@ async fn the_policy_a_release_event_stations_and_motifs_are_saved_from_the_pages
         .await
         .unwrap();
     assert!(!active);
+    // Turning off a station with an appointment to come: kept, and listed.
+    let (s, _) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T10:00:00+01:00",
+            "10.64.0.1",
+            &email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201);
+    b.click("button[aria-label='Désactiver Guichet 1']").await;
+    let t = b.wait_for_text("Poste désactivé").await;
+    assert!(
+        t.contains("1 rendez-vous à venir sur ce poste sont maintenus")
+            && t.contains("mercredi 2 décembre 2026"),
+        "{t}"
+    );
+    check_page(&b, &axe, "poste-desactive").await;
+    assert!(day_starts(&app, site.id, "2026-12-03").await.is_empty());
+    b.goto(&format!("{}/agents/lieux/{}/reglages", app.base, site.id))
+        .await;
+    b.click("button[aria-label='Activer Guichet 1']").await;
+    b.wait_for_text("Poste enregistré").await;
+    assert_eq!(day_starts(&app, site.id, "2026-12-03").await.len(), 12);
     // A passport takes longer here, and the mairie asks for its own list.
     fill(&b, "#motif-PASSPORT-minutes_per_person", "25").await;
     fill(&b, "#motif-PASSPORT-max_persons", "3").await;
