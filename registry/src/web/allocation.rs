@@ -91,7 +91,7 @@ pub async fn page(
             }
         }
         h2 { "Part de chaque membre" }
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Part de chaque membre" tabindex="0" {
             table.wide {
                 caption { "Répartition de " (ops::euros(a.total_cents)) " HT entre " (a.lines.len()) " membres" }
                 thead { tr {

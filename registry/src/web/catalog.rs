@@ -82,7 +82,7 @@ async fn render(
         @if added {
             (ui::success("Téléservice ajouté au catalogue."))
         }
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Catalogue" tabindex="0" {
             table.wide {
                 caption { "Catalogue : " (services.len()) " téléservices" }
                 thead { tr {

@@ -71,7 +71,7 @@ async fn render_members(
             (ui::success(format!("Populations enregistrées pour {n} membres.")))
         }
         p { "Membres du groupement de commandes (une commune peut adhérer à tout moment et aucune ne peut se retirer avant le terme). Les populations affichées sont celles de la dernière source enregistrée." }
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Membres" tabindex="0" {
             table.wide {
                 caption { (members.len()) " membres" }
                 thead { tr {
@@ -106,7 +106,7 @@ async fn render_members(
         (ui::staff_form(Some("/registre/membres/populations"), &admin.csrf(), false, html! {
             (text_field(error, "p-source", "source", "Nom de la source (ex. insee-2027)", value("source"), None, true))
             (ui::field_error("err-figures", figures_err))
-            div.table-scroll {
+            div.table-scroll role="region" aria-label="Populations par membre" tabindex="0" {
                 table.wide aria-describedby=[figures_err.map(|_| "err-figures")] {
                     caption { "Populations par membre" }
                     thead { tr {
@@ -332,7 +332,7 @@ async fn render_periods(
     ];
     let body = html! {
         (nav(admin, PERIODS))
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Périodes de coûts" tabindex="0" {
             table.wide {
                 caption { (periods.len()) " périodes de coûts" }
                 thead { tr {
@@ -522,7 +522,7 @@ async fn render_period(
                 dd { (d.shown) }
             }
         }
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Coûts de la période" tabindex="0" {
             table.wide {
                 caption { "Coûts de la période : " (costs.len()) " lignes, " (ops::euros(total)) " HT" }
                 thead { tr {

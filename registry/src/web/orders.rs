@@ -107,7 +107,7 @@ async fn render(
         } @else {
             (ui::warning("Aucun accord-cadre n'est enregistré : aucun bon ne peut être annoncé."))
         }
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Total engagé par membre" tabindex="0" {
             table.wide {
                 caption { "Total engagé par membre" }
                 thead { tr { th scope="col" { "Membre" } th scope="col" { "Total HT" } } }
@@ -118,7 +118,7 @@ async fn render(
                 }
             }
         }
-        div.table-scroll {
+        div.table-scroll role="region" aria-label="Bons de commande" tabindex="0" {
             table.wide {
                 caption { (summary.orders.len()) " bons de commande" }
                 thead { tr {
