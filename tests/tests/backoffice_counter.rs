@@ -105,8 +105,25 @@ async fn a_counter_booking_with_numbers_booked_elsewhere_is_confirmed_by_the_age
     b.type_into("#nom", "Guichet").await;
     b.type_into("#email", "lucie.guichet@example.fr").await;
     b.type_into("#telephone", "06 12 34 56 78").await;
-    b.type_into("#numero_1", &n[0]).await;
+    // A malformed number first: said next to the numbers, what was typed kept, nothing booked.
+    b.type_into("#numero_1", "ABC").await;
     b.type_into("#numero_2", &n[1]).await;
+    b.click("form[action$='/guichet'] button[type=submit]").await;
+    b.wait_for_text("Numéro de pré-demande invalide").await;
+    let described = b
+        .script(
+            "return [document.querySelector('#numero_1').getAttribute('aria-describedby'), \
+             document.querySelector('#err-numeros').textContent, document.querySelector('#nom').value];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(described[0], "err-numeros");
+    assert!(described[1].as_str().unwrap().contains("invalide"), "{described}");
+    assert_eq!(described[2], "Guichet");
+    check_page(&b, &axe, "numero-invalide").await;
+    b.script("document.querySelector('#numero_1').value = '';", json!([]))
+        .await;
+    b.type_into("#numero_1", &n[0]).await;
     b.click("form[action$='/guichet'] button[type=submit]").await;
     let warned = b.wait_for_text("L'ANTS signale un autre rendez-vous").await;
     assert!(warned.contains("Mairie de Colmar"), "{warned}");
