@@ -249,6 +249,20 @@ async fn staff_move_past_the_citizens_deadline_but_never_onto_a_taken_or_closed_
         (422, Some("slot_not_offered")),
         "{b}"
     );
+    // Never into the past, even for staff.
+    let (s, b) = app
+        .call(
+            "POST",
+            &move_path,
+            &json!({"start": "2026-12-01T10:00:00+01:00"}),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (422, Some("slot_not_offered")),
+        "{b}"
+    );
     // A station of another site.
     let foreign: Uuid = sqlx::query_scalar("SELECT id FROM stations WHERE site_id <> $1 LIMIT 1")
         .bind(site.id)
@@ -628,4 +642,40 @@ async fn an_agent_moves_an_appointment_past_the_citizens_deadline_through_the_pa
     assert!(text.contains("11:00\tZoé Bernard-Lefèvre"), "{text}");
     assert_accessible(b.axe_violations(&axe).await, "la semaine");
     shots(&b, "semaine").await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_agents_moving_two_appointments_onto_one_time_at_once_one_wins(pool: PgPool) {
+    let (app, site) = setup(&pool).await;
+    let (first, _) = book_online(&app, site.id, "2026-12-02T10:00:00+01:00", "Premier").await;
+    let (second, _) = book_online(&app, site.id, "2026-12-02T10:30:00+01:00", "Second").await;
+    let agent = app.staff_token("agent@rixheim.fr").await;
+    let to = json!({"start": "2026-12-02T11:00:00+01:00"});
+    let (path_1, path_2) = (
+        format!("/api/v1/staff/appointments/{first}/move"),
+        format!("/api/v1/staff/appointments/{second}/move"),
+    );
+    let (a, b) = tokio::join!(
+        app.call("POST", &path_1, &to, Some(&agent)),
+        app.call("POST", &path_2, &to, Some(&agent)),
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.1, b.1);
+    let loser = if a.0 == 409 { &a.1 } else { &b.1 };
+    assert_eq!(loser["error"]["code"], "slot_unavailable");
+    assert_eq!(e2e_tests::overlapping_pairs(&pool).await, 0);
+    let at_eleven: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM appointments WHERE lower(during) = $1 AND status = 'booked'",
+    )
+    .bind(paris(2026, 12, 2, 11, 0, 0))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(at_eleven, 1);
+    let moves: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'staff_move'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(moves, 1, "only the move that happened is audited");
 }
