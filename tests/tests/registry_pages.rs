@@ -793,3 +793,51 @@ async fn the_registry_data_entry_api_needs_the_bearer_and_refuses_bad_input_in_j
     let (st, body) = call("POST", &url, Some(cost), true).await;
     assert_eq!((st, code(&body)), (409, "period_closed"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn under_its_restricted_role_the_registry_says_its_pages_are_unavailable(pool: PgPool) {
+    let s = stack(pool.clone()).await;
+    // The registry as production may run it: every connection under `rdv_registry`, which may
+    // not read staff sessions (migration 0013).
+    let restricted = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("SET ROLE rdv_registry").execute(conn).await?;
+                Ok(())
+            })
+        })
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let now = paris(2026, 11, 30, 10, 0, 0);
+    let state = RegistryState::new(
+        restricted,
+        RegistryConfig::for_tests(),
+        Arc::new(ManualClock::new(now)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        registry::http::run(listener, state, std::future::pending())
+            .await
+            .unwrap()
+    });
+    let token = s.app.staff_token("plateforme@m2a.fr").await;
+    let r = no_redirects()
+        .get(format!("{base}/registre/commandes"))
+        .header("cookie", format!("rdv_staff={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("ne peut pas lire les sessions des agents"),
+        "{body}"
+    );
+    // Its API still works under that role.
+    let (st, orders) = call("GET", &format!("{base}/api/v1/orders"), None, false).await;
+    assert_eq!(st, 200, "{orders}");
+    assert!(!orders["orders"].as_array().unwrap().is_empty());
+}

@@ -46,6 +46,19 @@ impl FromRequestParts<RegistryState> for Admin {
         let user = match accounts::session_user(&state.pool, &token, state.clock.now()).await {
             Ok(Some(user)) => user,
             Ok(None) => return Err(Redirect::to(LOGIN).into_response()),
+            // The registry's own restricted role (`rdv_registry`) may not read staff sessions.
+            Err(e)
+                if e.as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|c| c == "42501") =>
+            {
+                tracing::error!(error = %e, "the registry's database role cannot read staff sessions");
+                return Err(error_page(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sessions_unreadable",
+                    "Les pages du registre sont indisponibles : son rôle de base de données ne peut pas lire les sessions des agents.",
+                )));
+            }
             Err(e) => return Err(error_page(e.into())),
         };
         if user.role != Role::PlatformAdmin {
@@ -67,14 +80,19 @@ impl Admin {
 
     /// The refusal of a form whose CSRF field is not this session's (compared in constant time);
     /// `None` when it is.
+    /// An accepted form is logged with the member's account id (no name nor address): the
+    /// registry has no audit table of its own, and the operation logs what it changed.
     pub fn refuse_forged(&self, field: &str) -> Option<Response> {
-        (!crate::http::same_secret(&self.csrf(), field)).then(|| {
-            error_page(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "Formulaire expiré ou invalide : rechargez la page.",
-            ))
-        })
+        if crate::http::same_secret(&self.csrf(), field) {
+            tracing::info!(account = %self.user.id, "registry form posted by a platform administrator");
+            return None;
+        }
+        tracing::warn!(account = %self.user.id, "registry form refused: CSRF token does not match");
+        Some(error_page(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Formulaire expiré ou invalide : rechargez la page.",
+        )))
     }
 }
 
