@@ -40,7 +40,14 @@ async fn login(b: &Browser, app: &TestApp, email: &str) {
     b.type_into("#email", email).await;
     b.type_into("#password", STAFF_PASSWORD).await;
     b.click("main form button").await;
-    b.wait_for_text("Vos lieux").await;
+    // Logged in once the login page is left (whatever the staff home says).
+    for _ in 0..100 {
+        if !b.url().await.contains("/agents/connexion") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{email} never got past the login page: {}", b.text().await);
 }
 
 /// No serious or critical axe violation on the current page, then a screenshot at phone width

@@ -321,6 +321,8 @@ pub async fn sites(State(state): State<AppState>, staff: Result<Staff, ApiError>
                 @for (label, path) in PLATFORM_PAGES {
                     li { a href=(path) { (label) } }
                 }
+                // The registry's pages, served by the registry behind the same gateway.
+                li { a href="/registre" { "Registre des téléservices : catalogue, populations, coûts, bons de commande, répartition" } }
             }
         }
     };

@@ -39,7 +39,6 @@ fn admin_nav(session: &str) -> Markup {
         (logout_button(session))
         nav aria-label="Administration" {
             ul.links {
-                li { a href="/agents" { "Vos lieux" } }
                 li { a href="/agents/comptes" { "Comptes des agents" } }
                 li { a href="/agents/journal" { "Journal des actions" } }
                 li { a href="/agents/courriels-en-echec" { "Courriels en échec" } }
@@ -581,12 +580,19 @@ pub async fn journal_page(
             }
             button type="submit" { "Filtrer" }
         }
-        (scroll_table("Journal, défilement horizontal", audit_table(&rows)))
+        (scroll_table("Journal, défilement horizontal", audit_table(&rows, &accounts)))
     };
     (status, page("Journal des actions", body)).into_response()
 }
 
-fn audit_table(rows: &[AuditRow]) -> Markup {
+fn audit_table(rows: &[AuditRow], accounts: &[AccountListRow]) -> Markup {
+    // An account named by its address rather than its id.
+    let account = |t: &str| {
+        accounts
+            .iter()
+            .find(|a| a.id.to_string() == t)
+            .map(|a| a.email.as_str())
+    };
     html! {
         table {
             caption {
@@ -608,8 +614,11 @@ fn audit_table(rows: &[AuditRow]) -> Markup {
                         td { (r.account_email.as_deref().unwrap_or("—")) }
                         td { (action_label(&r.action)) }
                         td {
-                            @if let Some(a) = r.appointment_id { "Rendez-vous " (a) }
-                            @else if let Some(t) = &r.target { (t) }
+                            @if let Some(a) = r.appointment_id {
+                                a href={ "/agents/rdv/" (a) } { "Rendez-vous " (a.simple().to_string()[..8]) }
+                            } @else if let Some(t) = &r.target {
+                                @match account(t) { Some(email) => (email), None => (t) }
+                            }
                         }
                         td { (details_text(&r.details)) }
                     }
