@@ -684,6 +684,17 @@ async fn the_staff_feed_lists_the_days_appointments_and_renewing_cuts_the_old_ur
     assert_eq!(s, 201, "{st}");
     // Another commune's agent sees none of it; another site's station is not this site's.
     let mulhouse = app.staff_token("agent@mulhouse.fr").await;
+    for page in ["flux", "guichet"] {
+        let (s, _) = app
+            .call(
+                "GET",
+                &format!("/agents/lieux/{}/{page}", site.id),
+                &Value::Null,
+                Some(&mulhouse),
+            )
+            .await;
+        assert_eq!(s, 404, "another commune's {page} page");
+    }
     let (s, _) = app
         .call(
             "POST",
