@@ -134,7 +134,6 @@ fn api_router() -> OpenApiRouter<AppState> {
             web::staff_platform::sites_post
         ))
         .routes(routes!(web::staff::set_status))
-        .routes(routes!(web::staff::counter_post))
         .routes(routes!(
             web::staff_counter::counter_page,
             web::staff_counter::counter_booking_post

@@ -64,6 +64,8 @@ impl Browser {
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../target/browser-screenshots")
             .join(name);
+        // A run's pictures replace the previous run's.
+        let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot folder");
         Self {
             http,

@@ -221,8 +221,8 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
     b.shot("arrive").await;
-    // The status cell, in French (a table cell is followed by a tab in `innerText`).
-    b.wait_for_text("\tarrivé\t").await;
+    // The status cell, in French (on a phone each cell of the day list is a line of its card).
+    b.wait_for_text("\narrivé\n").await;
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")
         .fetch_one(&pool)
         .await
@@ -230,22 +230,27 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     assert_eq!(status, "checked_in");
     let cookie = b.script("return document.cookie;", serde_json::json!([])).await;
     assert_eq!(cookie, "", "the session cookie is HttpOnly");
-    // A phone booking at 11:00 through the counter form.
-    b.script(
-        "document.querySelector('#g-heure').value = '11:00';",
-        serde_json::json!([]),
-    )
+    // A phone booking at 11:00 through the counter page, picked from the free times (a
+    // retrieval: no pré-demande number asked).
+    b.click("main a[href$='/guichet?jour=2026-12-02']").await;
+    b.wait_for_text("Afficher les horaires libres").await;
+    b.goto(&format!(
+        "{}/agents/lieux/{}/guichet?motif=RETRIEVAL&personnes=1&jour=2026-12-02",
+        app.base, site.id
+    ))
     .await;
-    b.type_into("#g-prenom", "Paul").await;
-    b.type_into("#g-nom", "Téléphone").await;
-    b.script(
-        "document.querySelector('#g-source').value = 'phone';",
-        serde_json::json!([]),
-    )
-    .await;
-    b.click("form[action$='/rendez-vous'] button").await;
-    b.wait_for_text("Paul Téléphone").await;
+    b.click("button[aria-label='Choisir le mercredi 2 décembre 2026 à 11:00']")
+        .await;
+    b.wait_for_text("mercredi 2 décembre 2026 à 11:00").await;
+    b.type_into("#prenom", "Paul").await;
+    b.type_into("#nom", "Téléphone").await;
+    b.click("#source-telephone").await;
+    b.click("form[action$='/guichet'] button[type=submit]").await;
+    b.wait_for_text("Rendez-vous enregistré").await;
     b.shot("guichet").await;
+    b.goto(&format!("{}/agents/lieux/{}?jour=2026-12-02", app.base, site.id))
+        .await;
+    b.wait_for_text("Paul Téléphone").await;
     let phone: (String, String) = sqlx::query_as("SELECT source, to_char(lower(during) AT TIME ZONE 'Europe/Paris', 'HH24:MI') FROM appointments WHERE last_name = 'Téléphone'")
         .fetch_one(&pool)
         .await
@@ -255,7 +260,7 @@ async fn a_staff_member_logs_in_and_checks_a_citizen_in(pool: PgPool) {
     b.type_into("input[name=reason]", "Mairie fermée exceptionnellement")
         .await;
     b.click("form[action$='/statut'] button.secondary").await;
-    b.wait_for_text("\tannulé\t").await;
+    b.wait_for_text("\nannulé\n").await;
     let cancelled: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments WHERE status = 'cancelled' AND cancel_reason = 'Mairie fermée exceptionnellement'")
         .fetch_one(&pool)
         .await
@@ -486,7 +491,7 @@ async fn a_tampered_form_field_never_breaks_a_redirect(pool: PgPool) {
     .await;
     b.click("form[action$='/statut'] button[aria-label^='Arrivé']")
         .await;
-    let t = b.wait_for_text("\tarrivé\t").await;
+    let t = b.wait_for_text("\narrivé\n").await;
     assert!(!t.contains("Erreur interne"), "{t}");
     assert!(b.url().await.contains(&format!("/agents/lieux/{}", site.id)));
     let status: String = sqlx::query_scalar("SELECT status FROM appointments")

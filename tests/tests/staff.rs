@@ -111,6 +111,9 @@ async fn world(pool: PgPool) -> World {
 }
 
 /// (method, path, body, expected status for the right role, admin only, concerns commune A's resource)
+/// A closure id no site has.
+const UNKNOWN_CLOSURE: &str = "00000000-0000-4000-8000-00000000c105";
+
 fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
     let (a, appt, st, rule) = (&w.site_a, &w.appt_a, &w.station_a, &w.rule_a);
     vec![
@@ -161,6 +164,73 @@ fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
             201,
             true,
             true,
+        ),
+        // A week for the station, previewed (no `confirm`): nothing changes.
+        (
+            "PUT",
+            format!("/api/v1/staff/sites/{a}/stations/{st}/week"),
+            json!({"valid_from": "2027-01-04", "ranges": [{"weekday": 1, "start_time": "09:00", "end_time": "12:00"}]}),
+            200,
+            true,
+            true,
+        ),
+        // An unknown closure of the site: the route answers, after the checks, that it has none.
+        (
+            "PATCH",
+            format!("/api/v1/staff/sites/{a}/closures/{UNKNOWN_CLOSURE}"),
+            json!({}),
+            404,
+            true,
+            true,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/staff/sites/{a}/closures/{UNKNOWN_CLOSURE}"),
+            Value::Null,
+            404,
+            true,
+            true,
+        ),
+        (
+            "POST",
+            format!("/api/v1/staff/sites/{a}/stations"),
+            json!({"name": "Poste 9"}),
+            201,
+            true,
+            true,
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/staff/sites/{a}/stations/{st}"),
+            json!({"active": true}),
+            200,
+            true,
+            true,
+        ),
+        (
+            "GET",
+            format!("/api/v1/staff/sites/{a}/motifs"),
+            Value::Null,
+            200,
+            true,
+            true,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/staff/sites/{a}/motifs/CNI"),
+            json!({"minutes_per_person": 20, "max_persons": 4, "what_to_bring": ""}),
+            204,
+            true,
+            true,
+        ),
+        // Opening a site is for platform administrators: a commune administrator is refused.
+        (
+            "POST",
+            "/api/v1/staff/sites".into(),
+            json!({"commune_insee": "68224", "name": "Annexe", "address_line": "1 rue", "postcode": "68100", "city": "Mulhouse", "stations": 1}),
+            403,
+            true,
+            false,
         ),
         (
             "POST",
@@ -394,6 +464,8 @@ async fn every_staff_route_checks_login_role_and_commune(pool: PgPool) {
                 .replace(&w.station_a, "{station_id}")
                 .replace(&w.rule_a, "{rule_id}")
                 .replace(&w.account_a, "{account_id}")
+                .replace(UNKNOWN_CLOSURE, "{closure_id}")
+                .replace("/motifs/CNI", "/motifs/{motif}")
                 .replace(&retry, "/outbox/{id}/retry")
         })
         .collect();

@@ -417,30 +417,6 @@ pub async fn day(
             div.day-list { (ui::day_table(&table, &lines)) }
             div.day-grid-wrap { (ui::day_grid(&table, &columns, &lines)) }
         }
-        h2 { "Rendez-vous au guichet ou par téléphone" }
-        (ui::staff_form(Some(&action("rendez-vous")), &token, false, html! {
-            (ui::hidden("jour", day))
-            label for="g-motif" { "Motif" }
-            select #g-motif name="motif" {
-                option value="CNI" { "Carte d'identité" }
-                option value="PASSPORT" { "Passeport" }
-                option value="CNI-PASSPORT" { "Carte d'identité et passeport" }
-                option value="RETRIEVAL" { "Retrait d'un titre" }
-            }
-            label for="g-persons" { "Personnes" }
-            input #g-persons name="persons" type="number" min="1" max="10" value="1";
-            (Input { id: "g-heure", name: "heure", label: "Heure", kind: Some("time"), required: true, ..Input::default() })
-            (Input { id: "g-prenom", name: "first_name", label: "Prénom", required: true, ..Input::default() })
-            (Input { id: "g-nom", name: "last_name", label: "Nom", required: true, ..Input::default() })
-            (Input { id: "g-email", name: "email", label: "Courriel (facultatif)", kind: Some("email"), ..Input::default() })
-            (Input { id: "g-tel", name: "phone", label: "Téléphone (facultatif)", kind: Some("tel"), ..Input::default() })
-            label for="g-source" { "Origine" }
-            select #g-source name="source" {
-                option value="counter" { "Guichet" }
-                option value="phone" { "Téléphone" }
-            }
-            button type="submit" { "Réserver" }
-        }))
         h2 { "Fermeture" }
         (ui::staff_form(Some(&action("fermeture")), &token, false, html! {
             label for="f-poste" { "Poste" }
@@ -610,74 +586,6 @@ async fn form_site(
         .map_err(|e| Box::new(error_page(e)))?;
     let tz = site.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
     Ok((staff, site, tz))
-}
-
-/// The counter-booking form.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CounterForm {
-    csrf: String,
-    jour: String,
-    motif: String,
-    persons: i64,
-    heure: String,
-    first_name: String,
-    last_name: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-    source: Option<String>,
-}
-
-/// Books at the counter from the day page.
-#[utoipa::path(post, path = "/agents/lieux/{site_id}/rendez-vous", tag = "pages", params(("site_id" = String, Path, description = "Lieu")),
-    request_body(content = CounterForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Retour à la journée"), (status = 409, content_type = "text/html", body = String)))]
-pub async fn counter_post(
-    State(state): State<AppState>,
-    staff: Result<Staff, ApiError>,
-    Path(site_id): Path<String>,
-    Form(f): Form<CounterForm>,
-) -> Response {
-    let (staff, site, tz) = match form_site(&state, staff, &f.csrf, &site_id).await {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let start = match local_input(&format!("{}T{}", f.jour, f.heure), tz, "heure") {
-        Ok(s) => s,
-        Err(e) => return error_page(e),
-    };
-    let input = match counter_input(&f, &site_id, &start) {
-        Ok(i) => i,
-        Err(e) => return error_page(e),
-    };
-    match crate::service::staff_appointments::book_at_counter(&state, &staff.user, &input).await {
-        Ok(_) => back_to_day(&site.id.to_string(), &f.jour),
-        Err(e) => error_page(e.into()),
-    }
-}
-
-/// The counter form parsed into the service's input.
-fn counter_input(
-    f: &CounterForm,
-    site_id: &str,
-    start: &str,
-) -> Result<crate::service::staff_appointments::CounterInput, ApiError> {
-    use crate::service::staff_appointments::{CounterInput, CounterSource};
-    Ok(CounterInput {
-        site_id: params::uuid(site_id, "site_id")?,
-        motif: params::motif(Some(&f.motif), crate::domain::motif::Motif::Cni)?,
-        persons: params::party_size(f.persons)?,
-        start: params::instant(start, "heure")?,
-        citizen: crate::service::booking::CitizenInput {
-            first_name: f.first_name.clone(),
-            last_name: f.last_name.clone(),
-            email: Some(f.email.clone()).filter(|e| !e.trim().is_empty()),
-            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
-        },
-        pre_demande_numbers: Vec::new(),
-        source: CounterSource::parse(f.source.as_deref())?,
-    })
 }
 
 /// The closure form (previewed, then confirmed).
