@@ -71,6 +71,40 @@ mod tests {
     }
 
     #[test]
+    fn the_export_says_statuses_origins_and_motifs_in_french() {
+        use crate::db::agenda::EntryRow;
+        use crate::domain::status::AppointmentStatus;
+        use chrono::{TimeZone, Utc};
+        let start = Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+        let row = EntryRow {
+            id: uuid::Uuid::nil(),
+            reference: "RDV-AAAA-BBBB".into(),
+            site_id: uuid::Uuid::nil(),
+            station_id: uuid::Uuid::nil(),
+            station_name: "DR 1".into(),
+            start_utc: start,
+            end_utc: start + chrono::Duration::minutes(15),
+            status: AppointmentStatus::NoShow,
+            source: "phone".into(),
+            motif: "PASSPORT".into(),
+            persons: 2,
+            first_name: "Zoé".into(),
+            last_name: "=SUM(A1)".into(),
+            email: None,
+            phone: Some("+33 6 12 34 56 78".into()),
+            pre_demande_numbers: vec!["ABCDE12345".into()],
+            ants_flags: Vec::new(),
+        };
+        let csv = super::appointments(&[row], chrono_tz::Europe::Paris);
+        let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        assert!(lines[0].starts_with("Date;Heure;Poste;Référence;Statut;Origine;Motif;"));
+        assert_eq!(
+            lines[1],
+            "02/12/2026;10:00;DR 1;RDV-AAAA-BBBB;absent;Téléphone;Passeport;2;'=SUM(A1);Zoé;;'+33 6 12 34 56 78;ABCDE12345"
+        );
+    }
+
+    #[test]
     fn separators_quotes_and_line_breaks_are_quoted() {
         assert_eq!(cell("a;b"), "\"a;b\"");
         assert_eq!(cell("dite \"Mimi\""), "\"dite \"\"Mimi\"\"\"");
