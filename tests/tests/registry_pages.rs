@@ -136,6 +136,14 @@ async fn check_page_at(b: &Browser, name: &str, show: Option<&str>) {
         b.set_window(width, height).await;
         let serious = b.axe_violations(&axe_source()).await;
         assert!(serious.is_empty(), "{name} at {label} width: {serious:#?}");
+        // Nothing wider than the window: wide tables scroll in their own region.
+        let overflow = b
+            .script(
+                "return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('.table-scroll')).map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5);",
+                json!([]),
+            )
+            .await;
+        assert_eq!(overflow, json!([]), "{name} at {label} width overflows");
         if let Some(id) = show {
             b.script(
                 "document.getElementById(arguments[0]).scrollIntoView({block: 'center'});",
@@ -214,7 +222,8 @@ async fn a_platform_administrator_keeps_the_registry_from_the_pages(pool: PgPool
     b.click("main form button").await;
     b.wait_for_text("Vos lieux").await;
 
-    b.goto(&format!("{g}/registre")).await;
+    // The staff home of a platform administrator links to the registry.
+    b.click("main a[href='/registre']").await;
     b.wait_for_text("Registre des téléservices").await;
     check_page(&b, "accueil").await;
 
@@ -358,6 +367,44 @@ async fn a_platform_administrator_keeps_the_registry_from_the_pages(pool: PgPool
         .await;
     assert!(row.as_str().unwrap().contains("Retiré"), "{row}");
     check_page_at(&b, "commandes-apres-retrait", Some("engage")).await;
+    // An order announced from the page, then issued: it counts in the total.
+    b.type_into("#o-montant", "1 000,00").await;
+    b.type_into("#o-objet", "Formulaires papier").await;
+    choose(&b, "#o-membre", &rixheim.to_string()).await;
+    b.click("form[action='/registre/commandes'] button[type=submit]")
+        .await;
+    b.wait_for_text("Bon de commande annoncé").await;
+    assert_eq!(committed(&s.pool).await, before - amount + 100_000);
+    assert_eq!(
+        engaged(&b).await,
+        format!("{} HT", euros(before - amount + 100_000))
+    );
+    let (new_order, new_status): (Uuid, String) = sqlx::query_as(
+        "SELECT id, status FROM purchase_orders WHERE label = 'Formulaires papier' AND member_id = $1",
+    )
+    .bind(rixheim)
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(new_status, "announced");
+    b.click(&format!(
+        "form[action='/registre/commandes/{new_order}/emission'] button"
+    ))
+    .await;
+    b.wait_for_text("Bon de commande émis.").await;
+    let issued: String = sqlx::query_scalar("SELECT status FROM purchase_orders WHERE id = $1")
+        .bind(new_order)
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(issued, "issued");
+    // Past the agreement's maximum: refused, the error next to the amount.
+    b.type_into("#o-montant", "99 999 999,00").await;
+    choose(&b, "#o-membre", &rixheim.to_string()).await;
+    b.click("form[action='/registre/commandes'] button[type=submit]")
+        .await;
+    b.wait_for_text("dépasserait le maximum de l'accord-cadre").await;
+    check_page_at(&b, "commandes-plafond", Some("err-o-montant")).await;
 
     // The split of the demo period, as the API computes it.
     let api: Value = reqwest::get(format!("{g}/api/v1/allocations?period=2026"))

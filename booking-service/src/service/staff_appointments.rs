@@ -176,15 +176,6 @@ pub const ANTS_OVERRIDDEN: &str = "overridden";
 /// booking is written (a crash leaves it to expire on its own).
 const COUNTER_RESERVATION: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Books for a walk-in or a caller without overriding ANTS (the day page's inline form).
-pub async fn book_at_counter(
-    state: &AppState,
-    staff: &StaffUser,
-    input: &CounterInput,
-) -> ServiceResult<Booked> {
-    Ok(book_at_counter_with(state, staff, input, false).await?.booked)
-}
-
 /// Books for a walk-in or a caller: notice, horizon and the pré-demande requirement are waived;
 /// openings, the no-overlap rule and live citizen holds are not. Numbers, when given, are checked
 /// with ANTS exactly as online (the same refusals); when ANTS reports them booked elsewhere the

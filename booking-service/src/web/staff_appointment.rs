@@ -68,6 +68,9 @@ fn motif_text(code: &str) -> &'static str {
 fn check_label(n: &NumberState) -> String {
     match n.ants_check.as_str() {
         "validated" => "validé par l'ANTS à la réservation".into(),
+        "overridden" => {
+            "signalé par l'ANTS sur un autre rendez-vous, confirmé par l'agent après vérification avec l'usager".into()
+        }
         "unchecked" => "ANTS injoignable à la réservation : vérifié au prochain rapprochement".into(),
         "flagged" => format!(
             "signalé par le rapprochement ANTS : {}",
