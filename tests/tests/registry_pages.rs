@@ -139,11 +139,21 @@ async fn check_page_at(b: &Browser, name: &str, show: Option<&str>) {
         // Nothing wider than the window: wide tables scroll in their own region.
         let overflow = b
             .script(
-                "return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('.table-scroll')).map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5);",
+                "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('.table-scroll')).map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 5);",
                 json!([]),
             )
             .await;
         assert_eq!(overflow, json!([]), "{name} at {label} width overflows");
+        let page_width = b
+            .script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                json!([]),
+            )
+            .await;
+        assert!(
+            page_width[0].as_i64() <= page_width[1].as_i64(),
+            "{name} at {label} width scrolls sideways: {page_width}"
+        );
         if let Some(id) = show {
             b.script(
                 "document.getElementById(arguments[0]).scrollIntoView({block: 'center'});",

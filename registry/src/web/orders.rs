@@ -141,15 +141,18 @@ async fn render(
                             td { (o.label) }
                             td { (ops::euros(o.amount_cents)) }
                             td { (ops::order_status_label(&o.status)) }
+                            // Each button is named with its order, starting with its visible word
+                            // (an aria-label: a visually hidden span, absolutely positioned, would
+                            // escape the table's scrolling region and widen the page on a phone).
                             td {
                                 @if o.status == "announced" {
                                     (ui::staff_form(Some(&format!("{PATH}/{}/emission", o.id)), &csrf, true, html! {
-                                        button type="submit" { "Émettre" span.visually-hidden { " le bon " (o.reference) } }
+                                        button type="submit" aria-label={ "Émettre le bon " (o.reference) } { "Émettre" }
                                     }))
                                 }
                                 @if o.status != "withdrawn" {
                                     (ui::staff_form(Some(&format!("{PATH}/{}/retrait", o.id)), &csrf, true, html! {
-                                        button type="submit" class="secondary" { "Retirer" span.visually-hidden { " le bon " (o.reference) } }
+                                        button type="submit" class="secondary" aria-label={ "Retirer le bon " (o.reference) } { "Retirer" }
                                     }))
                                 }
                             }
