@@ -96,7 +96,7 @@ struct Row {
     city: String,
     timezone: String,
     site_email: Option<String>,
-    what_to_bring: Option<Vec<String>>,
+    site_id: Uuid,
     numbers: Vec<String>,
     ants_notes: Vec<String>,
 }
@@ -134,18 +134,21 @@ pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
         "SELECT a.id, a.reference, a.status, a.motif, a.persons, lower(a.during) AS start, upper(a.during) AS \"end\",
                 a.first_name, a.last_name, a.email, a.calendar_sequence, a.cancelled_by, a.cancel_reason,
                 a.manage_token_sealed, s.name AS site_name, s.address_line, s.postcode, s.city, s.timezone,
-                s.email AS site_email, p.what_to_bring,
+                s.email AS site_email, a.site_id,
                 array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number) AS numbers,
                 array(SELECT ants_note FROM appointment_pre_demandes d
                       WHERE d.appointment_id = a.id AND d.ants_check = 'flagged' AND d.ants_note IS NOT NULL
                       ORDER BY number) AS ants_notes
-         FROM appointments a JOIN sites s ON s.id = a.site_id LEFT JOIN booking_policies p ON p.site_id = a.site_id
+         FROM appointments a JOIN sites s ON s.id = a.site_id
          WHERE a.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| {
+    let Some(r) = row else { return Ok(None) };
+    // The site's lists as its pages show them (one rule: booking-service's).
+    let own = booking_service::db::calendar_admin::what_to_bring(pool, r.site_id, r.motif).await?;
+    Ok(Some({
         let motif = r.motif;
         MailData {
             appointment_id: r.id,
@@ -165,8 +168,7 @@ pub async fn load(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<MailData>> {
             site_name: r.site_name,
             tz: r.timezone.parse().unwrap_or(chrono_tz::Europe::Paris),
             site_email: r.site_email,
-            what_to_bring: r
-                .what_to_bring
+            what_to_bring: own
                 .filter(|l| !l.is_empty())
                 .unwrap_or_else(|| default_what_to_bring(motif)),
             numbers: r.numbers,

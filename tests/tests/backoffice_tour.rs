@@ -502,3 +502,129 @@ async fn a_platform_administrator_opens_a_site_from_the_api_and_from_the_page(po
     assert_eq!(created, 1);
     assert_ne!(existing.id.to_string(), id);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn what_a_site_asks_to_bring_reaches_the_email_the_citizen_page_and_the_day_list(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    accounts::create_account(
+        &pool,
+        "admin@rixheim.fr",
+        STAFF_PASSWORD,
+        "Admin",
+        Role::CommuneAdmin,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 1, 8, 0, 0)).await;
+    let admin = app.staff_token("admin@rixheim.fr").await;
+    // The passport gets the site's own list; the identity card keeps the domain's default.
+    let (s, body) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/staff/sites/{}/motifs/PASSPORT", site.id),
+            &serde_json::json!({"minutes_per_person": 15, "max_persons": 4,
+                                "what_to_bring": "Ancien passeport\nJustificatif de domicile de Rixheim"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let mut booked = Vec::new();
+    for (i, (motif, at)) in [
+        ("PASSPORT", "2026-12-02T09:00:00+01:00"),
+        ("CNI", "2026-12-02T10:00:00+01:00"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (s, hold) = app
+            .post(
+                "/api/v1/holds",
+                &serde_json::json!({"site_id": site.id, "motif": motif, "persons": 1, "start": at}),
+                &format!("10.70.0.{i}"),
+            )
+            .await;
+        assert_eq!(s, 201, "{hold}");
+        let (s, done) = app
+            .confirm(
+                hold["hold_id"].as_str().unwrap(),
+                &e2e_tests::email(),
+                &numbers(1),
+            )
+            .await;
+        assert_eq!(s, 201, "{done}");
+        booked.push(done);
+    }
+    // The email of the passport appointment.
+    let dir = tempfile_dir("a-apporter");
+    let mut c = notifier::config::NotifierConfig::for_tests("postgres://unused", dir.clone());
+    c.public_base_url = app.base.clone();
+    let w =
+        notifier::worker::Worker::new(app.pool.clone(), c, std::sync::Arc::new(app.clock.clone())).unwrap();
+    while w.process_batch().await.unwrap() > 0 {}
+    let mails: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    let passport_mail = mails
+        .iter()
+        .find(|m| m.contains("Passeport"))
+        .expect("the passport confirmation");
+    assert!(
+        passport_mail.contains("Justificatif de domicile de Rixheim"),
+        "{passport_mail}"
+    );
+    let cni_mail = mails
+        .iter()
+        .find(|m| !m.contains("Passeport"))
+        .expect("the CNI confirmation");
+    assert!(!cni_mail.contains("Justificatif de domicile de Rixheim"));
+    // The citizen's management page.
+    let url = booked[0]["manage_url"].as_str().unwrap();
+    let manage = &url[url.find("/rdv/").expect("a management link")..];
+    let (s, page) = app.get_text(manage).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("Justificatif de domicile de Rixheim"), "{page}");
+    // The printable day list: the site's list for the passport, the default for the card.
+    let http = reqwest::Client::new();
+    let list = http
+        .get(format!(
+            "{}/agents/lieux/{}/imprimer?jour=2026-12-02",
+            app.base, site.id
+        ))
+        .header("cookie", format!("rdv_staff={admin}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        list.matches("Justificatif de domicile de Rixheim").count(),
+        1,
+        "{list}"
+    );
+    let default_cni =
+        booking_service::domain::french::what_to_bring(booking_service::domain::motif::Motif::Cni);
+    assert!(list.contains(&maud_escape(default_cni[0])), "{list}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh folder for the notifier's `.eml` files.
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rdv-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Text as the pages write it (maud escapes `&`, `<`, `>`, `"` and `'`).
+fn maud_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

@@ -69,13 +69,3 @@ pub async fn search(pool: &PgPool, commune: Option<&str>, text: &str) -> sqlx::R
     .fetch_all(pool)
     .await
 }
-
-/// The list of documents a site asks citizens to bring, when it has set its own.
-pub async fn site_what_to_bring(pool: &PgPool, site: Uuid) -> sqlx::Result<Option<Vec<String>>> {
-    let row: Option<(Option<Vec<String>>,)> =
-        sqlx::query_as("SELECT what_to_bring FROM booking_policies WHERE site_id = $1")
-            .bind(site)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.and_then(|(list,)| list).filter(|l| !l.is_empty()))
-}

@@ -8,6 +8,7 @@ use super::{ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::agenda::{self as db, EntryRow};
 use crate::db::territory::{self, SiteFilter, SiteRow};
+use crate::domain::motif::Motif;
 use crate::staff::{audit, StaffUser};
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
@@ -80,21 +81,19 @@ pub struct DaySheet {
     pub day: NaiveDate,
     pub agenda: Agenda,
     pub stations: Vec<crate::db::calendar_admin::StationRow>,
-    /// The site's own list of what to bring, when it has one (else the motif's default).
-    pub what_to_bring: Option<Vec<String>>,
+    /// What to bring for each motif of the day (as citizens are told: see
+    /// [`super::calendar_admin::what_to_bring`]).
+    pub what_to_bring: Vec<(Motif, Vec<String>)>,
 }
 
 impl DaySheet {
-    /// What a person coming for `motif` must bring: the site's list, or the domain's default.
-    pub fn to_bring(&self, motif: &str) -> Vec<String> {
-        match (&self.what_to_bring, motif.parse::<crate::domain::motif::Motif>()) {
-            (Some(own), _) => own.clone(),
-            (None, Ok(m)) => crate::domain::french::what_to_bring(m)
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            (None, Err(_)) => Vec::new(),
-        }
+    /// What a person coming for `motif` (as stored) must bring.
+    pub fn to_bring(&self, motif: &str) -> &[String] {
+        let motif = motif.parse::<Motif>().ok();
+        self.what_to_bring
+            .iter()
+            .find(|(m, _)| Some(*m) == motif)
+            .map_or(&[], |(_, items)| items.as_slice())
     }
 }
 
@@ -114,7 +113,15 @@ pub async fn day_sheet(
         .into_iter()
         .filter(|s| s.active)
         .collect();
-    let what_to_bring = crate::db::agenda::site_what_to_bring(&state.pool, site.id).await?;
+    let mut what_to_bring = Vec::new();
+    for motif in Motif::ALL {
+        if agenda.entries.iter().any(|e| e.motif == motif.code()) {
+            what_to_bring.push((
+                motif,
+                super::calendar_admin::what_to_bring(state, site.id, motif).await?,
+            ));
+        }
+    }
     Ok(DaySheet {
         site,
         day,

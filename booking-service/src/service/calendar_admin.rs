@@ -987,8 +987,8 @@ pub async fn set_motif(
 /// the domain rules. For the citizen's pages, the emails and the printable day list alike.
 pub async fn what_to_bring(state: &AppState, site_id: Uuid, motif: Motif) -> ServiceResult<Vec<String>> {
     Ok(match db::what_to_bring(&state.pool, site_id, motif).await? {
-        Some(items) => items,
-        None => crate::domain::french::what_to_bring(motif)
+        Some(items) if !items.is_empty() => items,
+        _ => crate::domain::french::what_to_bring(motif)
             .into_iter()
             .map(str::to_string)
             .collect(),

@@ -17,6 +17,8 @@ pub struct Managed {
     pub deadline: DateTime<Utc>,
     /// Whether it can be cancelled or moved online now.
     pub can_change: bool,
+    /// What the citizen must bring (the site's lists, else the domain's).
+    pub what_to_bring: Vec<String>,
 }
 
 /// A management token has the shape we issue before any lookup.
@@ -48,10 +50,12 @@ pub async fn find(state: &AppState, token: &str) -> ServiceResult<Managed> {
         .parse()
         .map_err(|_| ServiceError::Internal("bad site time zone".into()))?;
     let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
+    let what_to_bring = super::calendar_admin::what_to_bring(state, a.site_id, a.motif).await?;
     Ok(Managed {
         can_change: a.status.citizen_may_change() && state.clock.now() <= deadline,
         deadline,
         tz,
+        what_to_bring,
         appointment: a,
     })
 }

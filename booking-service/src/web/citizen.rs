@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
@@ -584,15 +584,18 @@ pub async fn manage_page(
     Path(token): Path<String>,
     Query(q): Query<ManageQuery>,
 ) -> Response {
-    let a = match load_appointment(&state, &token).await {
-        Ok(a) => a,
-        Err(e) => return error_page(e),
+    let managed = match management::find(&state, &token).await {
+        Ok(m) => m,
+        Err(e) => return error_page(e.into()),
     };
-    let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let (a, tz, deadline, can_change) = (
+        &managed.appointment,
+        managed.tz,
+        managed.deadline,
+        managed.can_change,
+    );
     let motif: Motif = a.motif;
     let live = a.status.citizen_may_change();
-    let deadline = a.start - Duration::minutes(i64::from(a.cancel_deadline_minutes));
-    let can_change = live && state.clock.now() <= deadline;
     let move_link = format!("/rdv/{token}/deplacer");
     let body = html! {
         @if q.nouveau.is_some() {
@@ -616,7 +619,7 @@ pub async fn manage_page(
         @if live {
             h2 { "À apporter" }
             ul {
-                @for item in crate::domain::french::what_to_bring(motif) {
+                @for item in &managed.what_to_bring {
                     li { (item) }
                 }
             }
