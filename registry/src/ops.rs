@@ -117,6 +117,106 @@ pub async fn create_teleservice(pool: &PgPool, t: &NewTeleservice) -> ApiResult<
     }
 }
 
+/// A member starts offering a téléservice.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewSubscription {
+    pub member_id: Uuid,
+    pub teleservice_code: String,
+    pub starts_on: NaiveDate,
+    /// Exclusive; absent: ongoing.
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// Records that a member offers a téléservice from a date (to another).
+pub async fn create_subscription(pool: &PgPool, s: &NewSubscription) -> ApiResult<()> {
+    if s.ends_on.is_some_and(|e| e <= s.starts_on) {
+        return Err(
+            ApiError::unprocessable("invalid_dates", "La fin doit suivre le début.").with_field("ends_on"),
+        );
+    }
+    match store_admin::insert_subscription(pool, s.member_id, &s.teleservice_code, s.starts_on, s.ends_on)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(member = %s.member_id, teleservice = %s.teleservice_code, "subscription recorded");
+            Ok(())
+        }
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_foreign_key_violation()) =>
+        {
+            Err(ApiError::unprocessable(
+                "unknown_reference",
+                "Membre ou téléservice inconnu.",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members
+
+/// A commune joining the group.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Joining {
+    /// INSEE code of a commune known to the platform.
+    pub insee_code: String,
+    pub siren: String,
+    pub adhesion_date: NaiveDate,
+    /// Reference of the council deliberation.
+    pub deliberation_ref: String,
+}
+
+/// A commune joins; its name and population come from the commune data.
+pub async fn join(pool: &PgPool, j: &Joining) -> ApiResult<()> {
+    if j.siren.len() != 9 || !j.siren.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::unprocessable("invalid_siren", "SIREN : 9 chiffres.").with_field("siren"));
+    }
+    if j.deliberation_ref.trim().is_empty() {
+        return Err(
+            ApiError::unprocessable("invalid_field", "Référence de la délibération requise.")
+                .with_field("deliberation_ref"),
+        );
+    }
+    let Some((name, population)) = store_admin::commune(pool, j.insee_code.trim()).await? else {
+        return Err(
+            ApiError::unprocessable("unknown_commune", "Commune inconnue de la plateforme.")
+                .with_field("insee_code"),
+        );
+    };
+    let id = Uuid::new_v4();
+    let row = store_admin::MemberInsert {
+        id,
+        insee: j.insee_code.trim(),
+        siren: &j.siren,
+        name: &name,
+        adhesion_date: j.adhesion_date,
+        deliberation_ref: j.deliberation_ref.trim(),
+        population,
+    };
+    let res = store_admin::insert_member(pool, &row).await;
+    match res {
+        Ok(()) => {
+            tracing::info!(member = %id, insee = %j.insee_code.trim(), "commune joined the group");
+            Ok(())
+        }
+        // The same commune (its INSEE code) or the same SIREN: already a member.
+        Err(e)
+            if matches!(
+                violated(&e),
+                Some("registry_members_insee_code_key" | "registry_members_siren_key")
+            ) =>
+        {
+            Err(ApiError::conflict(
+                "already_member",
+                "Cette commune est déjà membre.",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Populations
 

@@ -231,3 +231,81 @@ pub async fn withdraw_order(pool: &PgPool, id: Uuid) -> sqlx::Result<bool> {
     .rows_affected()
         == 1)
 }
+
+/// A commune of the platform: its name and population, if known.
+pub async fn commune(pool: &PgPool, insee: &str) -> sqlx::Result<Option<(String, Option<i32>)>> {
+    sqlx::query_as("SELECT name, population FROM communes WHERE insee_code = $1")
+        .bind(insee)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A commune's member row to insert, already checked.
+#[derive(Clone, Copy)]
+pub struct MemberInsert<'a> {
+    pub id: Uuid,
+    pub insee: &'a str,
+    pub siren: &'a str,
+    pub name: &'a str,
+    pub adhesion_date: NaiveDate,
+    pub deliberation_ref: &'a str,
+    pub population: Option<i32>,
+}
+
+/// A commune joining, already checked: its member row and, when known, its population from the
+/// commune data (source `communes`), both or neither (constraint names tell an existing member).
+pub async fn insert_member(pool: &PgPool, m: &MemberInsert<'_>) -> sqlx::Result<()> {
+    let MemberInsert {
+        id,
+        insee,
+        siren,
+        name,
+        adhesion_date,
+        deliberation_ref,
+        population,
+    } = *m;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO registry_members (id, kind, insee_code, siren, name, adhesion_date, deliberation_ref)
+         VALUES ($1, 'commune', $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(insee)
+    .bind(siren)
+    .bind(name)
+    .bind(adhesion_date)
+    .bind(deliberation_ref)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(p) = population {
+        sqlx::query(
+            "INSERT INTO member_populations (member_id, source, municipale, totale) VALUES ($1, 'communes', $2, $2)",
+        )
+        .bind(id)
+        .bind(p)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A member starts offering a téléservice (foreign keys tell an unknown member or service).
+pub async fn insert_subscription(
+    pool: &PgPool,
+    member: Uuid,
+    teleservice: &str,
+    starts_on: NaiveDate,
+    ends_on: Option<NaiveDate>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO subscriptions (id, member_id, teleservice_code, starts_on, ends_on) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(member)
+    .bind(teleservice)
+    .bind(starts_on)
+    .bind(ends_on)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

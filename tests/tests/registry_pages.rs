@@ -301,6 +301,65 @@ async fn a_platform_administrator_keeps_the_registry_from_the_pages(pool: PgPool
         .await;
     check_page_at(&b, "membres-source-existante", Some("err-p-source")).await;
 
+    // A commune of the platform joins the group; its name comes from the commune data.
+    sqlx::query(
+        "INSERT INTO communes (insee_code, name, search_name, department_code, postcodes, latitude, longitude)
+         VALUES ('97411', 'Saint-Denis', 'saint-denis', '974', '{97400}', -20.88, 55.45)",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    b.goto(&format!("{g}/registre/membres")).await;
+    b.type_into("#j-insee", "97411").await;
+    b.type_into("#j-siren", "219740115").await;
+    set_date(&b, "j-date", "2026-12-01").await;
+    b.type_into("#j-delib", "DCM-2026-42").await;
+    b.click("form[action='/registre/membres'] button[type=submit]")
+        .await;
+    let text = b.wait_for_text("Adhésion enregistrée.").await;
+    assert!(text.contains("Saint-Denis"), "{text}");
+    let joined: (String, String, chrono::NaiveDate) =
+        sqlx::query_as("SELECT name, siren, adhesion_date FROM registry_members WHERE insee_code = '97411'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        joined,
+        (
+            "Saint-Denis".to_string(),
+            "219740115".to_string(),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+        )
+    );
+    b.type_into("#j-insee", "97411").await;
+    b.type_into("#j-siren", "219740115").await;
+    set_date(&b, "j-date", "2026-12-01").await;
+    b.type_into("#j-delib", "DCM-2026-42").await;
+    b.click("form[action='/registre/membres'] button[type=submit]")
+        .await;
+    b.wait_for_text("Cette commune est déjà membre.").await;
+    check_page_at(&b, "membres-adhesion-refusee", Some("adhesion")).await;
+
+    // Rixheim offers Petite enfance from 2027.
+    b.goto(&format!("{g}/registre/offres")).await;
+    b.wait_for_text("Enregistrer une offre").await;
+    check_page(&b, "offres").await;
+    choose(&b, "#s-membre", &rixheim.to_string()).await;
+    choose(&b, "#s-service", "petite-enfance").await;
+    set_date(&b, "s-debut", "2027-01-01").await;
+    b.click("form[action='/registre/offres'] button[type=submit]")
+        .await;
+    b.wait_for_text("Offre enregistrée.").await;
+    let offered: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM subscriptions WHERE member_id = $1 AND teleservice_code = 'petite-enfance'
+           AND starts_on = '2027-01-01' AND ends_on IS NULL",
+    )
+    .bind(rixheim)
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(offered, 1);
+
     // A new period with its key, then a cost.
     b.goto(&format!("{g}/registre/periodes")).await;
     b.wait_for_text("Ouvrir une période").await;
@@ -427,7 +486,11 @@ async fn a_platform_administrator_keeps_the_registry_from_the_pages(pool: PgPool
     let text = b.wait_for_text("Répartition des coûts de la période 2026").await;
     let total = api["allocation"]["total_cents"].as_i64().unwrap();
     assert!(
-        text.contains(&format!("Répartition de {} HT entre 40 membres", euros(total))),
+        text.contains(&format!(
+            "Répartition de {} HT entre {} membres",
+            euros(total),
+            api["allocation"]["lines"].as_array().unwrap().len()
+        )),
         "{text}"
     );
     for line in api["allocation"]["lines"].as_array().unwrap() {
@@ -528,6 +591,7 @@ async fn only_a_platform_administrator_may_open_the_registry_pages(pool: PgPool)
     for path in [
         "/registre",
         "/registre/teleservices",
+        "/registre/offres",
         "/registre/membres",
         "/registre/periodes",
         "/registre/periodes/2026",

@@ -1,17 +1,15 @@
 //! The téléservices catalog and who offers what.
 
 use super::{require_admin, RegistryState};
-use crate::ops::{self, NewTeleservice};
+use crate::ops::{self, NewSubscription, NewTeleservice};
 use crate::store::{self, SubscriptionRow, TeleserviceRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use booking_service::error::{ApiError, ApiResult};
 use booking_service::http::extract::{Json, Query};
 use booking_service::http::params;
-use chrono::NaiveDate;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use utoipa::IntoParams;
 
 /// Catalog filter.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -70,15 +68,6 @@ pub async fn list_subscriptions(
     Ok(axum::Json(store::subscriptions(&state.pool).await?))
 }
 
-/// A member starts offering a téléservice.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewSubscription {
-    member_id: Uuid,
-    teleservice_code: String,
-    starts_on: NaiveDate,
-    ends_on: Option<NaiveDate>,
-}
-
 /// Records that a member offers a téléservice (platform administrator).
 #[utoipa::path(post, path = "/api/v1/subscriptions", request_body = NewSubscription,
     responses((status = 201, description = "Créé"), (status = 401, description = "Jeton requis"),
@@ -89,32 +78,6 @@ pub async fn create_subscription(
     Json(s): Json<NewSubscription>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &headers)?;
-    if s.ends_on.is_some_and(|e| e <= s.starts_on) {
-        return Err(
-            ApiError::unprocessable("invalid_dates", "La fin doit suivre le début.").with_field("ends_on"),
-        );
-    }
-    let res = sqlx::query(
-        "INSERT INTO subscriptions (id, member_id, teleservice_code, starts_on, ends_on) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(s.member_id)
-    .bind(&s.teleservice_code)
-    .bind(s.starts_on)
-    .bind(s.ends_on)
-    .execute(&state.pool)
-    .await;
-    match res {
-        Ok(_) => Ok(StatusCode::CREATED),
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_foreign_key_violation()) =>
-        {
-            Err(ApiError::unprocessable(
-                "unknown_reference",
-                "Membre ou téléservice inconnu.",
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
+    ops::create_subscription(&state.pool, &s).await?;
+    Ok(StatusCode::CREATED)
 }

@@ -135,7 +135,8 @@ fn api_router() -> OpenApiRouter<RegistryState> {
         .routes(routes!(data_entry::list_costs, data_entry::add_cost))
         .routes(routes!(web::home))
         .routes(routes!(web::catalog::page, web::catalog::post))
-        .routes(routes!(web::data_entry::members_page))
+        .routes(routes!(web::offers::page, web::offers::post))
+        .routes(routes!(web::data_entry::members_page, web::data_entry::join_post))
         .routes(routes!(web::data_entry::populations_post))
         .routes(routes!(
             web::data_entry::periods_page,

@@ -34,6 +34,8 @@ pub struct DoneQuery {
     cree: Option<String>,
     /// A cost was added.
     ajoute: Option<String>,
+    /// A commune joined.
+    adhesion: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -47,13 +49,25 @@ fn member_in_error(error: Option<&ApiError>) -> Option<Uuid> {
         .and_then(|s| Uuid::parse_str(s).ok())
 }
 
+/// Which form of the members page an error belongs to.
+enum MembersError<'a> {
+    None,
+    Populations(&'a ApiError),
+    Joining(&'a ApiError),
+}
+
 async fn render_members(
     state: &RegistryState,
     admin: &Admin,
     typed: &BTreeMap<String, String>,
-    error: Option<&ApiError>,
-    saved: Option<&str>,
+    errors: MembersError<'_>,
+    notice: Option<String>,
 ) -> Response {
+    let (error, join_error) = match errors {
+        MembersError::None => (None, None),
+        MembersError::Populations(e) => (Some(e), None),
+        MembersError::Joining(e) => (None, Some(e)),
+    };
     let (members, sources) = match (
         store::members(&state.pool).await,
         store::population_sources(&state.pool).await,
@@ -67,8 +81,8 @@ async fn render_members(
     let kind = |m: &MemberRow| if m.kind == "epci" { "EPCI" } else { "Commune" };
     let body = html! {
         (nav(admin, MEMBERS))
-        @if let Some(n) = saved {
-            (ui::success(format!("Populations enregistrées pour {n} membres.")))
+        @if let Some(n) = &notice {
+            (ui::success(n))
         }
         p { "Membres du groupement de commandes (une commune peut adhérer à tout moment et aucune ne peut se retirer avant le terme). Les populations affichées sont celles de la dernière source enregistrée." }
         div.table-scroll role="region" aria-label="Membres" tabindex="0" {
@@ -100,6 +114,16 @@ async fn render_members(
         }
         h2 { "Sources de populations enregistrées" }
         ul { @for s in &sources { li { code { (s) } } } }
+        h2 #adhesion { "Adhésion d'une commune" }
+        p { "Le nom et la population de la commune viennent des données communales de la plateforme." }
+        (form_error(join_error, &["insee_code", "siren", "adhesion_date", "deliberation_ref"]))
+        (ui::staff_form(Some(MEMBERS), &admin.csrf(), false, html! {
+            (text_field(join_error, "j-insee", "insee_code", "Code INSEE de la commune", value("insee_code"), None, true))
+            (text_field(join_error, "j-siren", "siren", "SIREN (9 chiffres)", value("siren"), None, true))
+            (text_field(join_error, "j-date", "adhesion_date", "Date d'adhésion", value("adhesion_date"), Some("date"), true))
+            (text_field(join_error, "j-delib", "deliberation_ref", "Référence de la délibération", value("deliberation_ref"), None, true))
+            button type="submit" { "Enregistrer l'adhésion" }
+        }))
         h2 #nouvelle-source { "Populations d'une nouvelle période" }
         p { "Une source (par exemple le recensement d'une nouvelle année) s'enregistre en une fois : la clé d'une période la désigne ensuite par son nom. Laissez vides les membres sans chiffre ; la population totale vide vaut la population municipale." }
         (form_error(error, &["source", "figures"]))
@@ -139,7 +163,7 @@ async fn render_members(
             button type="submit" { "Enregistrer ces populations" }
         }))
     };
-    let status = error.map_or(StatusCode::OK, |e| e.status);
+    let status = error.or(join_error).map_or(StatusCode::OK, |e| e.status);
     respond(status, "Membres et populations", body)
 }
 
@@ -156,7 +180,11 @@ pub async fn members_page(
     let saved = q
         .enregistre
         .filter(|n| n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()));
-    render_members(&state, &admin, &BTreeMap::new(), None, saved.as_deref()).await
+    let notice = match saved {
+        Some(n) => Some(format!("Populations enregistrées pour {n} membres.")),
+        None => q.adhesion.map(|_| "Adhésion enregistrée.".to_string()),
+    };
+    render_members(&state, &admin, &BTreeMap::new(), MembersError::None, notice).await
 }
 
 /// Records a new source's populations, then the members again (or the form with its error).
@@ -200,7 +228,14 @@ pub async fn populations_post(
             .with_extra(json!({"member_id": m.id}))
         };
         let Ok(municipale) = pm.parse::<i64>() else {
-            return render_members(&state, &admin, &typed, Some(&bad("Population municipale")), None).await;
+            return render_members(
+                &state,
+                &admin,
+                &typed,
+                MembersError::Populations(&bad("Population municipale")),
+                None,
+            )
+            .await;
         };
         let totale = if pt.is_empty() {
             municipale
@@ -208,8 +243,14 @@ pub async fn populations_post(
             match pt.parse::<i64>() {
                 Ok(t) => t,
                 Err(_) => {
-                    return render_members(&state, &admin, &typed, Some(&bad("Population totale")), None)
-                        .await
+                    return render_members(
+                        &state,
+                        &admin,
+                        &typed,
+                        MembersError::Populations(&bad("Population totale")),
+                        None,
+                    )
+                    .await
                 }
             }
         };
@@ -225,7 +266,61 @@ pub async fn populations_post(
     };
     match ops::add_populations(&state.pool, &input).await {
         Ok(n) => Redirect::to(&format!("{MEMBERS}?enregistre={n}")).into_response(),
-        Err(e) => render_members(&state, &admin, &typed, Some(&e), None).await,
+        Err(e) => render_members(&state, &admin, &typed, MembersError::Populations(&e), None).await,
+    }
+}
+
+/// The joining form as typed.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct JoinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    insee_code: String,
+    #[serde(default)]
+    siren: String,
+    #[serde(default)]
+    adhesion_date: String,
+    #[serde(default)]
+    deliberation_ref: String,
+}
+
+/// A commune joins, then the members again (or the form with its error).
+#[utoipa::path(post, path = "/registre/membres", tag = "pages",
+    request_body(content = JoinForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Vers les membres, adhésion enregistrée"),
+              (status = 403, description = "Jeton CSRF invalide ou rôle"),
+              (status = 409, description = "Déjà membre"), (status = 422, description = "Champ invalide")))]
+pub async fn join_post(
+    State(state): State<RegistryState>,
+    admin: Admin,
+    Form(f): Form<JoinForm>,
+) -> Response {
+    if let Some(refused) = admin.refuse_forged(&f.csrf) {
+        return refused;
+    }
+    let typed: BTreeMap<String, String> = [
+        ("insee_code", &f.insee_code),
+        ("siren", &f.siren),
+        ("adhesion_date", &f.adhesion_date),
+        ("deliberation_ref", &f.deliberation_ref),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.clone()))
+    .collect();
+    let adhesion_date = match date(&f.adhesion_date, "adhesion_date") {
+        Ok(d) => d,
+        Err(e) => return render_members(&state, &admin, &typed, MembersError::Joining(&e), None).await,
+    };
+    let input = ops::Joining {
+        insee_code: f.insee_code.trim().to_string(),
+        siren: f.siren.trim().to_string(),
+        adhesion_date,
+        deliberation_ref: f.deliberation_ref.clone(),
+    };
+    match ops::join(&state.pool, &input).await {
+        Ok(()) => Redirect::to(&format!("{MEMBERS}?adhesion=1")).into_response(),
+        Err(e) => render_members(&state, &admin, &typed, MembersError::Joining(&e), None).await,
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod allocation;
 pub mod catalog;
 pub mod data_entry;
+pub mod offers;
 pub mod orders;
 
 use crate::http::RegistryState;
@@ -97,8 +98,9 @@ impl Admin {
 }
 
 /// The registry's pages, as (label, path), in the order of the navigation.
-pub const PAGES: [(&str, &str); 5] = [
+pub const PAGES: [(&str, &str); 6] = [
     ("Catalogue des téléservices", "/registre/teleservices"),
+    ("Qui propose quoi", "/registre/offres"),
     ("Membres et populations", "/registre/membres"),
     ("Périodes et coûts", "/registre/periodes"),
     ("Bons de commande", "/registre/commandes"),
