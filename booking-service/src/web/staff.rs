@@ -335,6 +335,25 @@ pub struct DayQuery {
     jour: Option<String>,
 }
 
+/// The member and the site's day a page shows (the day page and its printable list): the login
+/// page without a session, an error page for a bad site or day.
+async fn day_sheet(
+    state: &AppState,
+    staff: Result<Staff, ApiError>,
+    site_id: &str,
+    q: &DayQuery,
+) -> Result<(Staff, crate::service::agenda::DaySheet), Box<Response>> {
+    let Ok(staff) = staff else {
+        return Err(Box::new(Redirect::to("/agents/connexion").into_response()));
+    };
+    let date = params::date(q.jour.as_deref(), "jour").map_err(|e| Box::new(error_page(e)))?;
+    let site = params::uuid(site_id, "site_id").map_err(|e| Box::new(error_page(e)))?;
+    let sheet = crate::service::agenda::day_sheet(state, &staff.user, site, date)
+        .await
+        .map_err(|e| Box::new(error_page(e.into())))?;
+    Ok((staff, sheet))
+}
+
 /// A site's day by station, with the status buttons.
 #[utoipa::path(get, path = "/agents/lieux/{site_id}", tag = "pages", params(("site_id" = String, Path, description = "Lieu"), DayQuery),
     responses((status = 200, content_type = "text/html", body = String), (status = 303, description = "Vers la connexion"), (status = 404, description = "Lieu inconnu")))]
@@ -344,20 +363,9 @@ pub async fn day(
     Path(site_id): Path<String>,
     Query(q): Query<DayQuery>,
 ) -> Response {
-    let Ok(staff) = staff else {
-        return Redirect::to("/agents/connexion").into_response();
-    };
-    let date = match params::date(q.jour.as_deref(), "jour") {
-        Ok(d) => d,
-        Err(e) => return error_page(e),
-    };
-    let site_uuid = match params::uuid(&site_id, "site_id") {
-        Ok(id) => id,
-        Err(e) => return error_page(e),
-    };
-    let sheet = match crate::service::agenda::day_sheet(&state, &staff.user, site_uuid, date).await {
-        Ok(s) => s,
-        Err(e) => return error_page(e.into()),
+    let (staff, sheet) = match day_sheet(&state, staff, &site_id, &q).await {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let (site, day, tz) = (&sheet.site, sheet.day, sheet.agenda.tz);
     // The grid's columns: the working stations, then any other one that still has appointments.
@@ -456,20 +464,9 @@ pub async fn print_day(
     Path(site_id): Path<String>,
     Query(q): Query<DayQuery>,
 ) -> Response {
-    let Ok(staff) = staff else {
-        return Redirect::to("/agents/connexion").into_response();
-    };
-    let date = match params::date(q.jour.as_deref(), "jour") {
-        Ok(d) => d,
-        Err(e) => return error_page(e),
-    };
-    let site_uuid = match params::uuid(&site_id, "site_id") {
-        Ok(id) => id,
-        Err(e) => return error_page(e),
-    };
-    let sheet = match crate::service::agenda::day_sheet(&state, &staff.user, site_uuid, date).await {
-        Ok(s) => s,
-        Err(e) => return error_page(e.into()),
+    let (staff, sheet) = match day_sheet(&state, staff, &site_id, &q).await {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
     let tz = sheet.agenda.tz;
     let rows: Vec<&crate::db::agenda::EntryRow> = sheet
