@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Euros as French write them: `1 234,56 €` (narrow no-break space between thousands).
+/// Euros as French write them: `1 234,56 €` (narrow no-break space between thousands, no-break
+/// space before the sign).
 pub fn euros(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let units = (cents / 100).unsigned_abs().to_string();
@@ -29,7 +30,8 @@ pub fn euros(cents: i64) -> String {
         }
         grouped.push(c);
     }
-    format!("{sign}{grouped},{:02} €", (cents % 100).abs())
+    // A no-break space before the sign: an amount never wraps away from its currency.
+    format!("{sign}{grouped},{:02}\u{a0}€", (cents % 100).abs())
 }
 
 /// Dates the registry stores: years a convention can run (PostgreSQL would refuse far ones
@@ -772,9 +774,9 @@ mod tests {
 
     #[test]
     fn euros_are_written_the_french_way() {
-        assert_eq!(euros(123_456), "1\u{202f}234,56 €");
-        assert_eq!(euros(5), "0,05 €");
-        assert_eq!(euros(-150), "-1,50 €");
-        assert_eq!(euros(100_000_000), "1\u{202f}000\u{202f}000,00 €");
+        assert_eq!(euros(123_456), "1\u{202f}234,56\u{a0}€");
+        assert_eq!(euros(5), "0,05\u{a0}€");
+        assert_eq!(euros(-150), "-1,50\u{a0}€");
+        assert_eq!(euros(100_000_000), "1\u{202f}000\u{202f}000,00\u{a0}€");
     }
 }

@@ -89,6 +89,11 @@ struct Stack {
 }
 
 async fn stack(pool: PgPool) -> Stack {
+    // A failed test shows the servers' errors (an error page tells nothing of its cause).
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn,sqlx=warn")
+        .try_init();
     SiteBuilder::default().create(&pool).await;
     registry::seed::seed_demo(&pool).await.unwrap();
     accounts::create_account(
@@ -507,12 +512,12 @@ async fn a_platform_administrator_keeps_the_registry_from_the_pages(pool: PgPool
             "{name}: {cells}"
         );
     }
-    check_page(&b, "repartition-2026").await;
+    check_page_at(&b, "repartition-2026", Some("parts")).await;
     // The new period splits its one cost.
     b.goto(&format!("{g}/registre/repartition?periode=2027")).await;
     b.wait_for_text(&format!("Répartition de {} HT", euros(1_200_000)))
         .await;
-    check_page(&b, "repartition-2027").await;
+    check_page_at(&b, "repartition-2027", Some("parts")).await;
 
     // A form posted from elsewhere, with the session's cookie but not its CSRF token: refused.
     let session = b

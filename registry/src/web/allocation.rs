@@ -91,9 +91,9 @@ pub async fn page(
             }
         }
         h2 { "Part de chaque membre" }
-        div.table-scroll role="region" aria-label="Part de chaque membre" tabindex="0" {
+        div.table-scroll #parts role="region" aria-label="Part de chaque membre" tabindex="0" {
             table.wide {
-                caption { "Répartition de " (ops::euros(a.total_cents)) " HT entre " (a.lines.len()) " membres" }
+                caption { "Répartition de " (ops::euros(a.total_cents)) " HT entre " (super::count(a.lines.len(), "membre", "membres")) }
                 thead { tr {
                     th scope="col" { "Membre" }
                     th scope="col" { "n" sub { "i" } }

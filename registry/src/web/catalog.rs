@@ -84,7 +84,7 @@ async fn render(
         }
         div.table-scroll role="region" aria-label="Catalogue" tabindex="0" {
             table.wide {
-                caption { "Catalogue : " (services.len()) " téléservices" }
+                caption { "Catalogue : " (super::count(services.len(), "téléservice", "téléservices")) }
                 thead { tr {
                     th scope="col" { "Téléservice" }
                     th scope="col" { "Code" }

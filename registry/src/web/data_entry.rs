@@ -87,7 +87,7 @@ async fn render_members(
         p { "Membres du groupement de commandes (une commune peut adhérer à tout moment et aucune ne peut se retirer avant le terme). Les populations affichées sont celles de la dernière source enregistrée." }
         div.table-scroll role="region" aria-label="Membres" tabindex="0" {
             table.wide {
-                caption { (members.len()) " membres" }
+                caption { (super::count(members.len(), "membre", "membres")) }
                 thead { tr {
                     th scope="col" { "Membre" }
                     th scope="col" { "Type" }
@@ -429,7 +429,7 @@ async fn render_periods(
         (nav(admin, PERIODS))
         div.table-scroll role="region" aria-label="Périodes de coûts" tabindex="0" {
             table.wide {
-                caption { (periods.len()) " périodes de coûts" }
+                caption { (super::count(periods.len(), "période de coûts", "périodes de coûts")) }
                 thead { tr {
                     th scope="col" { "Période" }
                     th scope="col" { "Du" }
@@ -619,7 +619,7 @@ async fn render_period(
         }
         div.table-scroll role="region" aria-label="Coûts de la période" tabindex="0" {
             table.wide {
-                caption { "Coûts de la période : " (costs.len()) " lignes, " (ops::euros(total)) " HT" }
+                caption { "Coûts de la période : " (super::count(costs.len(), "ligne", "lignes")) ", " (ops::euros(total)) " HT" }
                 thead { tr {
                     th scope="col" { "Libellé" }
                     th scope="col" { "Catégorie" }

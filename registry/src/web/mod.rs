@@ -221,6 +221,11 @@ pub fn parse_euros(raw: &str) -> Option<i64> {
     units.parse::<i64>().ok()?.checked_mul(100)?.checked_add(cents)
 }
 
+/// A count with its noun, singular for 0 and 1 as French says it: `1 ligne`, `2 lignes`.
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n <= 1 { singular } else { plural })
+}
+
 /// A date as a French reader reads it: `31/12/2026`.
 pub fn french_date(d: chrono::NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()

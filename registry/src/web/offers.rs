@@ -73,7 +73,7 @@ async fn render(
         p { "Un membre propose un téléservice sur la plateforme à partir d'une date ; ce sont ces offres qui comptent dans le n" sub { "i" } " de chaque membre et dans le partage des modules mutualisés." }
         div.table-scroll role="region" aria-label="Offres" tabindex="0" {
             table.wide {
-                caption { (offers.len()) " offres de téléservices" }
+                caption { (super::count(offers.len(), "offre de téléservice", "offres de téléservices")) }
                 thead { tr {
                     th scope="col" { "Membre" }
                     th scope="col" { "Téléservice" }

@@ -120,7 +120,7 @@ async fn render(
         }
         div.table-scroll role="region" aria-label="Bons de commande" tabindex="0" {
             table.wide {
-                caption { (summary.orders.len()) " bons de commande" }
+                caption { (super::count(summary.orders.len(), "bon de commande", "bons de commande")) }
                 thead { tr {
                     th scope="col" { "Référence" }
                     th scope="col" { "Date" }
