@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod ops;
 pub mod seed;
+pub mod state;
 pub mod store;
 pub mod store_admin;
 pub mod web;

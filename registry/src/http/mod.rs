@@ -7,49 +7,19 @@ pub mod data_entry;
 pub mod members;
 pub mod orders;
 
-use crate::config::RegistryConfig;
+pub use crate::state::{same_secret, RegistryState};
 use crate::web;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
-use booking_service::clock::Clock;
 use booking_service::error::ApiError;
 use serde_json::json;
-use sqlx::PgPool;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Shared state of the registry.
-#[derive(Clone)]
-pub struct RegistryState {
-    /// PostgreSQL (the schema shared with booking-service).
-    pub pool: PgPool,
-    /// Configuration.
-    pub config: Arc<RegistryConfig>,
-    /// The clock ("today" for the catalog, timestamps of orders).
-    pub clock: Arc<dyn Clock>,
-    /// Requests per client address (per process).
-    pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
-}
-
-impl RegistryState {
-    /// State from its parts.
-    pub fn new(pool: PgPool, config: RegistryConfig, clock: Arc<dyn Clock>) -> Self {
-        let quota = governor::Quota::per_minute(
-            std::num::NonZeroU32::new(config.requests_per_minute.max(1)).expect("at least one"),
-        );
-        Self {
-            pool,
-            config: Arc::new(config),
-            clock,
-            limiter: Arc::new(governor::RateLimiter::keyed(quota)),
-        }
-    }
-}
 
 /// Per-client rate limit (429 with `Retry-After`); the client is the socket's peer, or behind
 /// trusted proxies the address they forwarded.
@@ -76,17 +46,6 @@ async fn rate_limit(
         }
     }
     next.run(req).await
-}
-
-/// Whether two secrets are equal, compared in constant time (a comparison that stops at the first
-/// difference would tell, byte by byte, how much of a guess is right).
-pub fn same_secret(expected: &str, given: &str) -> bool {
-    expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0
 }
 
 /// Writes need a platform administrator's bearer token (`REGISTRY_ADMIN_TOKENS`).

@@ -3,8 +3,8 @@
 
 use super::{error_page, french_date, nav, respond, Admin};
 use crate::allocation::Category;
-use crate::http::RegistryState;
 use crate::ops;
+use crate::state::RegistryState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;

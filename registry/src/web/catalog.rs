@@ -1,8 +1,8 @@
 //! The catalog of téléservices, and the form that adds one (the API's `POST /api/v1/teleservices`).
 
 use super::{err_for, error_page, form_error, nav, respond, select_field, text_field, Admin};
-use crate::http::RegistryState;
 use crate::ops::{self, NewTeleservice, TELESERVICE_KINDS};
+use crate::state::RegistryState;
 use crate::store;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -13,7 +13,7 @@ pub mod data_entry;
 pub mod offers;
 pub mod orders;
 
-use crate::http::RegistryState;
+use crate::state::RegistryState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -84,7 +84,7 @@ impl Admin {
     /// An accepted form is logged with the member's account id (no name nor address): the
     /// registry has no audit table of its own, and the operation logs what it changed.
     pub fn refuse_forged(&self, field: &str) -> Option<Response> {
-        if crate::http::same_secret(&self.csrf(), field) {
+        if crate::state::same_secret(&self.csrf(), field) {
             tracing::info!(account = %self.user.id, "registry form posted by a platform administrator");
             return None;
         }

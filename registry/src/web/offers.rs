@@ -2,8 +2,8 @@
 //! same [`crate::ops`] function as `POST /api/v1/subscriptions`).
 
 use super::{error_page, form_error, french_date, nav, respond, select_field, text_field, Admin};
-use crate::http::RegistryState;
 use crate::ops::{self, NewSubscription};
+use crate::state::RegistryState;
 use crate::store;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -5,8 +5,8 @@
 use super::{
     err_for, error_page, form_error, french_date, nav, parse_euros, respond, select_field, text_field, Admin,
 };
-use crate::http::RegistryState;
 use crate::ops::{self, NewOrder};
+use crate::state::RegistryState;
 use crate::store;
 use axum::extract::State;
 use axum::http::StatusCode;
