@@ -628,3 +628,77 @@ fn maud_escape(s: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failed_ants_call_overtaken_by_a_later_one_is_not_sent_again(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    accounts::create_account(
+        &pool,
+        "admin@rixheim.fr",
+        STAFF_PASSWORD,
+        "Admin",
+        Role::CommuneAdmin,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 1, 8, 0, 0)).await;
+    let (s, booked) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T09:00:00+01:00",
+            "10.80.0.1",
+            &e2e_tests::email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201, "{booked}");
+    let appointment = booked["id"].as_str().unwrap().to_string();
+    // A withdrawal that failed for good, then a declaration queued after it (a move).
+    let insert = |kind: &'static str, status: &'static str| {
+        let pool = pool.clone();
+        let appointment = appointment.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO outbox (kind, appointment_id, due_at, status, attempts, last_error, created_at)
+                 VALUES ($1, $2::uuid, now(), $3, 8, 'gave up', now()) RETURNING id",
+            )
+            .bind(kind)
+            .bind(appointment)
+            .bind(status)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let stale = insert("ants_delete", "failed").await;
+    let admin = app.staff_token("admin@rixheim.fr").await;
+    let retry = format!("/api/v1/staff/outbox/{stale}/retry");
+    insert("ants_declare", "pending").await;
+    let (s, body) = app
+        .call("POST", &retry, &serde_json::Value::Null, Some(&admin))
+        .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["error"]["code"], "superseded", "{body}");
+    let status: String = sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1")
+        .bind(stale)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "failed", "left as it was");
+    // The last ANTS call of an appointment can be sent again.
+    let last = insert("ants_declare", "failed").await;
+    let (s, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/staff/outbox/{last}/retry"),
+            &serde_json::Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 202, "{body}");
+}

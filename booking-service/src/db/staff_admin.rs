@@ -115,12 +115,14 @@ pub struct FailureRow {
     pub recipient: Option<String>,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
+    /// The commune it belongs to (its site's, or its staff member's).
+    pub commune_insee: Option<String>,
 }
 
 /// A failed message with where it was going: an appointment's email for the citizen's messages;
 /// for a staff member's password link, the member's address and commune (from the row's payload).
 const FAILURE_SELECT: &str = "SELECT f.id, f.kind, f.appointment_id, f.reference, f.attempts, f.last_error,
-        coalesce(ap.email, sa.email) AS recipient, f.created_at
+        coalesce(ap.email, sa.email) AS recipient, f.created_at, coalesce(s.commune_insee, sa.commune_insee) AS commune_insee
     FROM outbox_failures f JOIN outbox o ON o.id = f.id
     LEFT JOIN sites s ON s.id = f.site_id LEFT JOIN appointments ap ON ap.id = f.appointment_id
     LEFT JOIN staff_accounts sa ON f.kind = 'staff_password_reset' AND sa.id::text = o.payload ->> 'account_id'";
@@ -158,6 +160,20 @@ pub async fn failure_for_update(
     .bind(id)
     .bind(commune)
     .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Whether a later ANTS call of the same appointment was queued after ANTS call `id`: sending
+/// the older one again would undo it (a stale withdrawal removes the live declaration, a stale
+/// declaration brings back an old time). Never for other kinds.
+pub async fn ants_call_superseded(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox o JOIN outbox later ON later.appointment_id = o.appointment_id
+                        WHERE o.id = $1 AND o.kind IN ('ants_declare', 'ants_delete')
+                          AND later.kind IN ('ants_declare', 'ants_delete') AND later.id > o.id)",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
     .await
 }
 

@@ -47,11 +47,13 @@ pub async fn replace_secret(
     Ok(())
 }
 
-/// The feed a secret's hash opens: (site, station), on an active site.
+/// The feed a secret's hash opens: (site, station), on an active site (and an active station:
+/// a station turned off stops feeding its old subscribers).
 pub async fn find(pool: &PgPool, hash: &[u8]) -> sqlx::Result<Option<(Uuid, Option<Uuid>)>> {
     sqlx::query_as(
         "SELECT f.site_id, f.station_id FROM staff_feed_secrets f JOIN sites s ON s.id = f.site_id
-         WHERE f.secret_hash = $1 AND s.active",
+         WHERE f.secret_hash = $1 AND s.active
+           AND (f.station_id IS NULL OR EXISTS (SELECT 1 FROM stations st WHERE st.id = f.station_id AND st.active))",
     )
     .bind(hash)
     .fetch_optional(pool)
@@ -110,4 +112,17 @@ pub async fn appointments(
     .bind(AppointmentStatus::Cancelled)
     .fetch_all(pool)
     .await
+}
+
+/// Forgets every feed secret of `commune` (every commune's for `None`): the URLs stop working at
+/// once and new ones are drawn from the feed page. For a member leaving, who may have copied them.
+pub async fn revoke_commune(conn: &mut sqlx::PgConnection, commune: Option<&str>) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM staff_feed_secrets f USING sites s
+         WHERE s.id = f.site_id AND ($1::text IS NULL OR s.commune_insee = $1)",
+    )
+    .bind(commune)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }

@@ -164,6 +164,7 @@ pub async fn export_rows(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> ServiceResult<Export> {
+    // Open to agents as the agenda and the search are (the same data, a longer period); audited.
     let site = visible_site(state, staff, site_id).await?;
     let tz = site_tz(&site)?;
     let from = from.ok_or_else(|| ServiceError::malformed("missing_date", "from", "from requis."))?;

@@ -616,7 +616,10 @@ pub struct WeekDraft {
 
 /// A rule's error said about its day: the field is the day, the message starts with it.
 fn on_day(weekday: i16, e: ServiceError) -> ServiceError {
-    let Some((field, label)) = usize::try_from(weekday - 1).ok().and_then(|i| WEEK.get(i)) else {
+    let Some((field, label)) = usize::try_from(i32::from(weekday) - 1)
+        .ok()
+        .and_then(|i| WEEK.get(i))
+    else {
         return e;
     };
     match e {

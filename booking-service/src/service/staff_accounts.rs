@@ -78,6 +78,13 @@ pub async fn update(
     }
     let now = state.clock.now();
     let updated = db::set_account_state(&mut tx, id, active, role.as_str(), now).await?;
+    // A member leaving may have copied the calendar feed URLs of their commune's sites: those
+    // stop working with the account (colleagues draw new ones from the feed page).
+    let feeds_revoked = if target.active && !active {
+        crate::db::staff_feed::revoke_commune(&mut tx, target.commune_insee.as_deref()).await?
+    } else {
+        0
+    };
     audit::record(
         &mut *tx,
         caller,
@@ -85,7 +92,8 @@ pub async fn update(
         "account_update",
         None,
         Some(&id.to_string()),
-        json!({"active": active, "role": role.as_str(), "was_active": target.active, "was_role": target.role}),
+        json!({"active": active, "role": role.as_str(), "was_active": target.active, "was_role": target.role,
+               "feeds_revoked": feeds_revoked}),
         now,
     )
     .await?;

@@ -210,6 +210,13 @@ pub async fn retry_failed_message(state: &AppState, staff: &StaffUser, id: i64) 
             "Un lien de mot de passe ne se renvoie pas : envoyez-en un nouveau depuis la page des comptes.",
         ));
     }
+    if db::ants_call_superseded(&mut tx, id).await? {
+        return Err(ServiceError::invalid(
+            "superseded",
+            "id",
+            "Un appel plus récent à l'ANTS a été fait pour ce rendez-vous : renvoyer celui-ci le déferait.",
+        ));
+    }
     let now = state.clock.now();
     if !db::retry_failure(&mut tx, id, now).await? {
         return Err(not_yours("message_not_found"));
@@ -217,7 +224,7 @@ pub async fn retry_failed_message(state: &AppState, staff: &StaffUser, id: i64) 
     audit::record(
         &mut *tx,
         staff,
-        None,
+        row.commune_insee.as_deref(),
         "outbox_retry",
         row.appointment_id,
         Some(&id.to_string()),

@@ -86,7 +86,7 @@ pub const SITE_PAGES: [(&str, &str, bool); 11] = [
     ),
     ("Postes et motifs", "/reglages", true),
     ("Statistiques", "/statistiques", true),
-    ("Export des rendez-vous (CSV)", "/export", true),
+    ("Export des rendez-vous (CSV)", "/export", false),
 ];
 
 /// The platform administrators' pages, as (label, path).
