@@ -702,3 +702,65 @@ async fn a_failed_ants_call_overtaken_by_a_later_one_is_not_sent_again(pool: PgP
         .await;
     assert_eq!(s, 202, "{body}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_member_leaving_takes_the_commune_s_feed_urls_with_them(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    for (email, role) in [
+        ("admin@rixheim.fr", Role::CommuneAdmin),
+        ("agent@rixheim.fr", Role::Agent),
+    ] {
+        accounts::create_account(&pool, email, STAFF_PASSWORD, "Membre", role, Some("68278"))
+            .await
+            .unwrap();
+    }
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 1, 8, 0, 0)).await;
+    let agent = app.staff_token("agent@rixheim.fr").await;
+    let (s, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/staff/sites/{}/feed", site.id),
+            &serde_json::Value::Null,
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let url = body["url"].as_str().unwrap();
+    let feed = url[url.find("/agents/flux/").unwrap()..].to_string();
+    assert_eq!(app.get_text(&feed).await.0, 200);
+    // The administrator deactivates the agent, who had the URL: it stops working.
+    let admin = app.staff_token("admin@rixheim.fr").await;
+    let agent_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM staff_accounts WHERE email = 'agent@rixheim.fr'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let (s, body) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/staff/accounts/{agent_id}"),
+            &serde_json::json!({"active": false}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(app.get_text(&feed).await.0, 404);
+    // A new one is drawn from the feed page and works.
+    let (s, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/staff/sites/{}/feed", site.id),
+            &serde_json::Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let url = body["url"].as_str().unwrap();
+    assert_eq!(
+        app.get_text(&url[url.find("/agents/flux/").unwrap()..]).await.0,
+        200
+    );
+}
