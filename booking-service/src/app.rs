@@ -111,6 +111,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::show))
         .routes(routes!(manage::cancel))
         .routes(routes!(manage::reschedule))
+        .routes(routes!(manage::data))
+        .routes(routes!(manage::erase))
         .routes(routes!(ants::get_managed_meeting_points))
         .routes(routes!(ants::available_time_slots))
         .routes(routes!(ants::search_application_ids))
@@ -124,6 +126,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::citizen::move_page))
         .routes(routes!(web::calendar_file::ics))
         .routes(routes!(web::citizen::cancel_page, web::citizen::cancel_post))
+        .routes(routes!(web::citizen_data::download))
+        .routes(routes!(
+            web::citizen_data::erase_page,
+            web::citizen_data::erase_post
+        ))
+        .routes(routes!(web::legal::privacy))
+        .routes(routes!(web::legal::legal_notice))
+        .routes(routes!(web::legal::accessibility))
         .routes(routes!(web::stylesheet))
         .routes(routes!(web::staff::login_page, web::staff::login_post))
         .routes(routes!(web::staff::sites))

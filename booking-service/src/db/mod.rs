@@ -7,6 +7,7 @@ pub mod appointments;
 pub mod audit;
 pub mod calendar;
 pub mod calendar_admin;
+pub mod citizen_data;
 pub mod constraints;
 pub mod outbox;
 pub mod platform;

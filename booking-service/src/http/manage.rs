@@ -1,10 +1,11 @@
-//! `GET /api/v1/manage/{token}`, `…/cancel`, `…/reschedule`: what the link in the citizen's email does.
+//! `GET /api/v1/manage/{token}`, `…/cancel`, `…/reschedule`, `…/data`, `…/erase`: what the link in the citizen's email does.
 
 use super::availability::rfc3339_local;
 use crate::app::AppState;
 use crate::error::ApiResult;
 use crate::request::client::{check_write_rate, client_key, PeerAddr};
 use crate::request::extract::{Json, Path};
+use crate::service::citizen_data;
 use crate::service::management::{self, Managed};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -113,4 +114,51 @@ pub async fn reschedule(
     Ok(axum::Json(view(
         management::reschedule(&state, &token, &req.hold_id).await?,
     )))
+}
+
+/// Everything kept about the link's holder, as JSON: the appointment behind the link and the
+/// others booked with the same email address, their pré-demande numbers, what ANTS was told, the
+/// messages sent and what staff did on them (agents not named).
+#[utoipa::path(get, path = "/api/v1/manage/{token}/data", tag = "public",
+    params(("token" = String, Path, description = "Jeton du lien de gestion")),
+    responses((status = 200, description = "Les données conservées", content_type = "application/json"),
+              (status = 400, description = "Lien mal formé"),
+              (status = 404, description = "Lien inconnu, ou données effacées (code data_erased)")))]
+pub async fn data(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<axum::Json<citizen_data::CitizenData>> {
+    Ok(axum::Json(citizen_data::export(&state, &token).await?))
+}
+
+/// What an erasure did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasedOut {
+    /// Always true: the person is no longer in the appointment.
+    erased: bool,
+    /// The appointment was still to come and is now cancelled (its slot offered again).
+    cancelled: bool,
+}
+
+/// Erase the link's holder from its appointment: cancelled first if still to come (until the
+/// site's online deadline, as a cancellation), then names, email, phone, numbers and messages
+/// removed; the appointment stays in the statistics with no person. The link then answers 404
+/// `data_erased`.
+#[utoipa::path(post, path = "/api/v1/manage/{token}/erase", tag = "public",
+    params(("token" = String, Path, description = "Jeton du lien de gestion")),
+    responses((status = 200, body = ErasedOut), (status = 400, description = "Lien mal formé"),
+              (status = 404, description = "Lien inconnu, ou données déjà effacées"),
+              (status = 409, description = "Rendez-vous en cours ou délai d'annulation dépassé")))]
+pub async fn erase(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> ApiResult<axum::Json<ErasedOut>> {
+    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    let done = citizen_data::erase(&state, &token).await?;
+    Ok(axum::Json(ErasedOut {
+        erased: true,
+        cancelled: done.cancelled,
+    }))
 }

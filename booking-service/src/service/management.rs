@@ -37,7 +37,15 @@ fn check_token_shape(token: &str) -> ServiceResult<()> {
 /// The appointment behind a management token.
 pub async fn find(state: &AppState, token: &str) -> ServiceResult<Managed> {
     check_token_shape(token)?;
-    let a = appointments::find_by_token_hash(&state.pool, &crate::tokens::hash_token(token))
+    let hash = crate::tokens::hash_token(token);
+    // An erased appointment keeps its link's hash so the link can say so rather than "unknown".
+    if crate::db::citizen_data::erased_by_token_hash(&state.pool, &hash).await? {
+        return Err(ServiceError::not_found(
+            "data_erased",
+            "Vos données ont été effacées à votre demande : ce lien ne donne plus accès à aucun rendez-vous.",
+        ));
+    }
+    let a = appointments::find_by_token_hash(&state.pool, &hash)
         .await?
         .ok_or_else(|| {
             ServiceError::not_found(

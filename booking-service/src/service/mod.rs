@@ -6,6 +6,7 @@ pub mod agenda;
 pub mod availability;
 pub mod booking;
 pub mod calendar_admin;
+pub mod citizen_data;
 pub mod error;
 pub mod holds;
 pub mod management;

@@ -635,6 +635,13 @@ pub async fn manage_page(
         } @else if live {
             (ui::info("Le délai pour modifier en ligne est dépassé : contactez la mairie."))
         }
+        h2 { "Vos données" }
+        p {
+            "Vous pouvez obtenir une copie de tout ce que nous conservons sur vous, ou le faire effacer. "
+            a href="/confidentialite" { "En savoir plus sur vos données" } "."
+        }
+        p { a href={ "/rdv/" (token) "/donnees" } download="mes-donnees-rendez-vous.json" { "Télécharger mes données" } " (fichier JSON)" }
+        p { a href={ "/rdv/" (token) "/effacer" } { "Effacer mes données" } }
     };
     page("Votre rendez-vous", body).into_response()
 }

@@ -27,7 +27,14 @@ pub fn page(title: &str, content: Markup) -> Markup {
                     (content)
                 }
                 footer.hint {
-                    "Service des mairies de Mulhouse Alsace Agglomération, ouvert à tous."
+                    p { "Service des mairies de Mulhouse Alsace Agglomération, ouvert à tous." }
+                    nav aria-label="Informations légales" {
+                        ul.footer-links {
+                            li { a href="/confidentialite" { "Données personnelles" } }
+                            li { a href="/mentions-legales" { "Mentions légales" } }
+                            li { a href="/accessibilite" { "Accessibilité : partiellement conforme" } }
+                        }
+                    }
                 }
             }
         }

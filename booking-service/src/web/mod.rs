@@ -20,8 +20,10 @@
 pub mod calendar_file;
 pub mod charts;
 pub mod citizen;
+pub mod citizen_data;
 pub mod components;
 pub mod layout;
+pub mod legal;
 pub mod password_reset;
 pub mod staff;
 pub mod staff_account;
