@@ -87,6 +87,14 @@ impl AppointmentStatus {
         )
     }
 
+    /// The marks staff may put on it now, in the counter's order (arrived, done, absent);
+    /// cancelling is apart: it asks for a reason.
+    pub fn staff_marks(self) -> impl Iterator<Item = Self> {
+        [Self::CheckedIn, Self::Done, Self::NoShow]
+            .into_iter()
+            .filter(move |to| self.staff_may_set(*to))
+    }
+
     /// Whether the citizen may still cancel or move it online (the deadline aside).
     pub fn citizen_may_change(self) -> bool {
         self == Self::Booked

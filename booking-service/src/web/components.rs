@@ -201,14 +201,19 @@ pub struct DayLine<'a> {
 }
 
 /// The next steps at the counter from a status, as buttons (cancelling has its own form, which
-/// asks for the reason).
-fn next_steps(status: AppointmentStatus) -> &'static [(AppointmentStatus, &'static str)] {
-    use AppointmentStatus::*;
-    match status {
-        Booked => &[(CheckedIn, "Arrivé"), (NoShow, "Absent")],
-        CheckedIn => &[(Done, "Terminé"), (NoShow, "Absent")],
-        _ => &[],
-    }
+/// asks for the reason); which ones is the status's rule.
+fn next_steps(status: AppointmentStatus) -> Vec<(AppointmentStatus, &'static str)> {
+    status
+        .staff_marks()
+        .map(|to| {
+            let label = match to {
+                AppointmentStatus::CheckedIn => "Arrivé",
+                AppointmentStatus::Done => "Terminé",
+                _ => "Absent",
+            };
+            (to, label)
+        })
+        .collect()
 }
 
 /// A site's day by station and time, with each appointment's status in French and its buttons.

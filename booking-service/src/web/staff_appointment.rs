@@ -208,14 +208,18 @@ struct Notes<'a> {
 }
 
 /// The next steps staff may take from a status (cancelling has its own form, with its reason).
-fn next_steps(status: AppointmentStatus) -> &'static [(AppointmentStatus, &'static str)] {
-    use AppointmentStatus::*;
-    match status {
-        Booked => &[(CheckedIn, "Marquer arrivé"), (NoShow, "Marquer absent")],
-        CheckedIn => &[(Done, "Marquer terminé"), (NoShow, "Marquer absent")],
-        Ended => &[(Done, "Marquer terminé"), (NoShow, "Marquer absent")],
-        _ => &[],
-    }
+fn next_steps(status: AppointmentStatus) -> Vec<(AppointmentStatus, &'static str)> {
+    status
+        .staff_marks()
+        .map(|to| {
+            let label = match to {
+                AppointmentStatus::CheckedIn => "Marquer arrivé",
+                AppointmentStatus::Done => "Marquer terminé",
+                _ => "Marquer absent",
+            };
+            (to, label)
+        })
+        .collect()
 }
 
 /// The appointment's page.
