@@ -220,6 +220,26 @@ async fn lock_and_check(conn: &mut PgConnection, slot: &SlotRequest) -> Result<V
     Ok(free)
 }
 
+/// Whether a live appointment occupies `station` somewhere in `[start, end)`, as committed now
+/// (read outside any transaction; the gist index of the exclusion constraint answers it).
+pub async fn station_occupied(
+    pool: &PgPool,
+    station: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM appointments
+                        WHERE station_id = $1 AND status IN ('booked', 'checked_in')
+                          AND during && tstzrange($2, $3, '[)'))",
+    )
+    .bind(station)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await
+}
+
 /// What a successful booking returns.
 #[derive(Debug, Clone)]
 pub struct Created {

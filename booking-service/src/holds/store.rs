@@ -209,6 +209,18 @@ impl<'a> HoldStore<'a> {
         let _ = tokio::time::timeout(CALL_TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
     }
 
+    /// Drops a reservation only, keeping the client's quota entry (the hold is still being placed).
+    pub async fn unreserve(&self, site: Uuid, station: Uuid, hid: &str) {
+        let Some(mut conn) = self.kv.conn().await else {
+            return;
+        };
+        let cmd = redis::cmd("HDEL")
+            .arg(self.station_key(site, station))
+            .arg(hid)
+            .clone();
+        let _ = tokio::time::timeout(CALL_TIMEOUT, cmd.query_async::<()>(&mut conn)).await;
+    }
+
     /// Drops a client's quota entry only (when the reservation itself failed).
     pub async fn release_client(&self, client: &str, hid: &str) {
         let Some(mut conn) = self.kv.conn().await else {

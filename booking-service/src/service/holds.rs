@@ -69,14 +69,16 @@ pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> Service
         .await
     {
         Some(false) => return Err(ServiceError::TooManyHolds),
-        Some(true) => match store.reserve(site.id, &free, &hid, start, end, ttl).await {
-            Some(Some(station)) => (station, true),
-            Some(None) => {
-                store.release_client(client, &hid).await;
-                return Err(slot_taken(state, &site, duration).await);
+        Some(true) => {
+            match reserve_free(state, &store, client, site.id, &free, &hid, (start, end), ttl).await? {
+                Some(Some(station)) => (station, true),
+                Some(None) => {
+                    store.release_client(client, &hid).await;
+                    return Err(slot_taken(state, &site, duration).await);
+                }
+                None => (free[0], false),
             }
-            None => (free[0], false),
-        },
+        }
         // Redis unreachable: a signed hold without reservation; the database decides later.
         None => (free[0], false),
     };
@@ -106,6 +108,47 @@ pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> Service
     })
 }
 
+/// Reserves in Redis one of `candidates` that PostgreSQL shows free once the reservation stands.
+///
+/// Why the database is read again, after the reservation: the calendar `place` read may predate a
+/// booking that committed since, and that booking released its own reservation right after its
+/// commit, so Redis alone would grant its station a second time and the confirmation would answer
+/// "slot taken" (seen across instances: hold calendar read, then another client's booking commits
+/// and releases, then this reservation succeeds). Once our reservation stands no other live hold
+/// can book the station, and every booking committed before it is visible to this read, so a hold
+/// granted here is kept at confirmation. A station found booked is let go and the next one tried.
+/// Same answers as [`HoldStore::reserve`]; a database error releases what was taken.
+#[allow(clippy::too_many_arguments)]
+async fn reserve_free(
+    state: &AppState,
+    store: &HoldStore<'_>,
+    client: &str,
+    site: Uuid,
+    candidates: &[Uuid],
+    hid: &str,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ttl: std::time::Duration,
+) -> ServiceResult<Option<Option<Uuid>>> {
+    let mut candidates = candidates.to_vec();
+    loop {
+        let station = match store.reserve(site, &candidates, hid, start, end, ttl).await {
+            Some(Some(station)) => station,
+            other => return Ok(other),
+        };
+        match crate::db::appointments::station_occupied(&state.pool, station, start, end).await {
+            Ok(false) => return Ok(Some(Some(station))),
+            Ok(true) => {
+                store.unreserve(site, station, hid).await;
+                candidates.retain(|s| *s != station);
+            }
+            Err(e) => {
+                store.release(site, station, client, hid).await;
+                return Err(e.into());
+            }
+        }
+    }
+}
+
 /// Releases a hold (the citizen gave up, or chose another time).
 pub async fn release(state: &AppState, token: &str) -> ServiceResult<()> {
     let claims = state
@@ -131,8 +174,10 @@ pub fn verified(state: &AppState, token: &str) -> ServiceResult<HoldClaims> {
 }
 
 /// After a booking or a move onto a held slot: this process's cache forgets the site and the
-/// hold is released (the appointment now occupies the slot). Other replicas' caches may show
-/// the slot free for up to their TTL; a hold there is then refused by the database check.
+/// hold is released (the appointment, committed before this, now occupies the slot). Other
+/// replicas' caches may show the slot free for up to their TTL, and a hold being placed may have
+/// read its calendar before the commit: [`reserve_free`] reads the database after reserving, so
+/// neither grants this station again.
 pub async fn consumed(state: &AppState, claims: &HoldClaims) {
     state.calendars.invalidate(claims.site);
     HoldStore::new(&state.kv)
