@@ -130,6 +130,16 @@ async fn malformed_queries_and_paths_get_json_4xx_with_stable_codes(pool: PgPool
             400,
             "unknown_motif",
         ),
+        (
+            "/api/v1/availability/earliest?near_commune=ABC".to_string(),
+            400,
+            "invalid_commune",
+        ),
+        (
+            "/api/v1/availability/earliest?near_commune=99999".to_string(),
+            404,
+            "commune_not_found",
+        ),
         ("/api/v1/nothing-here".to_string(), 404, "route_not_found"),
     ];
     for (path, want_status, want_code) in cases {

@@ -4,6 +4,7 @@
 pub mod citizen;
 pub mod departments;
 pub mod french;
+pub mod gazetteer;
 pub mod geo;
 pub mod holidays;
 pub mod intervals;

@@ -106,6 +106,9 @@ pub struct EarliestQuery {
     postcode: Option<String>,
     /// Département code.
     department: Option<String>,
+    /// INSEE code of any commune of France (equipped or not): the slots of the ten nearest sites,
+    /// at most three per site, sorted by distance then time, each with `distance_km`.
+    near_commune: Option<String>,
     /// How many slots (default 10, at most 100).
     limit: Option<String>,
 }
@@ -121,6 +124,9 @@ pub struct EarliestSlotOut {
     duration_minutes: i64,
     start: String,
     end: String,
+    /// Kilometres from the `near_commune` (great circle, two decimals); only with `near_commune`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    distance_km: Option<f64>,
 }
 
 /// The earliest free starts across sites.
@@ -133,7 +139,8 @@ pub struct EarliestOut {
 
 /// Earliest free slots across the matching sites, soonest first.
 #[utoipa::path(get, path = "/api/v1/availability/earliest", tag = "public", params(EarliestQuery),
-    responses((status = 200, body = EarliestOut), (status = 400, description = "Paramètre invalide")))]
+    responses((status = 200, body = EarliestOut), (status = 400, description = "Paramètre invalide"),
+              (status = 404, description = "Commune `near_commune` inconnue")))]
 pub async fn earliest(
     State(state): State<AppState>,
     Query(q): Query<EarliestQuery>,
@@ -159,13 +166,25 @@ pub async fn earliest(
         postcode: params::postcode(q.postcode.as_deref())?,
         department: params::department(q.department.as_deref())?,
     };
-    let found = availability::earliest(&state, &filter, motif, persons, limit).await?;
+    let near = params::insee(q.near_commune.as_deref()).map_err(|e| e.with_field("near_commune"))?;
+    let found: Vec<(availability::EarliestSlot, Option<f64>)> = match near {
+        Some(insee) => availability::earliest_near(&state, &filter, &insee, motif, persons, 3, limit)
+            .await?
+            .into_iter()
+            .map(|(e, d)| (e, Some((d * 100.0).round() / 100.0)))
+            .collect(),
+        None => availability::earliest(&state, &filter, motif, persons, limit)
+            .await?
+            .into_iter()
+            .map(|e| (e, None))
+            .collect(),
+    };
     Ok(Json(EarliestOut {
         motif,
         persons,
         slots: found
             .into_iter()
-            .map(|e| EarliestSlotOut {
+            .map(|(e, distance_km)| EarliestSlotOut {
                 site_id: e.site.id,
                 site_name: e.site.name,
                 commune_insee: e.site.commune_insee,
@@ -174,6 +193,7 @@ pub async fn earliest(
                 duration_minutes: e.duration.num_minutes(),
                 start: e.slot.start.to_rfc3339_opts(SecondsFormat::Secs, false),
                 end: e.slot.end.to_rfc3339_opts(SecondsFormat::Secs, false),
+                distance_km,
             })
             .collect(),
     }))

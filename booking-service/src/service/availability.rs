@@ -5,6 +5,8 @@ use super::{Alternative, ServiceError, ServiceResult};
 use crate::app::AppState;
 use crate::db::calendar::booking_horizon_end;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
+use crate::domain::gazetteer::{self, Place};
+use crate::domain::geo::distance_km;
 use crate::domain::motif::Motif;
 use crate::domain::party::PartySize;
 use crate::domain::slots::{SiteCalendar, Slot};
@@ -314,8 +316,18 @@ pub async fn earliest_among(
     Ok(found.into_iter().take(limit).map(|(_, s)| s).collect())
 }
 
-/// What a citizen's search finds: the communes matching the text (a name, accents or not, or a
-/// postcode), their equipped sites, and the earliest free starts across those sites.
+/// A site near a commune, with its distance and earliest free starts.
+#[derive(Debug, Clone)]
+pub struct NearSite {
+    pub site: SiteRow,
+    pub distance_km: f64,
+    /// One person, identity card: the site's soonest starts.
+    pub earliest: Vec<EarliestSlot>,
+}
+
+/// What a citizen's search finds: the communes of the service matching the text (a name, accents
+/// or not, or a postcode), their equipped sites, and the earliest free starts across those sites;
+/// and the commune of France it names (any, equipped or not), with the nearest equipped sites.
 #[derive(Debug, Clone)]
 pub struct SearchResult {
     pub communes: Vec<territory::CommuneRow>,
@@ -323,10 +335,86 @@ pub struct SearchResult {
     pub sites: Vec<SiteRow>,
     /// One person, identity card: the soonest starts across the sites.
     pub earliest: Vec<EarliestSlot>,
+    /// The commune of France searched from (the best match), if any.
+    pub place: Option<&'static Place>,
+    /// Its position is only approximate (a small commune placed at its neighbours' mean).
+    pub approximate: bool,
+    /// Other communes the text matches, to pick instead.
+    pub others: Vec<&'static Place>,
+    /// The nearest equipped sites from `place`, nearest first.
+    pub nearest: Vec<NearSite>,
 }
 
-/// Communes and sites matching `text`, with the earliest free starts (the search page).
-pub async fn search(state: &AppState, text: &str) -> ServiceResult<SearchResult> {
+/// How many nearest sites the search page shows.
+const NEAREST_SITES: usize = 5;
+/// How many sites, nearest first, the API's `near_commune` looks at.
+const NEAR_COMMUNE_SITES: usize = 10;
+
+/// The commune of France with this INSEE code.
+pub fn place(insee: &str) -> ServiceResult<&'static Place> {
+    gazetteer::by_insee(insee)
+        .ok_or_else(|| ServiceError::not_found("commune_not_found", "Cette commune n'existe pas."))
+}
+
+/// Sites with their distance from a point, nearest first (sites are few: sorting them all is cheap).
+pub fn by_distance(sites: Vec<SiteRow>, lat: f64, lon: f64) -> Vec<(SiteRow, f64)> {
+    let mut out: Vec<(SiteRow, f64)> = sites
+        .into_iter()
+        .map(|s| {
+            let d = distance_km(lat, lon, s.latitude, s.longitude);
+            (s, d)
+        })
+        .collect();
+    // Sites of one commune may share its position: then by name, as a person would list them.
+    out.sort_by(|a, b| {
+        a.1.total_cmp(&b.1)
+            .then_with(|| a.0.name.cmp(&b.0.name))
+            .then_with(|| a.0.id.cmp(&b.0.id))
+    });
+    out
+}
+
+/// The earliest free starts at the sites matching `filter` nearest to a commune of France (the
+/// API's `near_commune`): the ten nearest sites, at most `per_site` starts each, sorted by
+/// distance then time, `limit` in all; each with its distance in km.
+pub async fn earliest_near(
+    state: &AppState,
+    filter: &SiteFilter,
+    insee: &str,
+    motif: Motif,
+    persons: PartySize,
+    per_site: usize,
+    limit: usize,
+) -> ServiceResult<Vec<(EarliestSlot, f64)>> {
+    let origin = place(insee)?;
+    let sites = territory::list_sites(&state.pool, filter).await?;
+    let near = by_distance(sites, origin.latitude, origin.longitude);
+    let candidates: Vec<SiteRow> = near
+        .iter()
+        .take(NEAR_COMMUNE_SITES)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let found = earliest_among(state, candidates, motif, persons, per_site, usize::MAX).await?;
+    let mut out: Vec<(EarliestSlot, f64)> = found
+        .into_iter()
+        .map(|e| {
+            let d = near
+                .iter()
+                .find(|(s, _)| s.id == e.site.id)
+                .map_or(f64::INFINITY, |(_, d)| *d);
+            (e, d)
+        })
+        .collect();
+    // Stable: within a site the starts stay in time order.
+    out.sort_by(|a, b| a.1.total_cmp(&b.1));
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// Communes and sites matching `text`, with the earliest free starts, and the nearest equipped
+/// sites from the commune it names (the search page). `commune` picks one commune of France among
+/// several of the same name (its INSEE code).
+pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> ServiceResult<SearchResult> {
     let trimmed = text.trim();
     let is_postcode = trimmed.len() == 5 && trimmed.bytes().all(|b| b.is_ascii_digit());
     let filter = if is_postcode {
@@ -341,17 +429,68 @@ pub async fn search(state: &AppState, text: &str) -> ServiceResult<SearchResult>
         }
     };
     let communes = territory::list_communes(&state.pool, &filter).await?;
-    let sites: Vec<SiteRow> = territory::list_sites(&state.pool, &SiteFilter::default())
-        .await?
-        .into_iter()
+    let all_sites = territory::list_sites(&state.pool, &SiteFilter::default()).await?;
+    let sites: Vec<SiteRow> = all_sites
+        .iter()
         .filter(|s| communes.iter().any(|c| c.insee_code == s.commune_insee))
+        .cloned()
         .collect();
     // Twenty sites at most, three starts each: enough to show the soonest six.
     let candidates = sites.iter().take(20).cloned().collect();
     let earliest = earliest_among(state, candidates, Motif::Cni, PartySize::ONE, 3, 6).await?;
+
+    // The commune of France searched from: the one asked for, else the best match of the text.
+    let matches = if trimmed.len() > 100 {
+        Vec::new()
+    } else {
+        gazetteer::search(gazetteer::france(), trimmed, 6)
+    };
+    let chosen = commune
+        .and_then(gazetteer::by_insee)
+        .filter(|p| matches.iter().any(|m| m.insee_code == p.insee_code))
+        .or_else(|| matches.first().copied());
+    let others = matches
+        .iter()
+        .filter(|m| Some(m.insee_code.as_str()) != chosen.map(|c| c.insee_code.as_str()))
+        .copied()
+        .collect();
+    let mut approximate = false;
+    let mut nearest = Vec::new();
+    if let Some(p) = chosen {
+        // The service's own position of the commune, when it has one, beats an estimated one.
+        let own = communes
+            .iter()
+            .find(|c| c.insee_code == p.insee_code)
+            .and_then(|c| c.latitude.zip(c.longitude));
+        let (lat, lon) = match own {
+            Some(pos) => pos,
+            None => {
+                approximate = p.precision.is_approximate();
+                (p.latitude, p.longitude)
+            }
+        };
+        let near: Vec<(SiteRow, f64)> = by_distance(all_sites, lat, lon)
+            .into_iter()
+            .take(NEAREST_SITES)
+            .collect();
+        let candidates = near.iter().map(|(s, _)| s.clone()).collect();
+        let found = earliest_among(state, candidates, Motif::Cni, PartySize::ONE, 3, usize::MAX).await?;
+        nearest = near
+            .into_iter()
+            .map(|(site, distance_km)| NearSite {
+                earliest: found.iter().filter(|e| e.site.id == site.id).cloned().collect(),
+                site,
+                distance_km,
+            })
+            .collect();
+    }
     Ok(SearchResult {
         communes,
         sites,
         earliest,
+        place: chosen,
+        approximate,
+        others,
+        nearest,
     })
 }

@@ -64,6 +64,8 @@ pub async fn home() -> Markup {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SearchQuery {
     q: Option<String>,
+    /// INSEE code of the commune meant, among several of the same name.
+    commune: Option<String>,
 }
 
 /// Sites matching a commune name or postcode, and their earliest free times.
@@ -71,7 +73,7 @@ pub struct SearchQuery {
 pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> Response {
     let text = q.q.unwrap_or_default();
     let trimmed = text.trim();
-    let found = match availability::search(&state, trimmed).await {
+    let found = match availability::search(&state, trimmed, q.commune.as_deref()).await {
         Ok(f) => f,
         Err(e) => return error_page(e.into()),
     };
@@ -120,7 +122,9 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
             }
             p.hint { "Pour un autre motif ou plusieurs personnes, choisissez une mairie ci-dessous." }
         }
-        h2 { "Mairies" }
+        @if !by_commune.is_empty() {
+            h2 { "Mairies" }
+        }
         @for (commune, here) in &by_commune {
             h3 { (commune.name) }
             ul {
@@ -132,14 +136,84 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
                 }
             }
         }
-        @if by_commune.is_empty() {
+        @if by_commune.is_empty() && found.nearest.is_empty() {
             p {
                 "Aucune mairie équipée ne correspond. Essayez le nom d'une commune voisine, ou "
                 a href="/recherche?q=" { "voyez toutes les mairies" } "."
             }
         }
+        @if let Some(place) = found.place {
+            (nearest_sites(place, &found))
+        }
     };
     page("Mairies où prendre rendez-vous", body).into_response()
+}
+
+/// The equipped sites nearest to the commune searched, each with its distance and soonest times,
+/// and the soonest across them. ("Near me" would need the browser's location, so JavaScript,
+/// which these pages never run: the commune stands for it.)
+fn nearest_sites(place: &crate::domain::gazetteer::Place, found: &availability::SearchResult) -> Markup {
+    use crate::domain::gazetteer::km_label;
+    let first = found
+        .nearest
+        .iter()
+        .flat_map(|n| n.earliest.iter().map(move |e| (n, e)))
+        .min_by_key(|(_, e)| e.slot.start);
+    html! {
+        h2 { "Mairies équipées les plus proches de " (place.name) " (" (place.department) ")" }
+        @if found.approximate {
+            p.hint {
+                "Distances approximatives : la position de " (place.name)
+                " est estimée d'après les communes voisines."
+            }
+        }
+        @if let Some((n, e)) = first {
+            p {
+                "Le premier créneau libre près de " (place.name) " : "
+                strong { (when(e.slot.start.with_timezone(&Utc), e.slot.start.timezone())) }
+                ", " (n.site.name) " (à " (km_label(n.distance_km)) ")."
+            }
+        }
+        @for n in &found.nearest {
+            @let site_id = n.site.id.to_string();
+            h3 { a href={ "/lieux/" (n.site.id) } { (n.site.name) } }
+            p {
+                span.distance { "À " (km_label(n.distance_km)) }
+                " – " (n.site.address_line) ", " (n.site.postcode) " " (n.site.city)
+            }
+            @if n.earliest.is_empty() {
+                p { "Aucun créneau libre pour une carte d'identité en ce moment." }
+            } @else {
+                ul.slots {
+                    @for e in &n.earliest {
+                        @let start = e.slot.start.with_timezone(&Utc);
+                        @let text = when(start, e.slot.start.timezone());
+                        (ui::slot_button(
+                            &SlotTarget { site_id: &site_id, motif: Motif::Cni.code(), persons: "1", moving: None },
+                            &TimeButton {
+                                start: start.to_rfc3339(),
+                                aria_label: Some(format!("{text}, {}", n.site.name)),
+                                text,
+                            },
+                        ))
+                    }
+                }
+            }
+        }
+        @let others: Vec<_> = found.others.iter().filter(|o| !o.postcodes.is_empty()).collect();
+        @if !others.is_empty() {
+            h2 { "Une autre commune de ce nom ?" }
+            ul {
+                @for o in others {
+                    li {
+                        a href={ "/recherche?q=" (o.postcodes[0]) "&commune=" (o.insee_code) } {
+                            (o.name) " (" (o.department) ", " (o.postcodes[0]) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Which motif and how many persons.
