@@ -554,3 +554,109 @@ async fn the_footer_links_to_the_legal_pages_and_erasure_works_in_the_browser(po
     b.wait_for_text("Vos données ont été effacées à votre demande")
         .await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn retention_also_covers_the_audit_log_staff_sessions_and_ants_declarations(pool: PgPool) {
+    let site = SiteBuilder::default()
+        .weekdays(&[(hm(9, 0), hm(12, 0))])
+        .create(&pool)
+        .await;
+    let now = paris(2026, 11, 30, 7, 0, 0);
+    let app = TestApp::spawn(pool.clone(), now).await;
+    let me = citizen("06 12 34 56 77", "+33612345677");
+    let live_number = numbers(1);
+    book_as(
+        &app,
+        site.id,
+        "2026-12-02T09:00:00+01:00",
+        &me,
+        &me.email,
+        &live_number,
+    )
+    .await;
+    let old = now - chrono::Duration::days(400);
+    let recent = now - chrono::Duration::days(10);
+    let stale_number = numbers(1);
+    for (number, at) in [(&stale_number[0], old), (&live_number[0], old)] {
+        sqlx::query(
+            "INSERT INTO ants_declarations (number, meeting_point_id, appointment_date, management_url, told_at)
+             VALUES ($1, $2, '2025-10-01 09:00:00', 'http://rdv.test/rdv/x?application_id=' || $1, $3)
+             ON CONFLICT (number) DO UPDATE SET told_at = EXCLUDED.told_at",
+        )
+        .bind(number)
+        .bind(site.id)
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for at in [old, recent] {
+        sqlx::query("INSERT INTO audit_log (at, action, details) VALUES ($1, 'login', '{}')")
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let account: Uuid = sqlx::query_scalar(
+        "INSERT INTO staff_accounts (id, email, password_hash, role) VALUES ($1, 'agent@example.fr', 'x', 'platform_admin') RETURNING id",
+    )
+    .bind(Uuid::new_v4())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Expired 40 days ago; revoked 31 days ago (would have lasted); still valid.
+    let day = chrono::Duration::days(1);
+    for (expires, revoked) in [
+        (now - day * 40, None),
+        (now + day, Some(now - day * 31)),
+        (now + day, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO staff_sessions (token_hash, account_id, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::new_v4().as_bytes().to_vec())
+        .bind(account)
+        .bind(now - day * 60)
+        .bind(expires)
+        .bind(revoked)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let cutoff = now - chrono::Duration::days(365);
+    let purged = booking_service::db::retention::purge_before(&pool, cutoff)
+        .await
+        .unwrap();
+    assert_eq!((purged.ants_declarations, purged.audit_rows), (1, 1));
+    let left: Vec<String> = sqlx::query_scalar("SELECT number FROM ants_declarations")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, live_number, "a live appointment's declaration stays");
+    let audit_left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE at < $1")
+        .bind(cutoff)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audit_left, 0);
+    let sessions = booking_service::db::retention::purge_staff_sessions(
+        &pool,
+        now - chrono::Duration::days(booking_service::db::retention::SESSION_DAYS),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sessions, 2);
+    let valid: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM staff_sessions WHERE revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(valid, 1, "the valid session stays");
+    let again = booking_service::db::retention::purge_before(&pool, cutoff)
+        .await
+        .unwrap();
+    assert_eq!((again.ants_declarations, again.audit_rows), (0, 0));
+}
