@@ -97,6 +97,10 @@ async fn habsheim_typed_in_the_home_search_shows_the_nearest_sites_with_distance
     b.shot("creneau-tenu").await;
 }
 
+async fn habsheim_page(app: &TestApp) -> String {
+    app.get_text("/recherche?q=Habsheim").await.1
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn names_without_accents_or_case_and_postcodes_find_the_commune(pool: PgPool) {
     booking_service::db::seed::seed_demo(&pool).await.unwrap();
@@ -144,6 +148,25 @@ async fn names_without_accents_or_case_and_postcodes_find_the_commune(pool: PgPo
     assert!(sd.contains("commune=93066"), "{sd}");
     let (_, sd93) = app.get_text("/recherche?q=93200&commune=93066").await;
     assert!(sd93.contains("proches de Saint-Denis (93)"), "{sd93}");
+    // A small commune absent from the gazetteer of places sits at its intercommunalité's mean:
+    // the page says its distances are approximate.
+    use booking_service::domain::gazetteer::{france, Precision};
+    let small = france()
+        .iter()
+        .find(|p| p.department == "68" && p.precision == Precision::Epci && !p.postcodes.is_empty())
+        .unwrap();
+    let (_, page) = app
+        .get_text(&format!(
+            "/recherche?q={}&commune={}",
+            small.postcodes[0], small.insee_code
+        ))
+        .await;
+    assert!(
+        page.contains(&format!("proches de {} (68)", small.name)),
+        "{page}"
+    );
+    assert!(page.contains("Distances approximatives"), "{page}");
+    assert!(!habsheim_page(&app).await.contains("Distances approximatives"));
     // Nothing matches: the old answer.
     let (_, none) = app.get_text("/recherche?q=zzzzqqq").await;
     assert!(none.contains("Aucune mairie équipée ne correspond"));

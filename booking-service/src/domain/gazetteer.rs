@@ -127,6 +127,16 @@ pub fn search<'a>(places: &'a [Place], text: &str, limit: usize) -> Vec<&'a Plac
     found.into_iter().take(limit).map(|(_, p)| p).collect()
 }
 
+/// Whether the text (a name or a postcode) designates this commune, as [`search`] finds it.
+pub fn matches(place: &Place, text: &str) -> bool {
+    let text = text.trim();
+    if text.len() == 5 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return place.postcodes.iter().any(|c| c == text);
+    }
+    let q = fold(text);
+    !q.is_empty() && place.search_name.contains(&q)
+}
+
 /// A distance as the pages say it: one decimal, French comma ("3,4 km").
 pub fn km_label(km: f64) -> String {
     format!("{:.1} km", km).replace('.', ",")
@@ -172,6 +182,9 @@ mod tests {
         assert_eq!(search(all, "68440", 5)[0].insee_code, "68118");
         assert!(search(all, "  ", 5).is_empty());
         assert!(search(all, "zzzzzz", 5).is_empty());
+        let habsheim = by_insee("68118").unwrap();
+        assert!(matches(habsheim, "68440") && matches(habsheim, "HABSHEIM") && matches(habsheim, "habs"));
+        assert!(!matches(habsheim, "68170") && !matches(habsheim, "rixheim") && !matches(habsheim, " "));
     }
 
     #[test]

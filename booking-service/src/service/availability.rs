@@ -446,8 +446,9 @@ pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> Serv
         gazetteer::search(gazetteer::france(), trimmed, 6)
     };
     let chosen = commune
-        .and_then(gazetteer::by_insee)
-        .filter(|p| matches.iter().any(|m| m.insee_code == p.insee_code))
+        .map(|c| c.trim().to_ascii_uppercase())
+        .and_then(|c| gazetteer::by_insee(&c))
+        .filter(|p| gazetteer::matches(p, trimmed))
         .or_else(|| matches.first().copied());
     let others = matches
         .iter()

@@ -202,7 +202,7 @@ fn nearest_sites(place: &crate::domain::gazetteer::Place, found: &availability::
         }
         @let others: Vec<_> = found.others.iter().filter(|o| !o.postcodes.is_empty()).collect();
         @if !others.is_empty() {
-            h2 { "Une autre commune de ce nom ?" }
+            h2 { "Vous cherchiez une autre commune ?" }
             ul {
                 @for o in others {
                     li {
