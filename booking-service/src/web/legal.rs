@@ -92,7 +92,7 @@ pub async fn accessibility() -> Markup {
             p { strong { "Ce service est partiellement conforme" } " avec le référentiel général d'amélioration de l'accessibilité (RGAA), version 4.1. Il s'agit d'une évaluation interne : aucun audit RGAA complet n'a encore été réalisé, aucun taux de conformité ne peut donc être annoncé." }
             h2 { "Ce qui est vérifié" }
             ul {
-                li { "Chaque page est contrôlée automatiquement avec axe-core dans un navigateur, à la largeur d'un téléphone et d'un ordinateur, à chaque modification du service : aucune erreur grave ou critique n'est acceptée." }
+                li { "Les pages sont contrôlées avec axe-core dans un navigateur par les tests automatisés du service, à la largeur d'un téléphone et d'un ordinateur : aucune erreur grave ou critique n'est acceptée. Ce contrôle ne couvre qu'une partie des critères du RGAA." }
                 li { "Les pages fonctionnent sans JavaScript et au clavier seul : lien d'évitement vers le contenu, un seul titre de niveau 1, titres dans l'ordre, étiquette sur chaque champ, erreurs affichées à côté du champ concerné, tableaux avec en-têtes et légendes." }
                 li { "Langue de la page déclarée (français), mise en page lisible sur un téléphone sans défilement horizontal." }
             }
