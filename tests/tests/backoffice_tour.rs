@@ -764,3 +764,85 @@ async fn a_member_leaving_takes_the_commune_s_feed_urls_with_them(pool: PgPool) 
         200
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_staff_move_goes_to_a_station_no_citizen_holds(pool: PgPool) {
+    let site = SiteBuilder {
+        stations: 2,
+        ..SiteBuilder::default()
+    }
+    .weekdays(&[(hm(9, 0), hm(12, 0))])
+    .create(&pool)
+    .await;
+    accounts::create_account(
+        &pool,
+        "agent@rixheim.fr",
+        STAFF_PASSWORD,
+        "Agent",
+        Role::Agent,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 12, 1, 8, 0, 0)).await;
+    let (s, booked) = app
+        .book(
+            site.id,
+            1,
+            "2026-12-02T09:00:00+01:00",
+            "10.90.0.1",
+            &e2e_tests::email(),
+            &numbers(1),
+        )
+        .await;
+    assert_eq!(s, 201, "{booked}");
+    let id: uuid::Uuid = booked["id"].as_str().unwrap().parse().unwrap();
+    let own: uuid::Uuid = sqlx::query_scalar("SELECT station_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let other = *site.stations.iter().find(|s| **s != own).unwrap();
+    // A citizen holds 10:00 on the appointment's own station (written as the holds store does),
+    // the other station is free.
+    let (start, end) = (paris(2026, 12, 2, 10, 0, 0), paris(2026, 12, 2, 10, 15, 0));
+    let mut redis = redis::Client::open(e2e_tests::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let key = format!("{}:hold:{{{}}}:{own}", app.redis_prefix, site.id);
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 600_000;
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("citizen-hold")
+        .arg(format!(
+            "{}:{}:{expires}",
+            start.timestamp_millis(),
+            end.timestamp_millis()
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let agent = app.staff_token("agent@rixheim.fr").await;
+    let (s, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/staff/appointments/{id}/move"),
+            &serde_json::json!({"start": "2026-12-02T10:00:00+01:00"}),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let now_on: uuid::Uuid = sqlx::query_scalar("SELECT station_id FROM appointments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(now_on, other, "the held station stays the citizen's");
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut redis).await.unwrap();
+}

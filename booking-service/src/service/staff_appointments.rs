@@ -296,7 +296,7 @@ pub async fn book_at_counter_with(
 }
 
 /// The client name of the counter's own reservations in the holds store.
-const COUNTER_CLIENT: &str = "counter";
+pub(super) const COUNTER_CLIENT: &str = "counter";
 
 /// Reserves the slot in the holds store on a station that is free in the database and under no
 /// live citizen hold, so that a citizen filling the online form keeps the time they were given
@@ -304,7 +304,7 @@ const COUNTER_CLIENT: &str = "counter";
 /// free station is held. `None` when no station is free (the booking then refuses it as before,
 /// telling "taken" from "closed") or when Redis is unreachable (as for holds, the database alone
 /// decides).
-async fn reserve_against_holds(
+pub(super) async fn reserve_against_holds(
     state: &AppState,
     site: &SiteRow,
     slot: &SlotRequest,
@@ -316,16 +316,21 @@ async fn reserve_against_holds(
     if free.is_empty() {
         return Ok(None);
     }
-    match HoldStore::new(&state.kv)
-        .reserve(
-            site.id,
-            &free,
-            &slot.hold_ref,
-            slot.start,
-            slot.end,
-            COUNTER_RESERVATION,
-        )
-        .await
+    // Re-read after reserving, as a citizen's hold does: a booking committed since `cal` was read
+    // has released its own reservation, and falling from its station onto another one would take
+    // a station a citizen holds.
+    let store = HoldStore::new(&state.kv);
+    match super::holds::reserve_free(
+        state,
+        &store,
+        COUNTER_CLIENT,
+        site.id,
+        &free,
+        &slot.hold_ref,
+        (slot.start, slot.end),
+        COUNTER_RESERVATION,
+    )
+    .await?
     {
         Some(Some(station)) => Ok(Some(station)),
         Some(None) => Err(availability::slot_taken(state, site, slot.end - slot.start).await),

@@ -231,11 +231,28 @@ pub async fn move_appointment(
         hold_ref: format!("staff-move-{}", Uuid::new_v4()),
         waive_policy: true,
     };
+    // Without a chosen station, the move goes to a free station no citizen holds, reserved in the
+    // holds store while it is written (as the counter does), and only there.
+    let reserved = match input.station_id {
+        Some(_) => None,
+        None => super::staff_appointments::reserve_against_holds(state, &site, &slot).await?,
+    };
     let rules = MoveRules {
         deadline: false,
-        only_station: input.station_id,
+        only_station: input.station_id.or(reserved),
     };
-    let station = match appointments::reschedule_with(&state.pool, id, &slot, now, rules).await {
+    let moved = appointments::reschedule_with(&state.pool, id, &slot, now, rules).await;
+    if let Some(station) = reserved {
+        crate::holds::store::HoldStore::new(&state.kv)
+            .release(
+                site.id,
+                station,
+                super::staff_appointments::COUNTER_CLIENT,
+                &slot.hold_ref,
+            )
+            .await;
+    }
+    let station = match moved {
         Ok(s) => s,
         Err(e @ appointments::BookingError::SlotUnavailable) => {
             return Err(refused(state, &site, &slot, e).await)
