@@ -117,9 +117,10 @@ pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> Service
 /// and releases, then this reservation succeeds). Once our reservation stands no other live hold
 /// can book the station, and every booking committed before it is visible to this read, so a hold
 /// granted here is kept at confirmation. A station found booked is let go and the next one tried.
-/// Same answers as [`HoldStore::reserve`]; a database error releases what was taken.
+/// Same answers as [`HoldStore::reserve`]; a database error releases what was taken. The
+/// counter reserves through it too.
 #[allow(clippy::too_many_arguments)]
-async fn reserve_free(
+pub(super) async fn reserve_free(
     state: &AppState,
     store: &HoldStore<'_>,
     client: &str,
