@@ -42,7 +42,8 @@ pub async fn home() -> Markup {
         "Prendre rendez-vous pour une carte d'identité ou un passeport",
         html! {
             p {
-                "Cherchez une mairie par le nom de la commune ou son code postal. Vous pouvez prendre \
+                "Tapez le nom de votre commune ou son code postal : les mairies équipées les plus \
+                 proches s'affichent avec leurs premiers créneaux libres. Vous pouvez prendre \
                  rendez-vous dans n'importe quelle mairie équipée, quelle que soit votre commune."
             }
             form method="get" action="/recherche" role="search" {
