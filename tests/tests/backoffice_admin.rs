@@ -204,7 +204,10 @@ async fn an_agent_deactivated_by_an_administrator_is_logged_out_at_once(pool: Pg
         .await;
     admin_browser.type_into("#c-password", "court").await;
     admin_browser.click("form[action='/agents/comptes'] button").await;
-    admin_browser.wait_for_text("12 caractères").await;
+    // The error itself (the label also says "12 caractères": waiting for that would not wait).
+    admin_browser
+        .wait_for_text("doit comporter au moins 12 caractères")
+        .await;
     let described = admin_browser
         .script(
             "return document.querySelector('#c-password').getAttribute('aria-describedby');",
