@@ -33,6 +33,15 @@ say "migrating and seeding the demo territory"
 "$bin/booking-service" migrate
 "$bin/booking-service" seed-demo
 "$bin/registry" seed-demo
+# A platform administrator for the staff pages (/agents) and the registry's (/registre); the
+# password is the demo's, printed below: never use this script's accounts beyond a demo.
+DEMO_STAFF_EMAIL=${DEMO_STAFF_EMAIL:-admin@demo.m2a.fr}
+DEMO_STAFF_PASSWORD=${DEMO_STAFF_PASSWORD:-demonstration-m2a}
+if printf '%s\n' "$DEMO_STAFF_PASSWORD" | "$bin/booking-service" create-admin --email "$DEMO_STAFF_EMAIL" >/dev/null 2>&1; then
+  say "staff pages: $PUBLIC_BASE_URL/agents as $DEMO_STAFF_EMAIL / $DEMO_STAFF_PASSWORD"
+else
+  say "staff pages: $PUBLIC_BASE_URL/agents as $DEMO_STAFF_EMAIL (already created by an earlier run)"
+fi
 
 say "starting the notifier (emails in $MAIL_DIR)"
 "$bin/notifier" run &
