@@ -2,13 +2,13 @@
 //! OpenAPI document both come from it), the middleware, and serving.
 
 use crate::ants::client::AntsClient;
-use crate::calendar_cache::CalendarCache;
 use crate::clock::Clock;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::holds::token::HoldSigner;
 use crate::http::{ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff};
 use crate::kv::Kv;
+use crate::read_model::ReadModel;
 use crate::secrets::{Keys, Sealer};
 use crate::web;
 use axum::extract::State;
@@ -42,8 +42,8 @@ pub struct AppState {
     pub signer: Arc<HoldSigner>,
     /// Seals management tokens so the notifier (and only it) can put them in emails.
     pub sealer: Arc<Sealer>,
-    /// Site calendars kept in memory for a moment (the rush and the ANTS hub read a lot).
-    pub calendars: Arc<CalendarCache>,
+    /// Sites and their calendars in memory, exact across instances by per-site versions.
+    pub read_model: Arc<ReadModel>,
     /// The ANTS coordination API, when configured.
     pub ants: Option<Arc<AntsClient>>,
     /// Key of the client-address HMAC (derived from `APP_SECRET`).
@@ -63,7 +63,7 @@ impl AppState {
             signer: Arc::new(HoldSigner::new(&keys.hold)),
             sealer: Arc::new(Sealer::new(&keys.seal)),
             client_key: Arc::new(keys.client),
-            calendars: Arc::new(CalendarCache::new(Duration::from_millis(
+            read_model: Arc::new(ReadModel::new(Duration::from_millis(
                 config.availability_cache_ms,
             ))),
             ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
@@ -489,5 +489,10 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.read_model.watch(
+        state.pool.clone(),
+        Duration::from_millis(state.config.read_model_poll_ms),
+        state.config.read_model_listen,
+    );
     serve(listener, app(state), shutdown).await
 }

@@ -241,10 +241,18 @@ pub struct ServeConfig {
     /// Days after its end before a past appointment's personal data is anonymised.
     #[arg(long, env = "RETENTION_DAYS", default_value_t = 365)]
     pub retention_days: i64,
-    /// Milliseconds a site's calendar (rules, closures, bookings) is served from memory before being
-    /// read again; this process's own bookings refresh it at once.
-    #[arg(long, env = "AVAILABILITY_CACHE_MS", default_value_t = 2000)]
+    /// Longest a site's calendar (rules, closures, bookings) and the site list are served from
+    /// memory when no version moved (a safety net: versions announce every change); 0 turns the
+    /// read model off, every read then goes to PostgreSQL.
+    #[arg(long, env = "AVAILABILITY_CACHE_MS", default_value_t = 300_000)]
     pub availability_cache_ms: u64,
+    /// Milliseconds between two reads of every site's version: the staleness bound when
+    /// notifications are lost (0: no poll).
+    #[arg(long, env = "READ_MODEL_POLL_MS", default_value_t = 500)]
+    pub read_model_poll_ms: u64,
+    /// Listen to PostgreSQL's announcements of changed sites (`false`: the poll alone).
+    #[arg(long, env = "READ_MODEL_LISTEN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub read_model_listen: bool,
     /// Hours a staff session lasts.
     #[arg(long, env = "STAFF_SESSION_HOURS", default_value_t = 10)]
     pub staff_session_hours: i64,

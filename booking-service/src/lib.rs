@@ -22,13 +22,12 @@
 //! - [`ants`]: the ANTS coordination API client.
 //! - [`formats`]: the calendar file, CSV cells and escaping, shared with the notifier and registry.
 //! - [`staff`]: staff accounts (argon2id), sessions; [`tokens`]: random tokens and references.
-//! - [`calendar_cache`], [`clock`], [`config`], [`secrets`], [`signals`], [`lifecycle`]: the
+//! - [`read_model`], [`clock`], [`config`], [`secrets`], [`signals`], [`lifecycle`]: the
 //!   in-memory calendars, the injectable clock, configuration, derived keys, shutdown, and the
 //!   background jobs (ending past appointments, retention).
 
 pub mod ants;
 pub mod app;
-pub mod calendar_cache;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -39,6 +38,7 @@ pub mod holds;
 pub mod http;
 pub mod kv;
 pub mod lifecycle;
+pub mod read_model;
 pub mod request;
 pub mod secrets;
 pub mod service;

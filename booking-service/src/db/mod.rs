@@ -13,6 +13,8 @@ pub mod outbox;
 pub mod platform;
 pub mod retention;
 pub mod seed;
+pub mod seed_national;
+pub mod site_versions;
 pub mod staff;
 pub mod staff_admin;
 pub mod staff_feed;

@@ -113,6 +113,17 @@ impl SiteCalendar {
                 .any(|e| d <= e.up_to && e.at <= now)
     }
 
+    /// The last local day anything can be booked, seen from `today`: the rolling horizon, or a
+    /// release event reaching further.
+    pub fn horizon_end(&self, today: NaiveDate) -> NaiveDate {
+        let rolling = today + Duration::days(i64::from(self.policy.horizon_days));
+        self.policy
+            .release_events
+            .iter()
+            .map(|e| e.up_to)
+            .fold(rolling, NaiveDate::max)
+    }
+
     /// Marks `iv` as taken on station `station_id` (a live hold, say); unknown stations are ignored.
     pub fn block(&mut self, station_id: Uuid, iv: Interval) {
         if let Some(st) = self.stations.iter_mut().find(|s| s.station_id == station_id) {

@@ -3,7 +3,6 @@
 
 use super::{Alternative, ServiceError, ServiceResult};
 use crate::app::AppState;
-use crate::db::calendar::booking_horizon_end;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::gazetteer::{self, Place};
 use crate::domain::geo::distance_km;
@@ -20,17 +19,23 @@ const PAST_LIMIT_DAYS: i64 = 366;
 /// How far ahead a range may end, from today.
 const FUTURE_LIMIT_DAYS: i64 = 731;
 
-/// An active site by id.
+/// An active site by id (from the read model).
 pub async fn find_site(state: &AppState, id: Uuid) -> ServiceResult<SiteRow> {
-    let filter = SiteFilter {
-        id: Some(id),
-        ..SiteFilter::default()
-    };
-    territory::list_sites(&state.pool, &filter)
+    state
+        .read_model
+        .site(&state.pool, id)
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| ServiceError::not_found("site_not_found", "Ce lieu n'existe pas."))
+}
+
+/// The active sites matching `filter` (from the read model).
+pub async fn sites(state: &AppState, filter: &SiteFilter) -> ServiceResult<Vec<SiteRow>> {
+    Ok(state.read_model.territory(&state.pool).await?.sites(filter))
+}
+
+/// The motif settings of `sites` (from the read model).
+pub async fn settings(state: &AppState, sites: &[Uuid]) -> ServiceResult<Vec<(Uuid, MotifSetting)>> {
+    Ok(state.read_model.territory(&state.pool).await?.settings(sites))
 }
 
 /// The site's time zone (checked when the site was created; a bad one is an internal fault).
@@ -71,14 +76,14 @@ pub fn motif_for_site(
     Ok(m)
 }
 
-/// The site's setting for `motif`, read from the database.
+/// The site's setting for `motif`.
 pub async fn motif_setting(
     state: &AppState,
     site: Uuid,
     motif: Motif,
     persons: PartySize,
 ) -> ServiceResult<MotifSetting> {
-    let settings = territory::motif_settings(&state.pool, &[site]).await?;
+    let settings = settings(state, &[site]).await?;
     motif_for_site(&settings, site, motif, persons)
 }
 
@@ -87,7 +92,25 @@ pub fn duration_for(m: &MotifSetting, persons: PartySize) -> Duration {
     Duration::minutes(i64::from(m.minutes_per_person) * i64::from(persons.as_i32()))
 }
 
-/// The site's calendar over `[from, to]` (from the cache), with live holds blocked.
+/// The site's calendar over `[from, to]` from the read model, holds not applied.
+async fn cached_calendar(
+    state: &AppState,
+    site: &SiteRow,
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ServiceResult<std::sync::Arc<SiteCalendar>> {
+    let today = state.clock.now().with_timezone(&tz).date_naive();
+    // A miss loads from yesterday to 160 days ahead at once (the ANTS hub asks for 150): later
+    // requests for other weeks hit.
+    let load = (today - Duration::days(1), today + Duration::days(160));
+    Ok(state
+        .read_model
+        .calendar(&state.pool, site.id, tz, &site.department_code, (from, to), load)
+        .await?)
+}
+
+/// The site's calendar over `[from, to]` (from the read model), with live holds blocked.
 pub async fn calendar_with_holds(
     state: &AppState,
     site: &SiteRow,
@@ -95,13 +118,7 @@ pub async fn calendar_with_holds(
     from: NaiveDate,
     to: NaiveDate,
 ) -> ServiceResult<SiteCalendar> {
-    let today = state.clock.now().with_timezone(&tz).date_naive();
-    // A miss loads the next 100 days at once: later requests for other weeks hit.
-    let load = (today, today + Duration::days(100));
-    let cached = state
-        .calendars
-        .get(&state.pool, site.id, tz, &site.department_code, (from, to), load)
-        .await?;
+    let cached = cached_calendar(state, site, tz, from, to).await?;
     let mut cal = SiteCalendar::clone(&cached);
     let stations: Vec<Uuid> = cal.stations.iter().map(|s| s.station_id).collect();
     if let Some(held) = HoldStore::new(&state.kv).held(site.id, &stations).await {
@@ -181,7 +198,7 @@ pub struct SiteSlots {
 pub async fn site_slots(state: &AppState, q: &SlotsQuery) -> ServiceResult<SiteSlots> {
     let site = find_site(state, q.site_id).await?;
     let tz = site_tz(&site)?;
-    let settings = territory::motif_settings(&state.pool, &[site.id]).await?;
+    let settings = settings(state, &[site.id]).await?;
     let setting = motif_for_site(&settings, site.id, q.motif, q.persons)?;
     let now = state.clock.now();
     let today = now.with_timezone(&tz).date_naive();
@@ -262,7 +279,7 @@ pub async fn earliest(
     persons: PartySize,
     limit: usize,
 ) -> ServiceResult<Vec<EarliestSlot>> {
-    let sites = territory::list_sites(&state.pool, filter).await?;
+    let sites = sites(state, filter).await?;
     earliest_among(state, sites, motif, persons, limit, limit).await
 }
 
@@ -276,7 +293,7 @@ pub async fn earliest_among(
     limit: usize,
 ) -> ServiceResult<Vec<EarliestSlot>> {
     let ids: Vec<Uuid> = sites.iter().map(|s| s.id).collect();
-    let settings = territory::motif_settings(&state.pool, &ids).await?;
+    let settings = settings(state, &ids).await?;
     let now = state.clock.now();
     let mut found: Vec<(DateTime<Utc>, EarliestSlot)> = Vec::new();
     for site in sites {
@@ -286,7 +303,9 @@ pub async fn earliest_among(
         };
         let tz = site_tz(&site)?;
         let today = now.with_timezone(&tz).date_naive();
-        let last = booking_horizon_end(&state.pool, site.id, today).await?;
+        let last = cached_calendar(state, &site, tz, today, today)
+            .await?
+            .horizon_end(today);
         let duration = duration_for(&setting, persons);
         // Look two weeks at a time: the earliest slots are usually close, each step one small load.
         let mut from = today;
@@ -387,7 +406,7 @@ pub async fn earliest_near(
     limit: usize,
 ) -> ServiceResult<Vec<(EarliestSlot, f64)>> {
     let origin = place(insee)?;
-    let sites = territory::list_sites(&state.pool, filter).await?;
+    let sites = sites(state, filter).await?;
     let near = by_distance(sites, origin.latitude, origin.longitude);
     let candidates: Vec<SiteRow> = near
         .iter()
@@ -429,7 +448,7 @@ pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> Serv
         }
     };
     let communes = territory::list_communes(&state.pool, &filter).await?;
-    let all_sites = territory::list_sites(&state.pool, &SiteFilter::default()).await?;
+    let all_sites = sites(state, &SiteFilter::default()).await?;
     let sites: Vec<SiteRow> = all_sites
         .iter()
         .filter(|s| communes.iter().any(|c| c.insee_code == s.commune_insee))

@@ -144,7 +144,7 @@ pub async fn add_rule(
     audit::record(&mut *tx, staff, Some(&site.commune_insee), "rule_add", None, Some(&id.to_string()),
         json!({"station_id": rule.station_id, "weekday": rule.weekday, "start": rule.start_time, "end": rule.end_time}), state.clock.now()).await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     Ok(id)
 }
 
@@ -209,7 +209,7 @@ pub async fn delete_rule(
         )
         .await?;
         tx.commit().await?;
-        state.calendars.invalidate(site.id);
+        state.read_model.invalidate(site.id);
     } else {
         tx.rollback().await?;
     }
@@ -241,7 +241,7 @@ pub async fn change_rule(
         audit::record(&mut *tx, staff, Some(&site.commune_insee), "rule_change", None, Some(&rule_id.to_string()),
             json!({"weekday": rule.weekday, "start": rule.start_time, "end": rule.end_time, "hits": hits.len()}), now).await?;
         tx.commit().await?;
-        state.calendars.invalidate(site.id);
+        state.read_model.invalidate(site.id);
     } else {
         tx.rollback().await?;
     }
@@ -310,7 +310,7 @@ pub async fn close(
         )
         .await?;
         tx.commit().await?;
-        state.calendars.invalidate(site.id);
+        state.read_model.invalidate(site.id);
     }
     Ok(Change {
         applied: c.confirm,
@@ -376,7 +376,7 @@ pub async fn set_policy(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     Ok(())
 }
 
@@ -413,7 +413,7 @@ pub async fn add_release(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     Ok(id)
 }
 
@@ -469,7 +469,7 @@ pub async fn declare_breakdown(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     Ok(report)
 }
 
@@ -709,7 +709,7 @@ pub async fn replace_week(
         )
         .await?;
         tx.commit().await?;
-        state.calendars.invalidate(site.id);
+        state.read_model.invalidate(site.id);
     } else {
         tx.rollback().await?;
     }
@@ -768,7 +768,7 @@ pub async fn end_closure(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     Ok(())
 }
 
@@ -797,7 +797,7 @@ pub async fn delete_closure(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     Ok(())
 }
 
@@ -852,7 +852,8 @@ pub async fn add_station(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
+    state.read_model.invalidate_territory();
     Ok(id)
 }
 
@@ -906,7 +907,8 @@ pub async fn change_station(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
+    state.read_model.invalidate_territory();
     Ok(Change { applied: true, hits })
 }
 
@@ -981,7 +983,8 @@ pub async fn set_motif(
     )
     .await?;
     tx.commit().await?;
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
+    state.read_model.invalidate_territory();
     Ok(())
 }
 

@@ -192,7 +192,7 @@ pub async fn erase(state: &AppState, token: &str) -> ServiceResult<Erased> {
         crate::db::appointments::cancel_by_citizen(&state.pool, a.id, state.clock.now())
             .await
             .map_err(|e| refusal(e, m.tz))?;
-        state.calendars.invalidate(a.site_id);
+        state.read_model.invalidate(a.site_id);
         cancelled = true;
     }
     if !db::erase(&state.pool, a.id, token, state.clock.now()).await? {

@@ -180,7 +180,7 @@ pub fn verified(state: &AppState, token: &str) -> ServiceResult<HoldClaims> {
 /// read its calendar before the commit: [`reserve_free`] reads the database after reserving, so
 /// neither grants this station again.
 pub async fn consumed(state: &AppState, claims: &HoldClaims) {
-    state.calendars.invalidate(claims.site);
+    state.read_model.invalidate(claims.site);
     HoldStore::new(&state.kv)
         .release(claims.site, claims.station, &claims.cli, &claims.hid)
         .await;

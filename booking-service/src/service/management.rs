@@ -74,7 +74,7 @@ pub async fn cancel(state: &AppState, token: &str) -> ServiceResult<Managed> {
     appointments::cancel_by_citizen(&state.pool, m.appointment.id, state.clock.now())
         .await
         .map_err(|e| refusal(e, m.tz))?;
-    state.calendars.invalidate(m.appointment.site_id);
+    state.read_model.invalidate(m.appointment.site_id);
     tracing::info!(appointment = %m.appointment.id, "appointment cancelled by citizen");
     find(state, token).await
 }
@@ -88,7 +88,7 @@ pub async fn reschedule(state: &AppState, token: &str, hold_token: &str) -> Serv
     if let Err(e) = appointments::reschedule(&state.pool, m.appointment.id, &slot, state.clock.now()).await {
         return Err(refused(state, &site, &slot, e).await);
     }
-    state.calendars.invalidate(m.appointment.site_id);
+    state.read_model.invalidate(m.appointment.site_id);
     holds::consumed(state, &claims).await;
     tracing::info!(appointment = %m.appointment.id, site = %site.id, "appointment moved by citizen");
     find(state, token).await

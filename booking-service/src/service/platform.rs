@@ -110,6 +110,7 @@ pub async fn create_site(state: &AppState, staff: &StaffUser, input: &NewSite) -
         stations: u8::try_from(input.stations).unwrap_or(1),
     };
     platform::insert_site(&state.pool, &row).await?;
+    state.read_model.invalidate_territory();
     audit::record(
         &state.pool,
         staff,

@@ -106,7 +106,7 @@ pub async fn set_status(
     .await?;
     tx.commit().await?;
     // The freed slot is offered at once by this process (others within their cache TTL).
-    state.calendars.invalidate(site_id);
+    state.read_model.invalidate(site_id);
     Ok(StatusChanged {
         id: change.appointment,
         site_id,
@@ -261,7 +261,7 @@ pub async fn book_at_counter_with(
         Err(e @ BookingError::SlotUnavailable) => return Err(refused(state, &site, &slot, e).await),
         Err(e) => return Err(refusal(e, tz)),
     };
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     audit::record(
         &state.pool,
         staff,

@@ -259,7 +259,7 @@ pub async fn move_appointment(
         }
         Err(e) => return Err(refusal(e, tz)),
     };
-    state.calendars.invalidate(site.id);
+    state.read_model.invalidate(site.id);
     audit::record(
         &state.pool,
         staff,
