@@ -23,6 +23,21 @@ enum Command {
     Migrate(DbConfig),
     /// Load the 39 communes of m2A and equip the demo sites (idempotent).
     SeedDemo(DbConfig),
+    /// Load every commune of France and equip a France-size territory (idempotent, deterministic):
+    /// for load tests and capacity planning, never in production.
+    SeedNational {
+        #[command(flatten)]
+        db: DbConfig,
+        /// Equipped sites (at least one per département).
+        #[arg(long, default_value_t = 2_400)]
+        sites: usize,
+        /// Appointments to pre-book across the territory (written with COPY).
+        #[arg(long, default_value_t = 0)]
+        appointments: u64,
+        /// The seed every choice derives from.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Create a platform administrator; the password is read from standard input.
     CreateAdmin {
         #[command(flatten)]
@@ -64,6 +79,30 @@ async fn main() -> anyhow::Result<()> {
                 communes = report.communes,
                 sites = report.sites,
                 "demo data in place"
+            );
+        }
+        Command::SeedNational {
+            db,
+            sites,
+            appointments,
+            seed,
+        } => {
+            init_tracing(false);
+            db::ensure_database(&db.database_url).await?;
+            let pool = db::pool(&db)?;
+            db::migrate(&pool).await?;
+            let opts = db::seed_national::NationalOptions {
+                sites,
+                appointments,
+                seed,
+            };
+            let r = db::seed_national::seed_national(&pool, opts).await?;
+            tracing::info!(
+                communes = r.communes,
+                sites = r.sites,
+                stations = r.stations,
+                appointments = r.appointments,
+                "national territory in place"
             );
         }
         Command::CreateAdmin { db, email } => {
