@@ -18,7 +18,7 @@
 use crate::db::calendar::load_calendar;
 use crate::db::site_versions::{self, TERRITORY};
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
-use crate::domain::slots::SiteCalendar;
+use crate::domain::slots::{FirstStarts, SiteCalendar};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use sqlx::PgPool;
@@ -41,6 +41,8 @@ pub struct Territory {
     version: i64,
     load_began: Instant,
     sites: Vec<SiteRow>,
+    /// Position of each site in `sites`.
+    index: HashMap<Uuid, usize>,
     postcodes: HashMap<Uuid, Vec<String>>,
     settings: HashMap<Uuid, Vec<MotifSetting>>,
 }
@@ -48,11 +50,16 @@ pub struct Territory {
 impl Territory {
     /// An active site.
     pub fn site(&self, id: Uuid) -> Option<&SiteRow> {
-        self.sites.iter().find(|s| s.id == id)
+        self.index.get(&id).map(|i| &self.sites[*i])
     }
 
     /// The active sites matching `f`, as [`territory::list_sites`] lists them.
     pub fn sites(&self, f: &SiteFilter) -> Vec<SiteRow> {
+        self.site_refs(f).cloned().collect()
+    }
+
+    /// The active sites matching `f`, borrowed.
+    pub fn site_refs<'a>(&'a self, f: &'a SiteFilter) -> impl Iterator<Item = &'a SiteRow> + 'a {
         self.sites
             .iter()
             .filter(|s| f.id.is_none_or(|id| s.id == id))
@@ -67,8 +74,15 @@ impl Territory {
                 })
             })
             .filter(|s| f.department.as_deref().is_none_or(|d| s.department_code == d))
-            .cloned()
-            .collect()
+    }
+
+    /// A site's setting for `motif`, if it offers it.
+    pub fn motif(&self, site: Uuid, motif: crate::domain::motif::Motif) -> Option<MotifSetting> {
+        self.settings
+            .get(&site)?
+            .iter()
+            .find(|m| m.motif == motif)
+            .copied()
     }
 
     /// The motif settings of `sites`, as [`territory::motif_settings`] gives them.
@@ -88,6 +102,9 @@ impl Territory {
         out
     }
 }
+
+/// First starts and the calendar they were computed from (held weakly: only its identity counts).
+type KeptFirstStarts = (Weak<SiteCalendar>, FirstStarts);
 
 /// Versions heard of, and this process's own writes.
 #[derive(Default)]
@@ -115,6 +132,9 @@ pub struct ReadModel {
     loading: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     territory: Mutex<Option<Arc<Territory>>>,
     territory_loading: tokio::sync::Mutex<()>,
+    /// The first free starts per site and duration (minutes), each for the calendar it was
+    /// computed from: a new calendar (any change) leaves it behind.
+    firsts: Mutex<HashMap<(Uuid, i64), KeptFirstStarts>>,
 }
 
 impl ReadModel {
@@ -127,6 +147,7 @@ impl ReadModel {
             loading: Mutex::default(),
             territory: Mutex::default(),
             territory_loading: tokio::sync::Mutex::default(),
+            firsts: Mutex::default(),
         }
     }
 
@@ -219,6 +240,7 @@ impl ReadModel {
         let t = Arc::new(Territory {
             version,
             load_began,
+            index: sites.iter().enumerate().map(|(i, s)| (s.id, i)).collect(),
             sites,
             postcodes,
             settings,
@@ -242,6 +264,33 @@ impl ReadModel {
         }
         self.announce(TERRITORY, now);
         Ok(self.territory(pool).await?.site(id).cloned())
+    }
+
+    /// The earliest start at `now` of `site` for `minutes`, from the first starts kept for
+    /// `calendar` (see [`FirstStarts::first_at`]); `None` when none are kept or they cannot tell.
+    pub fn first_start(
+        &self,
+        site: Uuid,
+        minutes: i64,
+        calendar: &Arc<SiteCalendar>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Option<chrono::DateTime<chrono::Utc>>> {
+        let firsts = self.firsts.lock().expect("read model lock");
+        let (of, f) = firsts.get(&(site, minutes))?;
+        if !std::ptr::eq(of.as_ptr(), Arc::as_ptr(calendar)) {
+            return None;
+        }
+        f.first_at(now, calendar.policy.min_notice)
+    }
+
+    /// Keeps the first free starts of `site` for `minutes` computed from `calendar`.
+    pub fn keep_first_starts(&self, site: Uuid, minutes: i64, calendar: &Arc<SiteCalendar>, f: FirstStarts) {
+        if !self.max_age.is_zero() {
+            self.firsts
+                .lock()
+                .expect("read model lock")
+                .insert((site, minutes), (Arc::downgrade(calendar), f));
+        }
     }
 
     /// This process changed a site's calendar (a booking, move, cancellation, rule): its copy is

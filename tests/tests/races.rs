@@ -12,8 +12,10 @@ use sqlx::PgPool;
 
 const START: &str = "2026-12-02T10:00:00+01:00";
 
-async fn pool_of_20(opts: PgPoolOptions, connect: PgConnectOptions) -> PgPool {
-    opts.max_connections(20).connect_with(connect).await.unwrap()
+/// Six of these run at once: with each instance's listening connection, 15 keeps them all within
+/// PostgreSQL's default 100 connections.
+async fn pool_of_15(opts: PgPoolOptions, connect: PgConnectOptions) -> PgPool {
+    opts.max_connections(15).connect_with(connect).await.unwrap()
 }
 
 async fn three_station_site(pool: &PgPool) -> TestSite {
@@ -85,7 +87,7 @@ async fn hundred_clients_racing_for_one_start_on_three_stations_get_three_appoin
     opts: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_of_20(opts, connect).await;
+    let pool = pool_of_15(opts, connect).await;
     let site = three_station_site(&pool).await;
     let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
     let mut statuses = Vec::new();
@@ -103,7 +105,7 @@ async fn redis_flushed_between_holds_and_confirmations_still_yields_three(
     opts: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_of_20(opts, connect).await;
+    let pool = pool_of_15(opts, connect).await;
     let site = three_station_site(&pool).await;
     let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
     let mut statuses = Vec::new();
@@ -126,7 +128,7 @@ async fn redis_stopped_mid_rush_still_yields_three_and_no_5xx(
     opts: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_of_20(opts, connect).await;
+    let pool = pool_of_15(opts, connect).await;
     let site = three_station_site(&pool).await;
     let mut redis = OwnRedis::start().await;
     let url = redis.url.clone();
@@ -151,7 +153,7 @@ async fn one_pre_demande_number_is_never_in_two_live_appointments(
     opts: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_of_20(opts, connect).await;
+    let pool = pool_of_15(opts, connect).await;
     let a = SiteBuilder::default()
         .weekdays(&[(hm(9, 0), hm(12, 0))])
         .create(&pool)
@@ -251,7 +253,7 @@ async fn reschedule_races_never_leave_a_citizen_with_zero_or_two_appointments(
     opts: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_of_20(opts, connect).await;
+    let pool = pool_of_15(opts, connect).await;
     let site = SiteBuilder::default()
         .weekdays(&[(hm(9, 0), hm(12, 0))])
         .create(&pool)

@@ -45,13 +45,7 @@ pub async fn policy<'e>(db: impl PgExecutor<'e>, site_id: Uuid) -> sqlx::Result<
     Ok(row.unwrap_or_default())
 }
 
-/// The instants that can matter to starts on local days `from..=to`: a margin for every offset
-/// and for appointments running past midnight.
-pub fn utc_window(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let lo = (from.and_time(NaiveTime::MIN) - Duration::hours(15)).and_utc();
-    let hi = ((to + Duration::days(2)).and_time(NaiveTime::MIN) + Duration::hours(15)).and_utc();
-    (lo, hi)
-}
+pub use crate::domain::slots::utc_window;
 
 #[derive(FromRow)]
 struct RuleRow {

@@ -181,8 +181,13 @@ pub async fn seed_national(pool: &PgPool, opts: NationalOptions) -> anyhow::Resu
     let places = gazetteer::france();
     let planned = plan(places, opts.sites, opts.seed);
     let mut tx = pool.begin().await?;
+    // Tens of thousands of rows: the per-row version triggers are off for this transaction only
+    // (the DDL is transactional) and every version is bumped once at the end.
+    set_triggers(&mut tx, TERRITORY_TRIGGERS, false).await?;
     write_communes(&mut tx, places).await?;
     write_sites(&mut tx, &planned).await?;
+    set_triggers(&mut tx, TERRITORY_TRIGGERS, true).await?;
+    bump_every_version(&mut tx).await?;
     tx.commit().await?;
     let appointments = write_appointments(pool, &planned, opts).await?;
     Ok(NationalReport {
@@ -191,6 +196,39 @@ pub async fn seed_national(pool: &PgPool, opts: NationalOptions) -> anyhow::Resu
         stations: planned.iter().map(|s| s.stations.len()).sum(),
         appointments,
     })
+}
+
+/// The version triggers of the tables the territory is written to, as `(table, trigger)`.
+const TERRITORY_TRIGGERS: &[(&str, &str)] = &[
+    ("communes", "communes_site_changed"),
+    ("sites", "sites_site_changed"),
+    ("booking_policies", "booking_policies_site_changed"),
+    ("site_motifs", "site_motifs_site_changed"),
+    ("stations", "stations_site_changed"),
+    ("opening_rules", "opening_rules_site_changed"),
+];
+
+async fn set_triggers(conn: &mut PgConnection, triggers: &[(&str, &str)], on: bool) -> sqlx::Result<()> {
+    let verb = if on { "ENABLE" } else { "DISABLE" };
+    for (table, trigger) in triggers {
+        // Names from the constant above, never from input.
+        sqlx::query(&format!("ALTER TABLE {table} {verb} TRIGGER {trigger}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every site's version (and the territory's) moves once: instances reload at their next poll.
+async fn bump_every_version(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO site_versions (site_id)
+         SELECT id FROM sites UNION ALL SELECT '00000000-0000-0000-0000-000000000000'::uuid
+         ON CONFLICT (site_id) DO UPDATE SET version = site_versions.version + 1",
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 async fn write_communes(conn: &mut PgConnection, places: &[Place]) -> sqlx::Result<()> {
@@ -325,6 +363,8 @@ fn capacity(planned: &[PlannedSite], first: NaiveDate) -> u64 {
     n
 }
 
+const APPOINTMENT_TRIGGER: &[(&str, &str)] = &[("appointments", "appointments_site_changed")];
+
 /// Rewrites the seed's appointments when their number is not `opts.appointments`.
 async fn write_appointments(
     pool: &PgPool,
@@ -338,11 +378,8 @@ async fn write_appointments(
     if u64::try_from(existing).unwrap_or(0) == opts.appointments {
         return Ok(opts.appointments);
     }
-    // Millions of rows: the per-row version trigger is off for this transaction only (the DDL is
-    // transactional), and every site's version is bumped once at the end.
-    sqlx::query("ALTER TABLE appointments DISABLE TRIGGER appointments_site_changed")
-        .execute(&mut *tx)
-        .await?;
+    // Millions of rows: as for the territory, the version trigger is off for this transaction.
+    set_triggers(&mut tx, APPOINTMENT_TRIGGER, false).await?;
     sqlx::query("DELETE FROM appointments WHERE reference LIKE 'NAT-%'")
         .execute(&mut *tx)
         .await?;

@@ -11,7 +11,7 @@
 use super::holidays::HolidayCalendar;
 use super::intervals::{covers, normalize, subtract, Interval};
 use super::tz::{local_instants, local_range_to_utc, resolve_local};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
@@ -96,6 +96,41 @@ pub struct Slot {
     pub end: DateTime<Utc>,
 }
 
+/// The instants that can matter to starts on local days `from..=to`: a margin for every offset
+/// and for appointments running past midnight.
+pub fn utc_window(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let lo = (from.and_time(NaiveTime::MIN) - Duration::hours(15)).and_utc();
+    let hi = ((to + Duration::days(2)).and_time(NaiveTime::MIN) + Duration::hours(15)).and_utc();
+    (lo, hi)
+}
+
+/// The first free starts of a site for one duration, holds aside, as computed at some instant:
+/// the search across sites orders sites by them and looks closer only at the first few.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstStarts {
+    /// Sorted; at most the `k` asked for.
+    pub starts: Vec<DateTime<Utc>>,
+    /// Fewer than `k` existed over the whole released horizon.
+    pub complete: bool,
+    /// When a day not released at computation time becomes bookable.
+    pub next_release: DateTime<Utc>,
+}
+
+impl FirstStarts {
+    /// The earliest start still offered (holds aside) at `now`, given the notice: `Some(None)`
+    /// when there is none, `None` when this can no longer tell (compute again). Released days
+    /// form a prefix that only grows, so a day released since comes after every start kept here:
+    /// the first one still in the future remains the first.
+    pub fn first_at(&self, now: DateTime<Utc>, min_notice: Duration) -> Option<Option<DateTime<Utc>>> {
+        let earliest = now + min_notice;
+        match self.starts.iter().find(|s| **s >= earliest) {
+            Some(s) => Some(Some(*s)),
+            None if self.complete && now < self.next_release => Some(None),
+            None => None,
+        }
+    }
+}
+
 impl SiteCalendar {
     /// The instant the rolling horizon releases local day `d`: `release_time` on day d − H.
     pub fn rolling_release_instant(&self, d: NaiveDate) -> DateTime<Utc> {
@@ -122,6 +157,77 @@ impl SiteCalendar {
             .iter()
             .map(|e| e.up_to)
             .fold(rolling, NaiveDate::max)
+    }
+
+    /// The part of this calendar that can matter to starts on local days `from..=to`: the same
+    /// rules and policy, and only the closures and bookings reaching into those days (with the
+    /// margins of [`utc_window`]). Its slots over `from..=to` are the whole calendar's; it is much
+    /// cheaper to copy when months of bookings are in memory.
+    pub fn window(&self, from: NaiveDate, to: NaiveDate) -> SiteCalendar {
+        let (lo, hi) = utc_window(from, to);
+        let near = |iv: &&Interval| iv.start < hi && iv.end > lo;
+        SiteCalendar {
+            tz: self.tz,
+            department: self.department.clone(),
+            policy: self.policy.clone(),
+            stations: self
+                .stations
+                .iter()
+                .map(|st| StationCalendar {
+                    station_id: st.station_id,
+                    rules: st.rules.clone(),
+                    closed: st.closed.iter().filter(near).copied().collect(),
+                    blocked: st.blocked.iter().filter(near).copied().collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The next instant after `now` at which a day is released that was not before: the rolling
+    /// horizon's next step or a release event.
+    pub fn next_release(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let today = self.local_date(now);
+        let h = i64::from(self.policy.horizon_days);
+        let rolling = (0..3)
+            .map(|k| self.rolling_release_instant(today + Duration::days(h + k)))
+            .find(|at| *at > now)
+            .unwrap_or(now + Duration::days(1));
+        self.policy
+            .release_events
+            .iter()
+            .map(|e| e.at)
+            .filter(|at| *at > now)
+            .fold(rolling, DateTime::min)
+    }
+
+    /// The first `k` free starts for `duration` from `today` to the booking horizon, holds aside:
+    /// a lower bound of what a search across sites can find here.
+    pub fn first_starts(
+        &self,
+        today: NaiveDate,
+        duration: Duration,
+        now: DateTime<Utc>,
+        k: usize,
+    ) -> FirstStarts {
+        let last = self.horizon_end(today);
+        let mut starts = Vec::new();
+        let mut from = today;
+        while from <= last && starts.len() < k {
+            let to = (from + Duration::days(13)).min(last);
+            starts.extend(
+                self.window(from, to)
+                    .slots(from, to, duration, now)
+                    .into_iter()
+                    .take(k - starts.len())
+                    .map(|s| s.start),
+            );
+            from = to + Duration::days(1);
+        }
+        FirstStarts {
+            complete: starts.len() < k,
+            starts,
+            next_release: self.next_release(now),
+        }
     }
 
     /// Marks `iv` as taken on station `station_id` (a live hold, say); unknown stations are ignored.
@@ -164,6 +270,18 @@ impl SiteCalendar {
         subtract(&normalize(open), &normalize(cuts))
     }
 
+    /// The instant of local `midnight` when the day that follows has one offset throughout (24
+    /// hours from midnight to midnight, each a single instant); `None` on a day of change.
+    fn uniform_day(&self, midnight: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+        let single = |t| match self.tz.from_local_datetime(&t) {
+            chrono::LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
+            _ => None,
+        };
+        let start = single(midnight)?;
+        let end = single(midnight + Duration::days(1))?;
+        (end - start == Duration::days(1)).then_some(start)
+    }
+
     /// Free starts whose local date lies in `from..=to`, sorted, for appointments of `duration`.
     pub fn slots(&self, from: NaiveDate, to: NaiveDate, duration: Duration, now: DateTime<Utc>) -> Vec<Slot> {
         let mut out = Vec::new();
@@ -185,17 +303,30 @@ impl SiteCalendar {
         while d <= to {
             if !hol.contains(d) && self.is_released(d, now) {
                 let midnight = d.and_time(NaiveTime::MIN);
-                for minute in (0..1440).step_by(step as usize) {
-                    for start in local_instants(self.tz, midnight + Duration::minutes(minute)) {
-                        if start < earliest {
-                            continue;
+                let mut offer = |start: DateTime<Utc>| {
+                    if start < earliest {
+                        return;
+                    }
+                    let iv = Interval {
+                        start,
+                        end: start + duration,
+                    };
+                    if frees.iter().any(|f| covers(f, &iv)) {
+                        out.push(Slot { start, end: iv.end });
+                    }
+                };
+                match self.uniform_day(midnight) {
+                    // No change of offset that day: one conversion, then minutes added.
+                    Some(utc_midnight) => {
+                        for minute in (0..1440).step_by(step as usize) {
+                            offer(utc_midnight + Duration::minutes(minute));
                         }
-                        let iv = Interval {
-                            start,
-                            end: start + duration,
-                        };
-                        if frees.iter().any(|f| covers(f, &iv)) {
-                            out.push(Slot { start, end: iv.end });
+                    }
+                    None => {
+                        for minute in (0..1440).step_by(step as usize) {
+                            for start in local_instants(self.tz, midnight + Duration::minutes(minute)) {
+                                offer(start);
+                            }
                         }
                     }
                 }

@@ -92,6 +92,9 @@ pub fn duration_for(m: &MotifSetting, persons: PartySize) -> Duration {
     Duration::minutes(i64::from(m.minutes_per_person) * i64::from(persons.as_i32()))
 }
 
+/// How many days ahead a site's calendar is loaded at once.
+const LOADED_DAYS: i64 = 160;
+
 /// The site's calendar over `[from, to]` from the read model, holds not applied.
 async fn cached_calendar(
     state: &AppState,
@@ -103,7 +106,7 @@ async fn cached_calendar(
     let today = state.clock.now().with_timezone(&tz).date_naive();
     // A miss loads from yesterday to 160 days ahead at once (the ANTS hub asks for 150): later
     // requests for other weeks hit.
-    let load = (today - Duration::days(1), today + Duration::days(160));
+    let load = (today - Duration::days(1), today + Duration::days(LOADED_DAYS));
     Ok(state
         .read_model
         .calendar(&state.pool, site.id, tz, &site.department_code, (from, to), load)
@@ -118,8 +121,7 @@ pub async fn calendar_with_holds(
     from: NaiveDate,
     to: NaiveDate,
 ) -> ServiceResult<SiteCalendar> {
-    let cached = cached_calendar(state, site, tz, from, to).await?;
-    let mut cal = SiteCalendar::clone(&cached);
+    let mut cal = cached_calendar(state, site, tz, from, to).await?.window(from, to);
     let stations: Vec<Uuid> = cal.stations.iter().map(|s| s.station_id).collect();
     if let Some(held) = HoldStore::new(&state.kv).held(site.id, &stations).await {
         for (station, iv) in held {
@@ -279,59 +281,119 @@ pub async fn earliest(
     persons: PartySize,
     limit: usize,
 ) -> ServiceResult<Vec<EarliestSlot>> {
-    let sites = sites(state, filter).await?;
-    earliest_among(state, sites, motif, persons, limit, limit).await
+    let territory = state.read_model.territory(&state.pool).await?;
+    let sites: Vec<&SiteRow> = territory.site_refs(filter).collect();
+    earliest_among(state, &sites, motif, persons, limit, limit).await
+}
+
+/// How many first free starts are kept per site and duration (the most a search asks of a site).
+const FIRST_STARTS_KEPT: usize = 10;
+
+/// No free start at `site` for `duration` comes before this (holds aside; `None`: none at all
+/// within the horizon). From the read model's first starts, computed again when a change or the
+/// clock made them unable to tell.
+async fn lower_bound(
+    state: &AppState,
+    site: &SiteRow,
+    tz: Tz,
+    duration: Duration,
+    now: DateTime<Utc>,
+) -> ServiceResult<Option<DateTime<Utc>>> {
+    let today = now.with_timezone(&tz).date_naive();
+    let minutes = duration.num_minutes();
+    let mut cal = cached_calendar(state, site, tz, today, today).await?;
+    if let Some(first) = state.read_model.first_start(site.id, minutes, &cal, now) {
+        return Ok(first);
+    }
+    let last = cal.horizon_end(today);
+    if last > today + Duration::days(LOADED_DAYS) {
+        cal = cached_calendar(state, site, tz, today, last).await?;
+    }
+    let f = cal.first_starts(today, duration, now, FIRST_STARTS_KEPT);
+    let first = f.starts.first().copied();
+    state.read_model.keep_first_starts(site.id, minutes, &cal, f);
+    Ok(first)
+}
+
+/// The free starts of one site, holds applied, from `first` (its lower bound): at most `n`.
+async fn site_earliest(
+    state: &AppState,
+    site: &SiteRow,
+    tz: Tz,
+    duration: Duration,
+    first: DateTime<Utc>,
+    n: usize,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<Slot>> {
+    let today = now.with_timezone(&tz).date_naive();
+    let last = cached_calendar(state, site, tz, today, today)
+        .await?
+        .horizon_end(today);
+    // The bound's day first (it usually holds them all), then a week, then two at a time.
+    let mut from = first.with_timezone(&tz).date_naive().max(today);
+    let mut out = Vec::new();
+    let mut span = 0;
+    while from <= last && out.len() < n {
+        let to = (from + Duration::days(span)).min(last);
+        span = if span == 0 { 6 } else { 13 };
+        let cal = calendar_with_holds(state, site, tz, from, to).await?;
+        out.extend(cal.slots(from, to, duration, now).into_iter().take(n - out.len()));
+        from = to + Duration::days(1);
+    }
+    Ok(out)
 }
 
 /// The earliest free starts across `sites`: at most `per_site` from each, `limit` in all, sorted.
+///
+/// Sites are ordered by their lower bounds (memory only); the exact starts, holds applied, are
+/// computed for the first sites only, until the next site's bound comes after the `limit`-th
+/// start found: a search across France looks closely at a handful of sites, not thousands.
 pub async fn earliest_among(
     state: &AppState,
-    sites: Vec<SiteRow>,
+    sites: &[&SiteRow],
     motif: Motif,
     persons: PartySize,
     per_site: usize,
     limit: usize,
 ) -> ServiceResult<Vec<EarliestSlot>> {
-    let ids: Vec<Uuid> = sites.iter().map(|s| s.id).collect();
-    let settings = settings(state, &ids).await?;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let territory = state.read_model.territory(&state.pool).await?;
     let now = state.clock.now();
-    let mut found: Vec<(DateTime<Utc>, EarliestSlot)> = Vec::new();
-    for site in sites {
+    let mut bounds: Vec<(DateTime<Utc>, &SiteRow, Tz, Duration)> = Vec::new();
+    for &site in sites {
         // Sites that do not offer the motif for this many persons are simply not candidates.
-        let Ok(setting) = motif_for_site(&settings, site.id, motif, persons) else {
+        let Some(setting) = territory
+            .motif(site.id, motif)
+            .filter(|m| persons.as_i32() <= m.max_persons)
+        else {
             continue;
         };
-        let tz = site_tz(&site)?;
-        let today = now.with_timezone(&tz).date_naive();
-        let last = cached_calendar(state, &site, tz, today, today)
-            .await?
-            .horizon_end(today);
+        let tz = site_tz(site)?;
         let duration = duration_for(&setting, persons);
-        // Look two weeks at a time: the earliest slots are usually close, each step one small load.
-        let mut from = today;
-        let mut got = 0;
-        while from <= last && got < per_site {
-            let to = (from + Duration::days(13)).min(last);
-            let cal = calendar_with_holds(state, &site, tz, from, to).await?;
-            for s in cal
-                .slots(from, to, duration, now)
-                .into_iter()
-                .take(per_site - got)
-            {
-                got += 1;
-                found.push((
-                    s.start,
-                    EarliestSlot {
-                        site: site.clone(),
-                        duration,
-                        slot: in_zone(&s, tz),
-                    },
-                ));
-            }
-            from = to + Duration::days(1);
+        if let Some(first) = lower_bound(state, site, tz, duration, now).await? {
+            bounds.push((first, site, tz, duration));
         }
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.site.id.cmp(&b.1.site.id)));
+    bounds.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    let mut found: Vec<(DateTime<Utc>, EarliestSlot)> = Vec::new();
+    for (first, site, tz, duration) in bounds {
+        if found.get(limit - 1).is_some_and(|(kth, _)| first > *kth) {
+            break;
+        }
+        for s in site_earliest(state, site, tz, duration, first, per_site, now).await? {
+            found.push((
+                s.start,
+                EarliestSlot {
+                    site: site.clone(),
+                    duration,
+                    slot: in_zone(&s, tz),
+                },
+            ));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.site.id.cmp(&b.1.site.id)));
+    }
     Ok(found.into_iter().take(limit).map(|(_, s)| s).collect())
 }
 
@@ -408,12 +470,8 @@ pub async fn earliest_near(
     let origin = place(insee)?;
     let sites = sites(state, filter).await?;
     let near = by_distance(sites, origin.latitude, origin.longitude);
-    let candidates: Vec<SiteRow> = near
-        .iter()
-        .take(NEAR_COMMUNE_SITES)
-        .map(|(s, _)| s.clone())
-        .collect();
-    let found = earliest_among(state, candidates, motif, persons, per_site, usize::MAX).await?;
+    let refs: Vec<&SiteRow> = near.iter().take(NEAR_COMMUNE_SITES).map(|(s, _)| s).collect();
+    let found = earliest_among(state, &refs, motif, persons, per_site, usize::MAX).await?;
     let mut out: Vec<(EarliestSlot, f64)> = found
         .into_iter()
         .map(|e| {
@@ -455,8 +513,8 @@ pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> Serv
         .cloned()
         .collect();
     // Twenty sites at most, three starts each: enough to show the soonest six.
-    let candidates = sites.iter().take(20).cloned().collect();
-    let earliest = earliest_among(state, candidates, Motif::Cni, PartySize::ONE, 3, 6).await?;
+    let refs: Vec<&SiteRow> = sites.iter().take(20).collect();
+    let earliest = earliest_among(state, &refs, Motif::Cni, PartySize::ONE, 3, 6).await?;
 
     // The commune of France searched from: the one asked for, else the best match of the text.
     let matches = if trimmed.len() > 100 {
@@ -493,8 +551,8 @@ pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> Serv
             .into_iter()
             .take(NEAREST_SITES)
             .collect();
-        let candidates = near.iter().map(|(s, _)| s.clone()).collect();
-        let found = earliest_among(state, candidates, Motif::Cni, PartySize::ONE, 3, usize::MAX).await?;
+        let refs: Vec<&SiteRow> = near.iter().map(|(s, _)| s).collect();
+        let found = earliest_among(state, &refs, Motif::Cni, PartySize::ONE, 3, usize::MAX).await?;
         nearest = near
             .into_iter()
             .map(|(site, distance_km)| NearSite {

@@ -219,6 +219,35 @@ proptest! {
     }
 
     #[test]
+    fn a_window_offers_what_the_whole_calendar_offers((cal, from, to, dur, now) in arb_case()) {
+        let d = Duration::minutes(dur);
+        prop_assert_eq!(cal.window(from, to).slots(from, to, d, now), cal.slots(from, to, d, now));
+    }
+
+    #[test]
+    fn first_starts_are_the_first_slots_up_to_the_horizon((cal, from, _to, dur, now) in arb_case()) {
+        let d = Duration::minutes(dur);
+        let all: Vec<DateTime<Utc>> =
+            cal.slots(from, cal.horizon_end(from), d, now).into_iter().map(|s| s.start).take(3).collect();
+        let f = cal.first_starts(from, d, now, 3);
+        prop_assert_eq!(&f.starts, &all);
+        prop_assert_eq!(f.complete, all.len() < 3);
+    }
+
+    #[test]
+    fn first_starts_stay_exact_as_time_passes((cal, _from, _to, dur, now) in arb_case(), later in 0i64..(3 * 96)) {
+        // Computed once, asked later: when it answers, it answers what a fresh computation would.
+        let d = Duration::minutes(dur);
+        let memo = cal.first_starts(cal.local_date(now), d, now, 3);
+        let now2 = now + Duration::minutes(later * 15);
+        let today2 = cal.local_date(now2);
+        let truth = cal.slots(today2, cal.horizon_end(today2), d, now2).first().map(|s| s.start);
+        if let Some(first) = memo.first_at(now2, cal.policy.min_notice) {
+            prop_assert_eq!(first, truth);
+        }
+    }
+
+    #[test]
     fn every_offered_start_has_a_free_station((cal, from, to, dur, now) in arb_case()) {
         for s in cal.slots(from, to, Duration::minutes(dur), now) {
             prop_assert_eq!(s.end - s.start, Duration::minutes(dur));
