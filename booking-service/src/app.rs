@@ -63,9 +63,10 @@ impl AppState {
             signer: Arc::new(HoldSigner::new(&keys.hold)),
             sealer: Arc::new(Sealer::new(&keys.seal)),
             client_key: Arc::new(keys.client),
-            read_model: Arc::new(ReadModel::new(Duration::from_millis(
-                config.availability_cache_ms,
-            ))),
+            read_model: Arc::new(ReadModel::new(
+                Duration::from_millis(config.availability_cache_ms),
+                Some(pool.clone()),
+            )),
             ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
             login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 std::num::NonZeroU32::new(config.staff_login_per_minute.max(1)).expect("at least one"),

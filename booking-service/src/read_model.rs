@@ -2,13 +2,14 @@
 //! each site's calendar of rules, closures and live appointments) kept in memory and kept exact
 //! across instances by per-site versions.
 //!
-//! Every committed change bumps its site's version in PostgreSQL (triggers of migration 0017) and
-//! announces it on `site_changed`. Each instance listens and drops its copy of a site as soon as it
-//! hears of a newer version; it also polls every version (`READ_MODEL_POLL_MS`), so a notification
-//! lost with a dropped listening connection is caught at the next poll. The staleness bound is
-//! therefore: a change committed on any instance is no longer served by any other after the
-//! notification's delivery (milliseconds), and in every case after one poll interval plus one poll
-//! query (500 ms by default: under one second). This process's own writes drop the site at once.
+//! Every committed change bumps its site's version in PostgreSQL (triggers of migration 0017).
+//! Each instance polls every version (`READ_MODEL_POLL_MS`) and drops its copy of a site as soon as
+//! it sees a newer one; the service's own writes are also announced on `site_changed` right after
+//! they commit, and every instance listens. The staleness bound is therefore: a change made through
+//! any instance is no longer served by any other after the announcement's delivery (milliseconds);
+//! any change at all (an operator's SQL, a lost notification, a dropped listening connection) after
+//! one poll interval plus one poll query (500 ms by default: under one second). This process's own
+//! writes drop the site at once.
 //!
 //! Holds, notice and release are applied at read time on top of a calendar, so the clock moving
 //! needs no refresh. Staleness can only show a slot that was just taken (holding it is then refused
@@ -126,6 +127,8 @@ impl Known {
 pub struct ReadModel {
     /// Longest an entry is served even when no version moved (zero disables the read model).
     max_age: Duration,
+    /// Where this process's changes are announced (none: only the poll tells other instances).
+    announce_to: Option<PgPool>,
     known: Mutex<Known>,
     entries: Mutex<HashMap<Uuid, Entry>>,
     /// One loader per site at a time (single flight): concurrent misses wait for the first.
@@ -138,10 +141,12 @@ pub struct ReadModel {
 }
 
 impl ReadModel {
-    /// A read model whose entries are served at most `max_age` (zero: every read loads).
-    pub fn new(max_age: Duration) -> Self {
+    /// A read model whose entries are served at most `max_age` (zero: every read loads), announcing
+    /// this process's changes through `announce_to`.
+    pub fn new(max_age: Duration, announce_to: Option<PgPool>) -> Self {
         Self {
             max_age,
+            announce_to,
             known: Mutex::default(),
             entries: Mutex::default(),
             loading: Mutex::default(),
@@ -262,7 +267,7 @@ impl ReadModel {
         if now <= t.version {
             return Ok(None);
         }
-        self.announce(TERRITORY, now);
+        self.heard(TERRITORY, now);
         Ok(self.territory(pool).await?.site(id).cloned())
     }
 
@@ -298,15 +303,28 @@ impl ReadModel {
     pub fn invalidate(&self, site: Uuid) {
         self.known().written.insert(site, Instant::now());
         self.entries.lock().expect("read model lock").remove(&site);
+        self.announce(site);
     }
 
     /// This process changed the territory (a site, its stations or motif settings).
     pub fn invalidate_territory(&self) {
         self.known().written.insert(TERRITORY, Instant::now());
+        self.announce(TERRITORY);
     }
 
-    /// The database announced `version` of `site` (a notification or a poll).
-    pub fn announce(&self, site: Uuid, version: i64) {
+    /// Tells the other instances, without waiting (a lost announcement costs at most one poll).
+    fn announce(&self, site: Uuid) {
+        if let Some(pool) = self.announce_to.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = site_versions::announce(&pool, &[site]).await {
+                    tracing::warn!(error = %e, "read model: announcement failed");
+                }
+            });
+        }
+    }
+
+    /// `version` of `site` was heard of (a notification or a poll).
+    pub fn heard(&self, site: Uuid, version: i64) {
         {
             let mut known = self.known();
             let v = known.versions.entry(site).or_insert(version);
@@ -340,7 +358,7 @@ async fn listen_loop(model: Weak<ReadModel>, pool: PgPool) {
                     Ok(Some(n)) => {
                         let Some(model) = model.upgrade() else { return };
                         if let Some((site, version)) = site_versions::parse(n.payload()) {
-                            model.announce(site, version);
+                            model.heard(site, version);
                         }
                     }
                     // The connection was lost: notifications may have been missed.
@@ -373,7 +391,7 @@ async fn poll_loop(model: Weak<ReadModel>, pool: PgPool, every: Duration) {
             Ok(rows) => {
                 let Some(model) = model.upgrade() else { return };
                 for (site, version) in rows {
-                    model.announce(site, version);
+                    model.heard(site, version);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "read model: version poll failed"),

@@ -1,11 +1,11 @@
 //! Per-site versions (migration 0017): bumped by triggers on every committed change to what
-//! availability depends on, announced on the channel `site_changed`.
+//! availability depends on; the service announces its own on the channel `site_changed`.
 
 use sqlx::postgres::PgListener;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-/// The channel the triggers notify, with payloads `'<site uuid> <version>'`.
+/// The channel of announcements, with payloads `'<site uuid> <version>'`.
 pub const CHANNEL: &str = "site_changed";
 
 /// The row standing for the territory as a whole (sites, motifs, station counts, communes).
@@ -25,6 +25,19 @@ pub async fn all(pool: &PgPool) -> sqlx::Result<Vec<(Uuid, i64)>> {
     sqlx::query_as("SELECT site_id, version FROM site_versions")
         .fetch_all(pool)
         .await
+}
+
+/// Announces the current versions of `sites` to every listening instance (after the change
+/// committed: a read-only statement, it does not hold up other commits).
+pub async fn announce(pool: &PgPool, sites: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT pg_notify('site_changed', site_id::text || ' ' || version::text)
+         FROM site_versions WHERE site_id = ANY ($1)",
+    )
+    .bind(sites)
+    .execute(pool)
+    .await
+    .map(|_| ())
 }
 
 /// A connection listening on [`CHANNEL`].

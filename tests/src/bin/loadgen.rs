@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! loadgen availability [BASE_URL] [REQUESTS] [CONCURRENCY]   # public availability reads, all demo sites
-//! loadgen rush [BASE_URL] [CLIENTS] [CONCURRENCY]            # clients hold then book one day's slots
+//! loadgen rush [BASE_URL] [CLIENTS] [CONCURRENCY] [SLOTS]    # clients hold then book SLOTS station-slots of one site
 //! loadgen ants [BASE_URL] [REQUESTS] [TOKEN] [POINTS]        # availableTimeSlots, POINTS meeting points (default all), 150 days
 //! loadgen healthz [BASE_URL] [REQUESTS] [CONCURRENCY]        # the server's floor: GET /healthz
 //! loadgen book [BASE_URL] [BOOKINGS] [CONCURRENCY]           # sustained hold + confirm over distinct free slots
@@ -63,7 +63,7 @@ async fn main() {
         .expect("client");
     match mode.as_str() {
         "availability" => availability(&client, &base, arg(3, 5000), arg(4, 64)).await,
-        "rush" => rush(&client, &base, arg(3, 500), arg(4, 100)).await,
+        "rush" => rush(&client, &base, arg(3, 500), arg(4, 100), arg(5, 0)).await,
         "ants" => {
             ants(
                 &client,
@@ -274,7 +274,9 @@ async fn hold_and_confirm(
         return (hs, 0);
     }
     let h: Value = hold.json().await.unwrap_or_default();
-    let number: String = format!("{:010X}", (i as u64 + 1) * 2654435761 % 0xFF_FFFF_FFFF);
+    // Distinct across runs too (a number in two live appointments is refused).
+    let salt = u64::from(std::process::id()) * 1_000_003;
+    let number: String = format!("{:010X}", (i as u64 + 1 + salt) * 2654435761 % 0xFF_FFFF_FFFF);
     let body = json!({"hold_id": h["hold_id"], "citizen": {"first_name": "Charge", "last_name": format!("Test {i}"),
                       "email": format!("load-{i}-{}@example.fr", std::process::id())},
                       "pre_demande_numbers": [number]});
@@ -324,19 +326,35 @@ async fn availability(client: &reqwest::Client, base: &str, n: usize, concurrenc
     );
 }
 
-async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency: usize) {
-    // The site with the most stations; a day a week ahead; everyone wants a slot of that day.
-    let site = sites(client, base)
-        .await
-        .into_iter()
-        .max_by_key(|s| s["stations"].as_i64().unwrap_or(0))
-        .expect("a site");
+async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency: usize, supply: usize) {
+    // With SLOTS: a site whose station count divides it, on days three weeks ahead (left
+    // alone by `book`), and exactly SLOTS station-slots offered (starts x stations, every station
+    // free). Without: the site with the most stations, a week ahead, every start of four days.
+    let all = sites(client, base).await;
+    let site = if supply > 0 {
+        // The last in the list (`book` takes the first ones) among those with the most stations.
+        all.into_iter()
+            .filter(|s| {
+                s["stations"]
+                    .as_u64()
+                    .is_some_and(|n| n > 0 && supply as u64 % n == 0)
+            })
+            .max_by_key(|s| s["stations"].as_i64().unwrap_or(0))
+            .expect("a site whose station count divides SLOTS")
+    } else {
+        all.into_iter()
+            .max_by_key(|s| s["stations"].as_i64().unwrap_or(0))
+            .expect("a site")
+    };
+    let stations = site["stations"].as_u64().unwrap_or(1) as usize;
     let id = site["id"].as_str().unwrap().to_string();
-    let day = (chrono::Utc::now() + chrono::Duration::days(7)).date_naive();
+    let ahead = if supply > 0 { 21 } else { 7 };
+    let day = (chrono::Utc::now() + chrono::Duration::days(ahead)).date_naive();
+    let days = if supply > 0 { 13 } else { 3 };
     let avail: Value = client
         .get(format!(
             "{base}/api/v1/sites/{id}/availability?motif=CNI&persons=1&from={day}&to={}",
-            day + chrono::Duration::days(3)
+            day + chrono::Duration::days(days)
         ))
         .send()
         .await
@@ -344,12 +362,23 @@ async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency:
         .json()
         .await
         .expect("json");
-    let starts: Vec<String> = avail["slots"]
+    let mut starts: Vec<String> = avail["slots"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["start"].as_str().unwrap().to_string())
         .collect();
+    if supply > 0 {
+        assert!(
+            starts.len() * stations >= supply,
+            "not enough free starts for {supply}"
+        );
+        starts.truncate(supply / stations);
+        println!(
+            "supply: {} starts x {stations} stations = {supply} station-slots",
+            starts.len()
+        );
+    }
     assert!(!starts.is_empty(), "no free slot to rush for");
     let started = Instant::now();
     let results: Vec<(u16, u16, Duration)> = stream::iter(0..clients)
@@ -373,7 +402,7 @@ async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency:
     }
     let booked = results.iter().filter(|r| r.1 == 201).count();
     println!(
-        "rush on {} ({} starts over 4 days): {booked} booked",
+        "rush on {} ({} starts): {booked} booked",
         site["name"],
         starts.len()
     );
@@ -383,6 +412,9 @@ async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency:
         elapsed,
         &statuses,
     );
+    if supply > 0 {
+        assert_eq!(booked, supply, "every offered station-slot booked exactly once");
+    }
     check_overlaps().await;
 }
 
