@@ -337,7 +337,7 @@ async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency:
             .filter(|s| {
                 s["stations"]
                     .as_u64()
-                    .is_some_and(|n| n > 0 && supply as u64 % n == 0)
+                    .is_some_and(|n| n > 0 && (supply as u64).is_multiple_of(n))
             })
             .max_by_key(|s| s["stations"].as_i64().unwrap_or(0))
             .expect("a site whose station count divides SLOTS")
