@@ -4,7 +4,7 @@
 use super::availability::{calendar_with_holds, duration_for, motif_for_site, rfc3339_local, site_tz};
 use super::AppState;
 use crate::ants::{hub_datetime, management_url};
-use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
+use crate::db::territory::SiteRow;
 use crate::domain::citizen::PreDemandeNumber;
 use crate::domain::motif::Motif;
 use crate::error::{ApiError, ApiResult};
@@ -15,7 +15,6 @@ use axum::Json;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -244,49 +243,61 @@ pub async fn available_time_slots(
         Ok(q) => q,
         Err(r) => return r.into_response(),
     };
-    match slots_by_point(&state, &q).await {
-        Ok(map) => Json(Value::Object(map)).into_response(),
+    match slots_by_point(&state, q).await {
+        Ok(points) => Json(points).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn slots_by_point(state: &AppState, q: &SlotsQuery) -> ApiResult<Map<String, Value>> {
-    let sites: HashMap<Uuid, SiteRow> = territory::list_sites(&state.pool, &SiteFilter::default())
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect();
-    let wanted: Vec<Uuid> = q
-        .ids
-        .iter()
-        .filter_map(|i| Uuid::parse_str(i).ok())
-        .filter(|i| sites.contains_key(i))
-        .collect();
-    let settings: Vec<(Uuid, MotifSetting)> = territory::motif_settings(&state.pool, &wanted).await?;
+/// Each asked meeting point with its slots, in the order asked, each once.
+pub struct PointSlots(Vec<(String, Vec<HubSlot>)>);
+
+impl Serialize for PointSlots {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(id, slots)| (id, slots)))
+    }
+}
+
+/// Sites from the read model; each site computed on its own task, so that the hub's one large
+/// request uses every core.
+async fn slots_by_point(state: &AppState, q: SlotsQuery) -> ApiResult<PointSlots> {
+    let q = std::sync::Arc::new(q);
     let now = state.clock.now();
-    let mut out = Map::new();
+    let mut asked: Vec<(String, Option<tokio::task::JoinHandle<ApiResult<Vec<HubSlot>>>>)> = Vec::new();
     for raw_id in &q.ids {
-        if out.contains_key(raw_id) {
+        if asked.iter().any(|(id, _)| id == raw_id) {
             continue;
         }
-        let slots = match Uuid::parse_str(raw_id).ok().and_then(|id| sites.get(&id)) {
-            None => Vec::new(),
-            Some(site) => site_slots(state, site, &settings, q, now).await?,
+        let site = match Uuid::parse_str(raw_id) {
+            Ok(id) => crate::service::availability::find_site(state, id).await.ok(),
+            Err(_) => None,
         };
-        out.insert(raw_id.clone(), Value::Array(slots));
+        let task = site.map(|site| {
+            let (state, q) = (state.clone(), q.clone());
+            tokio::spawn(async move { site_slots(&state, &site, &q, now).await })
+        });
+        asked.push((raw_id.clone(), task));
     }
-    Ok(out)
+    let mut out = Vec::with_capacity(asked.len());
+    for (id, task) in asked {
+        let slots = match task {
+            None => Vec::new(),
+            Some(t) => t.await.map_err(ApiError::internal)??,
+        };
+        out.push((id, slots));
+    }
+    Ok(PointSlots(out))
 }
 
 async fn site_slots(
     state: &AppState,
     site: &SiteRow,
-    settings: &[(Uuid, MotifSetting)],
     q: &SlotsQuery,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<HubSlot>> {
     // A site without this motif, or not for so many persons, simply has no slot for the hub.
-    let Ok(setting) = motif_for_site(settings, site.id, q.reason, q.documents) else {
+    let settings = crate::service::availability::settings(state, &[site.id]).await?;
+    let Ok(setting) = motif_for_site(&settings, site.id, q.reason, q.documents) else {
         return Ok(Vec::new());
     };
     let tz = site_tz(site)?;
@@ -300,12 +311,9 @@ async fn site_slots(
     Ok(cal
         .slots(from, q.end, duration, now)
         .into_iter()
-        .map(|s| {
-            serde_json::to_value(HubSlot {
-                datetime: hub_datetime(s.start, tz),
-                callback_url: reserve_url(state, site.id, q.reason, q.documents, s.start, tz),
-            })
-            .expect("slot serializes")
+        .map(|s| HubSlot {
+            datetime: hub_datetime(s.start, tz),
+            callback_url: reserve_url(state, site.id, q.reason, q.documents, s.start, tz),
         })
         .collect())
 }
