@@ -258,12 +258,15 @@ impl Serialize for PointSlots {
     }
 }
 
+/// The computation of one meeting point's slots.
+type SiteTask = tokio::task::JoinHandle<ApiResult<Vec<HubSlot>>>;
+
 /// Sites from the read model; each site computed on its own task, so that the hub's one large
 /// request uses every core.
 async fn slots_by_point(state: &AppState, q: SlotsQuery) -> ApiResult<PointSlots> {
     let q = std::sync::Arc::new(q);
     let now = state.clock.now();
-    let mut asked: Vec<(String, Option<tokio::task::JoinHandle<ApiResult<Vec<HubSlot>>>>)> = Vec::new();
+    let mut asked: Vec<(String, Option<SiteTask>)> = Vec::new();
     for raw_id in &q.ids {
         if asked.iter().any(|(id, _)| id == raw_id) {
             continue;
