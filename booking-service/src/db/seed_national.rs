@@ -388,9 +388,15 @@ async fn write_appointments(
     // Drawn a little above the target rate, and cut at the target.
     let p = (opts.appointments as f64 / cap as f64 * 1.05).min(1.0);
     let mut rng = StdRng::seed_from_u64(opts.seed ^ 0xA990_1A7E);
+    // Through a staging table: a start already booked by other means is skipped, not an error.
+    sqlx::query(
+        "CREATE TEMPORARY TABLE national_staging (LIKE appointments INCLUDING DEFAULTS) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
     let mut copy = tx
         .copy_in_raw(
-            "COPY appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
+            "COPY national_staging (id, reference, site_id, station_id, motif, persons, during, status, source,
                                first_name, last_name, email, created_at, updated_at) FROM STDIN (FORMAT csv)",
         )
         .await?;
@@ -450,6 +456,11 @@ async fn write_appointments(
         copy.send(buf.as_bytes()).await?;
     }
     copy.finish().await?;
+    let written =
+        sqlx::query("INSERT INTO appointments SELECT * FROM national_staging ON CONFLICT DO NOTHING")
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     sqlx::query("ALTER TABLE appointments ENABLE TRIGGER appointments_site_changed")
         .execute(&mut *tx)
         .await?;

@@ -113,6 +113,16 @@ async fn cached_calendar(
         .await?)
 }
 
+/// One local day of the site's calendar from the read model, holds not applied.
+pub(super) async fn day_calendar(
+    state: &AppState,
+    site: &SiteRow,
+    tz: Tz,
+    day: NaiveDate,
+) -> ServiceResult<SiteCalendar> {
+    Ok(cached_calendar(state, site, tz, day, day).await?.window(day, day))
+}
+
 /// The site's calendar over `[from, to]` (from the read model), with live holds blocked.
 pub async fn calendar_with_holds(
     state: &AppState,

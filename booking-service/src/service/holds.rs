@@ -47,8 +47,10 @@ pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> Service
     let duration = duration_for(&setting, input.persons);
     let (start, now) = (input.start, state.clock.now());
     let day = start.with_timezone(&tz).date_naive();
-    // The database's view (holds excluded): is this a start availability would offer at all?
-    let cal = crate::db::calendar::load_day(&state.pool, site.id, tz, &site.department_code, day).await?;
+    // The read model's view (holds excluded, at most the documented bound old): is this a start
+    // availability would offer at all? A station it shows free but booked meanwhile is caught by
+    // `reserve_free`, which asks the database after reserving: no PostgreSQL round trip otherwise.
+    let cal = super::availability::day_calendar(state, &site, tz, day).await?;
     if !cal.is_offered(start, duration, now) {
         // "Taken" (with alternatives) when only bookings stand in the way; otherwise the start
         // is never offered (off grid, closed, a holiday, too soon, not released).
