@@ -5,6 +5,8 @@ use crate::ants::client::AntsClient;
 use crate::clock::Clock;
 use crate::config::ServeConfig;
 use crate::error::ApiError;
+use crate::holds::mirror::HoldMirror;
+use crate::holds::store::HoldStore;
 use crate::holds::token::HoldSigner;
 use crate::http::{ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff};
 use crate::kv::Kv;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     /// Sites and their calendars in memory, exact across instances by per-site versions.
     pub read_model: Arc<ReadModel>,
+    /// Every site's live holds, mirrored from Redis.
+    pub hold_mirror: Arc<HoldMirror>,
     /// The ANTS coordination API, when configured.
     pub ants: Option<Arc<AntsClient>>,
     /// Key of the client-address HMAC (derived from `APP_SECRET`).
@@ -67,6 +71,7 @@ impl AppState {
                 Duration::from_millis(config.availability_cache_ms),
                 Some(pool.clone()),
             )),
+            hold_mirror: Arc::new(HoldMirror::new(Duration::from_millis(config.holds_mirror_ms))),
             ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
             login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 std::num::NonZeroU32::new(config.staff_login_per_minute.max(1)).expect("at least one"),
@@ -495,5 +500,8 @@ pub async fn run(
         Duration::from_millis(state.config.read_model_poll_ms),
         state.config.read_model_listen,
     );
+    state
+        .hold_mirror
+        .watch(state.kv.clone(), HoldStore::channel(&state.kv.prefix));
     serve(listener, app(state), shutdown).await
 }

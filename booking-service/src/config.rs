@@ -253,6 +253,10 @@ pub struct ServeConfig {
     /// Listen to PostgreSQL's announcements of changed sites (`false`: the poll alone).
     #[arg(long, env = "READ_MODEL_LISTEN", default_value_t = true, action = clap::ArgAction::Set)]
     pub read_model_listen: bool,
+    /// Longest a site's live holds are served from memory (a safety net: every change to them is
+    /// published on Redis and heard at once); 0: every availability read asks Redis.
+    #[arg(long, env = "HOLDS_MIRROR_MS", default_value_t = 1000)]
+    pub holds_mirror_ms: u64,
     /// Hours a staff session lasts.
     #[arg(long, env = "STAFF_SESSION_HOURS", default_value_t = 10)]
     pub staff_session_hours: i64,

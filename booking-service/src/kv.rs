@@ -62,6 +62,15 @@ impl Kv {
         }
     }
 
+    /// A connection for subscribing, or `None` when Redis cannot be reached right now.
+    pub async fn pubsub(&self) -> Option<redis::aio::PubSub> {
+        let client = self.client.as_ref()?;
+        match tokio::time::timeout(Duration::from_millis(800), client.get_async_pubsub()).await {
+            Ok(Ok(p)) => Some(p),
+            _ => None,
+        }
+    }
+
     /// Whether Redis answers a PING within half a second.
     pub async fn ping(&self) -> bool {
         let Some(mut c) = self.conn().await else {

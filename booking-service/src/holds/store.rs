@@ -7,6 +7,7 @@
 //! signed tokens without reservation) and stay exact, since the database decides at confirmation.
 
 use crate::domain::intervals::Interval;
+use crate::holds::mirror::{HoldMirror, LiveHold};
 use crate::kv::Kv;
 use chrono::{DateTime, Utc};
 use redis::Script;
@@ -22,6 +23,7 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local hid, s, e, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local channel, site = ARGV[5], ARGV[6]
 local exp = now + ttl
 for i, key in ipairs(KEYS) do
   local entries = redis.call('HGETALL', key)
@@ -39,6 +41,7 @@ for i, key in ipairs(KEYS) do
   if free then
     redis.call('HSET', key, hid, string.format('%d:%d:%d', s, e, exp))
     redis.call('PEXPIREAT', key, string.format('%d', keep_until))
+    redis.call('PUBLISH', channel, site)
     return i
   end
 end
@@ -47,7 +50,7 @@ return 0
     )
 });
 
-/// The live entries of the station keys, as a flat list `key index, start, end, ...`.
+/// The live entries of the station keys, as a flat list `key index, start, end, expiry, ...`.
 static HELD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -62,6 +65,7 @@ for i, key in ipairs(KEYS) do
       table.insert(out, i)
       table.insert(out, a)
       table.insert(out, b)
+      table.insert(out, x)
     end
   end
 end
@@ -94,18 +98,25 @@ return 1
     )
 });
 
-/// Redis operations on holds.
+/// Redis operations on holds; each change is published on [`HoldStore::channel`] in the same
+/// round trip, and this process's mirror is told at once.
 pub struct HoldStore<'a> {
     kv: &'a Kv,
+    mirror: &'a HoldMirror,
 }
 
 /// How long one Redis call may take before the caller degrades.
 const CALL_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl<'a> HoldStore<'a> {
-    /// Holds stored in `kv`.
-    pub fn new(kv: &'a Kv) -> Self {
-        Self { kv }
+    /// Holds stored in `kv`, mirrored by `mirror`.
+    pub fn new(kv: &'a Kv, mirror: &'a HoldMirror) -> Self {
+        Self { kv, mirror }
+    }
+
+    /// The channel on which a site's id is published whenever its holds change.
+    pub fn channel(prefix: &str) -> String {
+        format!("{prefix}:holds-changed")
     }
 
     fn station_key(&self, site: Uuid, station: Uuid) -> String {
@@ -138,8 +149,12 @@ impl<'a> HoldStore<'a> {
         inv.arg(hid)
             .arg(start.timestamp_millis())
             .arg(end.timestamp_millis())
-            .arg(ttl.as_millis() as u64);
-        let idx: i64 = match tokio::time::timeout(CALL_TIMEOUT, inv.invoke_async(&mut conn)).await {
+            .arg(ttl.as_millis() as u64)
+            .arg(Self::channel(&self.kv.prefix))
+            .arg(site.to_string());
+        let result = tokio::time::timeout(CALL_TIMEOUT, inv.invoke_async(&mut conn)).await;
+        self.mirror.changed(site);
+        let idx: i64 = match result {
             Ok(Ok(i)) => i,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "hold reservation failed; degrading");
@@ -155,11 +170,16 @@ impl<'a> HoldStore<'a> {
         )
     }
 
-    /// Live held ranges on the given stations, as `(station, interval)`.
+    /// Live held ranges on the given stations, as `(station, interval)`: from the mirror when it has
+    /// a current copy, else from Redis (and the copy kept).
     pub async fn held(&self, site: Uuid, stations: &[Uuid]) -> Option<Vec<(Uuid, Interval)>> {
         if stations.is_empty() {
             return Some(Vec::new());
         }
+        if let Some(held) = self.mirror.get(site, stations, Utc::now()) {
+            return Some(held);
+        }
+        let ticket = self.mirror.ticket(site);
         let mut conn = self.kv.conn().await?;
         let mut inv = HELD.prepare_invoke();
         for st in stations {
@@ -169,18 +189,22 @@ impl<'a> HoldStore<'a> {
             Ok(Ok(v)) => v,
             _ => return None,
         };
-        Some(
-            flat.chunks_exact(3)
-                .filter_map(|c| {
-                    let station = *stations.get(usize::try_from(c[0]).ok()?.checked_sub(1)?)?;
-                    let iv = Interval::new(
+        let live: Vec<LiveHold> = flat
+            .chunks_exact(4)
+            .filter_map(|c| {
+                Some(LiveHold {
+                    station: *stations.get(usize::try_from(c[0]).ok()?.checked_sub(1)?)?,
+                    interval: Interval::new(
                         DateTime::from_timestamp_millis(c[1])?,
                         DateTime::from_timestamp_millis(c[2])?,
-                    )?;
-                    Some((station, iv))
+                    )?,
+                    expires: DateTime::from_timestamp_millis(c[3])?,
                 })
-                .collect(),
-        )
+            })
+            .collect();
+        let held = live.iter().map(|h| (h.station, h.interval)).collect();
+        self.mirror.keep(site, ticket, stations, live);
+        Some(held)
     }
 
     /// Counts a new hold against a client's quota. `Some(true)` if under `max`, `Some(false)` if
@@ -206,7 +230,10 @@ impl<'a> HoldStore<'a> {
         let mut pipe = redis::pipe();
         pipe.hdel(self.station_key(site, station), hid).ignore();
         pipe.hdel(self.client_key(client), hid).ignore();
+        pipe.publish(Self::channel(&self.kv.prefix), site.to_string())
+            .ignore();
         let _ = tokio::time::timeout(CALL_TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
+        self.mirror.changed(site);
     }
 
     /// Drops a reservation only, keeping the client's quota entry (the hold is still being placed).
@@ -214,11 +241,12 @@ impl<'a> HoldStore<'a> {
         let Some(mut conn) = self.kv.conn().await else {
             return;
         };
-        let cmd = redis::cmd("HDEL")
-            .arg(self.station_key(site, station))
-            .arg(hid)
-            .clone();
-        let _ = tokio::time::timeout(CALL_TIMEOUT, cmd.query_async::<()>(&mut conn)).await;
+        let mut pipe = redis::pipe();
+        pipe.hdel(self.station_key(site, station), hid).ignore();
+        pipe.publish(Self::channel(&self.kv.prefix), site.to_string())
+            .ignore();
+        let _ = tokio::time::timeout(CALL_TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
+        self.mirror.changed(site);
     }
 
     /// Drops a client's quota entry only (when the reservation itself failed).

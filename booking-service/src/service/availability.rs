@@ -133,7 +133,10 @@ pub async fn calendar_with_holds(
 ) -> ServiceResult<SiteCalendar> {
     let mut cal = cached_calendar(state, site, tz, from, to).await?.window(from, to);
     let stations: Vec<Uuid> = cal.stations.iter().map(|s| s.station_id).collect();
-    if let Some(held) = HoldStore::new(&state.kv).held(site.id, &stations).await {
+    if let Some(held) = HoldStore::new(&state.kv, &state.hold_mirror)
+        .held(site.id, &stations)
+        .await
+    {
         for (station, iv) in held {
             cal.block(station, iv);
         }

@@ -65,7 +65,7 @@ pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> Service
     let mut hid_bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut hid_bytes);
     let hid: String = hid_bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let store = HoldStore::new(&state.kv);
+    let store = HoldStore::new(&state.kv, &state.hold_mirror);
     let (station, reserved) = match store
         .acquire_client(client, &hid, state.config.max_holds_per_client, ttl)
         .await
@@ -158,7 +158,7 @@ pub async fn release(state: &AppState, token: &str) -> ServiceResult<()> {
         .signer
         .verify(token.trim())
         .map_err(|_| ServiceError::HoldInvalid)?;
-    HoldStore::new(&state.kv)
+    HoldStore::new(&state.kv, &state.hold_mirror)
         .release(claims.site, claims.station, &claims.cli, &claims.hid)
         .await;
     Ok(())
@@ -183,7 +183,7 @@ pub fn verified(state: &AppState, token: &str) -> ServiceResult<HoldClaims> {
 /// neither grants this station again.
 pub async fn consumed(state: &AppState, claims: &HoldClaims) {
     state.read_model.invalidate(claims.site);
-    HoldStore::new(&state.kv)
+    HoldStore::new(&state.kv, &state.hold_mirror)
         .release(claims.site, claims.station, &claims.cli, &claims.hid)
         .await;
 }

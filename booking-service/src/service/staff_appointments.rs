@@ -252,7 +252,7 @@ pub async fn book_at_counter_with(
     let created = appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await;
     if let Some(station) = reserved {
         // The appointment (or nothing) now stands there: the reservation has done its work.
-        HoldStore::new(&state.kv)
+        HoldStore::new(&state.kv, &state.hold_mirror)
             .release(site.id, station, COUNTER_CLIENT, &slot.hold_ref)
             .await;
     }
@@ -319,7 +319,7 @@ pub(super) async fn reserve_against_holds(
     // Re-read after reserving, as a citizen's hold does: a booking committed since `cal` was read
     // has released its own reservation, and falling from its station onto another one would take
     // a station a citizen holds.
-    let store = HoldStore::new(&state.kv);
+    let store = HoldStore::new(&state.kv, &state.hold_mirror);
     match super::holds::reserve_free(
         state,
         &store,

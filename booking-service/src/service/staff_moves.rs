@@ -243,7 +243,7 @@ pub async fn move_appointment(
     };
     let moved = appointments::reschedule_with(&state.pool, id, &slot, now, rules).await;
     if let Some(station) = reserved {
-        crate::holds::store::HoldStore::new(&state.kv)
+        crate::holds::store::HoldStore::new(&state.kv, &state.hold_mirror)
             .release(
                 site.id,
                 station,
