@@ -170,6 +170,14 @@ impl ReadModel {
         .then(|| e.calendar.clone())
     }
 
+    /// The calendar of `site` held now if it covers local `day`, with the version it was read at,
+    /// current or not: the caller compares the version with the database's.
+    pub fn held_calendar(&self, site: Uuid, day: NaiveDate) -> Option<(i64, Arc<SiteCalendar>)> {
+        let entries = self.entries.lock().expect("read model lock");
+        let e = entries.get(&site)?;
+        (e.from <= day && day <= e.to).then(|| (e.version, e.calendar.clone()))
+    }
+
     /// The calendar of `site` covering local days `from..=to`. A miss loads `load_from..=load_to`
     /// (a superset chosen by the caller, so later requests for other days hit).
     #[allow(clippy::too_many_arguments)]

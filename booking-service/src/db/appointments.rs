@@ -6,21 +6,28 @@
 //! - each attempt on a station runs in a savepoint, so a lost race tries the next free station;
 //! - booking takes `FOR SHARE` locks on the site and its stations, which staff changes to rules and
 //!   closures take `FOR UPDATE`: a booking re-checks the calendar after its locks, so it can never
-//!   land outside an opening that a concurrent change just removed;
+//!   land outside an opening that a concurrent change just removed (the day is read again unless
+//!   the site's version shows the read model's copy is still the committed state);
+//! - a confirmation is short: hold marked used, person caps, locks, version, insert, numbers, and
+//!   every outbox row in one statement (11 to 13 statements with BEGIN and COMMIT, see
+//!   BENCHMARKS.md);
 //! - an advisory lock per email address serializes the "N live appointments per address" count;
 //! - the partial unique index `pre_demande_one_live` keeps one live appointment per number.
 
 use super::calendar::{load_calendar, policy};
-use super::constraints::{self, on_first_free_station, violated};
+use super::constraints::{self, on_first_free_station_or_give_up, violated};
 use super::outbox::{self, drop_pending_reminder, OutboxKind};
+use super::site_versions;
 use crate::domain::citizen::{Email, Phone, PreDemandeNumber};
 use crate::domain::motif::Motif;
 use crate::domain::party::PartySize;
+use crate::domain::slots::SiteCalendar;
 use crate::domain::status::AppointmentStatus;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 use sqlx::{FromRow, PgConnection, PgPool};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Who is booking.
@@ -71,6 +78,17 @@ pub struct SlotRequest {
     /// Staff at the counter may book outside the minimum notice and the public horizon (never
     /// outside openings, nor over another appointment).
     pub waive_policy: bool,
+    /// The site's calendar as the caller's read model holds it, if it covers the day.
+    pub known: Option<KnownCalendar>,
+}
+
+/// A site's calendar with the version it was read at (the version read before its data). When the
+/// site's version has not moved since, nothing the calendar depends on changed (every change bumps
+/// it, migration 0017), so the check can use it instead of reading the day again.
+#[derive(Debug, Clone)]
+pub struct KnownCalendar {
+    pub version: i64,
+    pub calendar: Arc<SiteCalendar>,
 }
 
 /// Why a booking, move or cancellation did not happen.
@@ -98,21 +116,10 @@ pub enum BookingError {
     Db(#[from] sqlx::Error),
 }
 
-/// A hold books once: a second confirmation of it (a double click, a retry) is told so, rather
-/// than "slot taken" by its own first booking. The unique index settles concurrent ones.
-async fn check_hold_unused(conn: &mut PgConnection, hold_ref: &str) -> Result<(), BookingError> {
-    let used: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM used_holds WHERE hold_ref = $1)")
-        .bind(hold_ref)
-        .fetch_one(conn)
-        .await?;
-    if used {
-        Err(BookingError::HoldAlreadyUsed)
-    } else {
-        Ok(())
-    }
-}
-
-/// Records that a hold was used by `appointment`; a concurrent use of the same hold fails here.
+/// Records that a hold was used by `appointment`, first thing in a booking or a move: a hold books
+/// once, and a second confirmation of it (a double click, a retry) is told so rather than "slot
+/// taken" by its own first booking; a concurrent one waits on the primary key, then fails here.
+/// The foreign key to the appointment is checked at commit (migration 0018).
 async fn mark_hold_used(
     conn: &mut PgConnection,
     hold_ref: &str,
@@ -203,9 +210,17 @@ async fn lock_and_check(conn: &mut PgConnection, slot: &SlotRequest) -> Result<V
         .execute(&mut *conn)
         .await?;
     let day = slot.start.with_timezone(&slot.tz).date_naive();
-    let cal = load_calendar(conn, slot.site_id, slot.tz, &slot.department, day, day).await?;
+    // Read after the locks: no rule, closure or policy change can commit until this transaction
+    // ends, and a booking committed meanwhile is caught by the exclusion constraint.
+    let unchanged = match &slot.known {
+        Some(k) => site_versions::version(&mut *conn, slot.site_id).await? == k.version,
+        None => false,
+    };
+    let mut cal = match &slot.known {
+        Some(k) if unchanged => k.calendar.window(day, day),
+        _ => load_calendar(conn, slot.site_id, slot.tz, &slot.department, day, day).await?,
+    };
     let duration = slot.end - slot.start;
-    let mut cal = cal;
     if slot.waive_policy {
         cal.policy.min_notice = Duration::zero();
         cal.policy.horizon_days = 3650;
@@ -247,29 +262,6 @@ pub struct Created {
     pub station_id: Uuid,
 }
 
-/// Outbox rows that follow a booking or a move: the reminder (unless already inside its window) and
-/// one ANTS declaration per number.
-async fn queue_reminder_and_declarations(
-    conn: &mut PgConnection,
-    id: Uuid,
-    site_id: Uuid,
-    start: DateTime<Utc>,
-    numbers: &[String],
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let pol = policy(&mut *conn, site_id).await?;
-    let reminder_at = start - Duration::hours(i64::from(pol.reminder_hours));
-    if reminder_at > now {
-        let payload = json!({ "start": start });
-        outbox::enqueue(conn, OutboxKind::Reminder, id, payload, reminder_at, now).await?;
-    }
-    for n in numbers {
-        let payload = json!({ "number": n, "site_id": site_id, "start": start });
-        outbox::enqueue(conn, OutboxKind::AntsDeclare, id, payload, now, now).await?;
-    }
-    Ok(())
-}
-
 /// Books `slot` for `citizen` in one transaction: appointment, pré-demande numbers, outbox rows.
 pub async fn create(
     pool: &PgPool,
@@ -280,15 +272,15 @@ pub async fn create(
 ) -> Result<Created, BookingError> {
     let (source, now, ants_check) = (opts.source, opts.now, opts.ants_check);
     let mut tx = pool.begin().await?;
-    check_hold_unused(&mut tx, &slot.hold_ref).await?;
+    let id = Uuid::new_v4();
+    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     check_person_caps(&mut tx, slot, citizen, opts).await?;
     let candidates = lock_and_check(&mut tx, slot).await?;
-    let id = Uuid::new_v4();
     let (reference, token_hash, sealed) = (opts.reference, opts.token_hash, opts.token_sealed);
     let email = citizen.email.as_ref().map(Email::as_str);
     let email_key = citizen.email.as_ref().map(Email::identity);
     let phone = citizen.phone.as_ref().map(Phone::as_str);
-    let inserted = on_first_free_station(&mut tx, &candidates, |station| {
+    let inserted = on_first_free_station_or_give_up(&mut tx, &candidates, |station| {
         sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
@@ -324,37 +316,50 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     };
     let station_id = chosen.ok_or(BookingError::SlotUnavailable)?;
-    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     let numbers: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
-    for n in &numbers {
-        let res = sqlx::query(
-            "INSERT INTO appointment_pre_demandes (appointment_id, number, live, ants_check) VALUES ($1, $2, true, $3)",
-        )
-        .bind(id)
-        .bind(n)
-        .bind(ants_check)
-        .execute(&mut *tx)
-        .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if violated(&e) == Some(constraints::PRE_DEMANDE_ONE_LIVE) => {
-                return Err(BookingError::PreDemandeInUse(n.clone()))
-            }
-            Err(e) => return Err(e.into()),
+    let res = sqlx::query(
+        "INSERT INTO appointment_pre_demandes (appointment_id, number, live, ants_check)
+         SELECT $1, n, true, $3 FROM unnest($2::text[]) AS n",
+    )
+    .bind(id)
+    .bind(&numbers)
+    .bind(ants_check)
+    .execute(&mut *tx)
+    .await;
+    match res {
+        Ok(_) => {}
+        Err(e) if violated(&e) == Some(constraints::PRE_DEMANDE_ONE_LIVE) => {
+            return Err(BookingError::PreDemandeInUse(number_in_use(&e, &numbers)))
         }
+        Err(e) => return Err(e.into()),
     }
-    outbox::enqueue(
+    let confirmation = (OutboxKind::Confirmation, json!({ "sequence": 0 }));
+    outbox::enqueue_after_booking(
         &mut tx,
-        OutboxKind::Confirmation,
         id,
-        json!({ "sequence": 0 }),
-        now,
+        slot.site_id,
+        slot.start,
+        Some(confirmation),
+        &numbers,
         now,
     )
     .await?;
-    queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
     tx.commit().await?;
     Ok(Created { id, station_id })
+}
+
+/// Which of `numbers` a violation of the one-live-number index names (PostgreSQL's detail reads
+/// `Key (number)=(…) already exists.`); the first one if the detail cannot be read.
+fn number_in_use(e: &sqlx::Error, numbers: &[String]) -> String {
+    let detail = e
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+        .and_then(|d| d.detail());
+    detail
+        .and_then(|d| numbers.iter().find(|n| d.contains(&format!("=({n})"))))
+        .or(numbers.first())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// An appointment as its management link shows it.
@@ -535,7 +540,7 @@ pub async fn reschedule_with(
         .await?;
     let (old_site, old_start, numbers, motif, persons) =
         lock_for_citizen_change(&mut tx, id, now, rules.deadline).await?;
-    check_hold_unused(&mut tx, &slot.hold_ref).await?;
+    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     if motif != slot.motif {
         return Err(BookingError::Mismatch("motif"));
     }
@@ -546,7 +551,7 @@ pub async fn reschedule_with(
     if let Some(only) = rules.only_station {
         candidates.retain(|s| *s == only);
     }
-    let moved = on_first_free_station(&mut tx, &candidates, |station| {
+    let moved = on_first_free_station_or_give_up(&mut tx, &candidates, |station| {
         sqlx::query(
             "UPDATE appointments SET site_id = $2, station_id = $3, during = tstzrange($4, $5, '[)'),
                     hold_ref = $6, calendar_sequence = calendar_sequence + 1, updated_at = $7
@@ -569,7 +574,6 @@ pub async fn reschedule_with(
         Err(e) => return Err(e.into()),
     };
     let station = chosen.ok_or(BookingError::SlotUnavailable)?;
-    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
     let sequence: i32 = sqlx::query_scalar("SELECT calendar_sequence FROM appointments WHERE id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
@@ -579,7 +583,7 @@ pub async fn reschedule_with(
     outbox::enqueue(&mut tx, OutboxKind::Reschedule, id, payload, now, now).await?;
     // ANTS has no update call: withdraw the old declaration, then declare the new one (in this order).
     queue_ants_deletes(&mut tx, id, old_site, old_start, &numbers, now).await?;
-    queue_reminder_and_declarations(&mut tx, id, slot.site_id, slot.start, &numbers, now).await?;
+    outbox::enqueue_after_booking(&mut tx, id, slot.site_id, slot.start, None, &numbers, now).await?;
     tx.commit().await?;
     Ok(station)
 }

@@ -44,3 +44,27 @@ where
     }
     Ok(None)
 }
+
+/// Like [`on_first_free_station`], for a caller that gives up (rolls back) when every station is
+/// taken: the last candidate is tried without a savepoint, two statements fewer (all a one-station
+/// site needs). After `Ok(None)` the transaction is aborted and must not be used again.
+pub async fn on_first_free_station_or_give_up<'q, F>(
+    conn: &mut PgConnection,
+    candidates: &[Uuid],
+    statement: F,
+) -> sqlx::Result<Option<Uuid>>
+where
+    F: Fn(Uuid) -> Query<'q, Postgres, PgArguments>,
+{
+    let Some((&last, rest)) = candidates.split_last() else {
+        return Ok(None);
+    };
+    if let Some(station) = on_first_free_station(&mut *conn, rest, &statement).await? {
+        return Ok(Some(station));
+    }
+    match statement(last).execute(&mut *conn).await {
+        Ok(_) => Ok(Some(last)),
+        Err(e) if violated(&e) == Some(APPOINTMENT_NO_OVERLAP) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

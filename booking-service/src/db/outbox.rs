@@ -2,7 +2,7 @@
 //! transaction as the change that causes it, so a crash can never lose it. The notifier drains it.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -57,6 +57,51 @@ pub async fn enqueue(
     .bind(payload)
     .bind(due_at)
     .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues in one statement what follows a booking or a move: `lead` (the confirmation) if any,
+/// the reminder at the site's `reminder_hours` before `start` unless already inside that window,
+/// and one ANTS declaration per number.
+pub async fn enqueue_after_booking(
+    conn: &mut PgConnection,
+    appointment: Uuid,
+    site: Uuid,
+    start: DateTime<Utc>,
+    lead: Option<(OutboxKind, Value)>,
+    numbers: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let declarations: Vec<Value> = numbers
+        .iter()
+        .map(|n| json!({ "number": n, "site_id": site, "start": start }))
+        .collect();
+    let (lead_kind, lead_payload) = lead.map(|(k, p)| (k.code(), p)).unzip();
+    sqlx::query(
+        "WITH policy AS (
+             SELECT make_interval(hours => COALESCE(
+                        (SELECT reminder_hours FROM booking_policies WHERE site_id = $3), $4)) AS lead_time)
+         INSERT INTO outbox (kind, appointment_id, payload, due_at, created_at)
+         SELECT $5, $1, $6, $2, $2 WHERE $5::text IS NOT NULL
+         UNION ALL
+         SELECT $7, $1, $8, $9::timestamptz - lead_time, $2 FROM policy
+          WHERE $9::timestamptz - lead_time > $2
+         UNION ALL
+         SELECT $10, $1, d, $2, $2 FROM unnest($11::jsonb[]) AS d",
+    )
+    .bind(appointment)
+    .bind(now)
+    .bind(site)
+    .bind(crate::db::calendar::PolicyRow::default().reminder_hours)
+    .bind(lead_kind)
+    .bind(lead_payload)
+    .bind(OutboxKind::Reminder.code())
+    .bind(json!({ "start": start }))
+    .bind(start)
+    .bind(OutboxKind::AntsDeclare.code())
+    .bind(declarations)
     .execute(conn)
     .await?;
     Ok(())

@@ -3,6 +3,7 @@
 
 use super::{Alternative, ServiceError, ServiceResult};
 use crate::app::AppState;
+use crate::db::appointments::KnownCalendar;
 use crate::db::territory::{self, MotifSetting, SiteFilter, SiteRow};
 use crate::domain::gazetteer::{self, Place};
 use crate::domain::geo::distance_km;
@@ -121,6 +122,14 @@ pub(super) async fn day_calendar(
     day: NaiveDate,
 ) -> ServiceResult<SiteCalendar> {
     Ok(cached_calendar(state, site, tz, day, day).await?.window(day, day))
+}
+
+/// The read model's calendar of `site` for the local day of `start`, with its version: a booking's
+/// check reads the day again only if the site changed since (see [`KnownCalendar`]).
+pub fn known_calendar(state: &AppState, site: Uuid, tz: Tz, start: DateTime<Utc>) -> Option<KnownCalendar> {
+    let day = start.with_timezone(&tz).date_naive();
+    let (version, calendar) = state.read_model.held_calendar(site, day)?;
+    Some(KnownCalendar { version, calendar })
 }
 
 /// The site's calendar over `[from, to]` (from the read model), with live holds blocked.

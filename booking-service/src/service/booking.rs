@@ -182,6 +182,7 @@ pub async fn slot_of_hold(state: &AppState, claims: &HoldClaims) -> ServiceResul
         rules_at: claims.issued_at(),
         hold_ref: claims.hid.clone(),
         waive_policy: false,
+        known: super::availability::known_calendar(state, site.id, tz, claims.start_at()),
     };
     Ok((site, slot))
 }

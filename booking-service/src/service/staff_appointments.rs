@@ -232,6 +232,7 @@ pub async fn book_at_counter_with(
         rules_at: now,
         hold_ref: format!("counter-{}", Uuid::new_v4()),
         waive_policy: true,
+        known: availability::known_calendar(state, site.id, tz, input.start),
     };
     let reserved = reserve_against_holds(state, &site, &slot).await?;
     if let Some(station) = reserved {

@@ -230,6 +230,7 @@ pub async fn move_appointment(
         rules_at: now,
         hold_ref: format!("staff-move-{}", Uuid::new_v4()),
         waive_policy: true,
+        known: availability::known_calendar(state, site.id, tz, input.start),
     };
     // Without a chosen station, the move goes to a free station no citizen holds, reserved in the
     // holds store while it is written (as the counter does), and only there.
