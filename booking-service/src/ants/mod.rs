@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 /// The hub's time format: the site's local wall clock with a literal `Z` (the hub adds any numeric
 /// offset to the wall clock, so `08:30:00+01:00` would be shown as 09:30).
 pub fn hub_datetime(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    crate::formats::stamp::local_with_suffix(at, tz, "Z")
 }
 
 /// The coordination API's `appointment_date`: `YYYY-MM-DD HH:MM:SS`, local time of the site.

@@ -5,8 +5,10 @@
 //!
 //! - [`calendar`]: the appointment as an iCalendar file (UID, SEQUENCE, METHOD rules).
 //! - [`csv`]: one cell of the semicolon-separated exports, safe from formula injection.
+//! - [`stamp`]: instants on a site's wall clock, written fast (availability and ANTS answers).
 //! - [`text`]: people's text inside HTML templates, escaped the same way everywhere.
 
 pub mod calendar;
 pub mod csv;
+pub mod stamp;
 pub mod text;

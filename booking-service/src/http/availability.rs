@@ -52,7 +52,7 @@ pub struct AvailabilityOut {
 
 /// An instant as RFC 3339 with the site's offset.
 pub fn rfc3339_local(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
+    crate::formats::stamp::rfc3339_local(at, tz)
 }
 
 /// Free start times of a site.
