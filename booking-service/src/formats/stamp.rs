@@ -8,7 +8,10 @@ use chrono_tz::Tz;
 
 /// `at` on the wall clock of `tz`, and the zone's offset from UTC then, in seconds.
 fn local(at: DateTime<Utc>, tz: Tz) -> (NaiveDateTime, i32) {
-    let offset = tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc();
+    let offset = tz
+        .offset_from_utc_datetime(&at.naive_utc())
+        .fix()
+        .local_minus_utc();
     (at.naive_utc() + Duration::seconds(i64::from(offset)), offset)
 }
 
@@ -91,7 +94,13 @@ mod tests {
     #[test]
     fn a_negative_half_hour_offset_and_daylight_saving() {
         let at = Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap();
-        assert_eq!(rfc3339_local(at, chrono_tz::Europe::Paris), "2026-03-29T03:00:00+02:00");
-        assert_eq!(rfc3339_local(at, chrono_tz::Pacific::Marquesas), "2026-03-28T15:30:00-09:30");
+        assert_eq!(
+            rfc3339_local(at, chrono_tz::Europe::Paris),
+            "2026-03-29T03:00:00+02:00"
+        );
+        assert_eq!(
+            rfc3339_local(at, chrono_tz::Pacific::Marquesas),
+            "2026-03-28T15:30:00-09:30"
+        );
     }
 }

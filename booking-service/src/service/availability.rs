@@ -459,21 +459,32 @@ pub fn place(insee: &str) -> ServiceResult<&'static Place> {
         .ok_or_else(|| ServiceError::not_found("commune_not_found", "Cette commune n'existe pas."))
 }
 
-/// Sites with their distance from a point, nearest first (sites are few: sorting them all is cheap).
-pub fn by_distance(sites: Vec<SiteRow>, lat: f64, lon: f64) -> Vec<(SiteRow, f64)> {
-    let mut out: Vec<(SiteRow, f64)> = sites
-        .into_iter()
-        .map(|s| {
-            let d = distance_km(lat, lon, s.latitude, s.longitude);
-            (s, d)
-        })
+/// The `k` sites of `sites` nearest to `(lat, lon)`, nearest first, with their distance in km;
+/// borrowed, and selected without sorting all of them (a search from any commune of France looks
+/// at every site, thousands, for a handful).
+pub fn nearest_sites<'a>(
+    sites: impl Iterator<Item = &'a SiteRow>,
+    lat: f64,
+    lon: f64,
+    k: usize,
+) -> Vec<(&'a SiteRow, f64)> {
+    let mut out: Vec<(&SiteRow, f64)> = sites
+        .map(|s| (s, distance_km(lat, lon, s.latitude, s.longitude)))
         .collect();
     // Sites of one commune may share its position: then by name, as a person would list them.
-    out.sort_by(|a, b| {
+    let order = |a: &(&SiteRow, f64), b: &(&SiteRow, f64)| {
         a.1.total_cmp(&b.1)
             .then_with(|| a.0.name.cmp(&b.0.name))
             .then_with(|| a.0.id.cmp(&b.0.id))
-    });
+    };
+    if k == 0 {
+        return Vec::new();
+    }
+    if out.len() > k {
+        out.select_nth_unstable_by(k - 1, order);
+        out.truncate(k);
+    }
+    out.sort_by(order);
     out
 }
 
@@ -490,9 +501,14 @@ pub async fn earliest_near(
     limit: usize,
 ) -> ServiceResult<Vec<(EarliestSlot, f64)>> {
     let origin = place(insee)?;
-    let sites = sites(state, filter).await?;
-    let near = by_distance(sites, origin.latitude, origin.longitude);
-    let refs: Vec<&SiteRow> = near.iter().take(NEAR_COMMUNE_SITES).map(|(s, _)| s).collect();
+    let territory = state.read_model.territory(&state.pool).await?;
+    let near = nearest_sites(
+        territory.site_refs(filter),
+        origin.latitude,
+        origin.longitude,
+        NEAR_COMMUNE_SITES,
+    );
+    let refs: Vec<&SiteRow> = near.iter().map(|(s, _)| *s).collect();
     let found = earliest_among(state, &refs, motif, persons, per_site, usize::MAX).await?;
     let mut out: Vec<(EarliestSlot, f64)> = found
         .into_iter()
@@ -569,17 +585,14 @@ pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> Serv
                 (p.latitude, p.longitude)
             }
         };
-        let near: Vec<(SiteRow, f64)> = by_distance(all_sites, lat, lon)
-            .into_iter()
-            .take(NEAREST_SITES)
-            .collect();
-        let refs: Vec<&SiteRow> = near.iter().map(|(s, _)| s).collect();
+        let near = nearest_sites(all_sites.iter(), lat, lon, NEAREST_SITES);
+        let refs: Vec<&SiteRow> = near.iter().map(|(s, _)| *s).collect();
         let found = earliest_among(state, &refs, Motif::Cni, PartySize::ONE, 3, usize::MAX).await?;
         nearest = near
             .into_iter()
             .map(|(site, distance_km)| NearSite {
                 earliest: found.iter().filter(|e| e.site.id == site.id).cloned().collect(),
-                site,
+                site: site.clone(),
                 distance_km,
             })
             .collect();
