@@ -8,7 +8,9 @@ use crate::error::ApiError;
 use crate::holds::mirror::HoldMirror;
 use crate::holds::store::HoldStore;
 use crate::holds::token::HoldSigner;
-use crate::http::{ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff};
+use crate::http::{
+    ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff, waitlist,
+};
 use crate::kv::Kv;
 use crate::read_model::ReadModel;
 use crate::secrets::{Keys, Sealer};
@@ -119,6 +121,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(manage::reschedule))
         .routes(routes!(manage::data))
         .routes(routes!(manage::erase))
+        .routes(routes!(waitlist::subscribe))
+        .routes(routes!(waitlist::show, waitlist::unsubscribe))
+        .routes(routes!(waitlist::accept))
         .routes(routes!(ants::get_managed_meeting_points))
         .routes(routes!(ants::available_time_slots))
         .routes(routes!(ants::search_application_ids))
@@ -503,5 +508,9 @@ pub async fn run(
     state
         .hold_mirror
         .watch(state.kv.clone(), HoldStore::channel(&state.kv.prefix));
+    crate::service::waitlist::spawn_sweeper(
+        state.clone(),
+        Duration::from_millis(state.config.waitlist_sweep_ms),
+    );
     serve(listener, app(state), shutdown).await
 }

@@ -257,6 +257,13 @@ pub struct ServeConfig {
     /// published on Redis and heard at once); 0: every availability read asks Redis.
     #[arg(long, env = "HOLDS_MIRROR_MS", default_value_t = 1000)]
     pub holds_mirror_ms: u64,
+    /// Minutes a freed slot stays held for the waiting-list subscriber it is offered to.
+    #[arg(long, env = "WAITLIST_OFFER_MINUTES", default_value_t = 120)]
+    pub waitlist_offer_minutes: i64,
+    /// Milliseconds between two passes of the waiting list (lapsed offers, free slots to offer);
+    /// 0: only after this process frees a slot.
+    #[arg(long, env = "WAITLIST_SWEEP_MS", default_value_t = 5000)]
+    pub waitlist_sweep_ms: u64,
     /// Hours a staff session lasts.
     #[arg(long, env = "STAFF_SESSION_HOURS", default_value_t = 10)]
     pub staff_session_hours: i64,

@@ -220,6 +220,11 @@ impl From<crate::service::ServiceError> for ApiError {
                 "Le délai de réservation est dépassé : choisissez à nouveau un créneau.",
             )
             .with_field("hold_id"),
+            E::OfferGone => ApiError::new(
+                StatusCode::GONE,
+                "offer_gone",
+                "Ce créneau ne vous est plus réservé : la proposition a expiré ou a déjà été utilisée.",
+            ),
             E::HoldAlreadyUsed => ApiError::conflict(
                 "hold_already_used",
                 "Ce créneau a déjà été confirmé avec cette réservation.",

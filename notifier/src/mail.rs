@@ -37,15 +37,73 @@ impl MailKind {
         }
     }
 
-    /// The outbox kinds this worker sends (with the staff's password-reset link).
-    pub const OUTBOX_KINDS: [&'static str; 6] = [
+    /// The outbox kinds this worker sends (with the staff's password-reset link and the waiting
+    /// list's offers).
+    pub const OUTBOX_KINDS: [&'static str; 7] = [
         "confirmation",
         "reschedule",
         "cancellation",
         "reminder",
         "ants_warning",
         STAFF_PASSWORD_RESET,
+        WAITLIST_OFFER,
     ];
+}
+
+/// "1 personne", "3 personnes".
+fn persons_label(p: PartySize) -> String {
+    if p.get() > 1 {
+        format!("{p} personnes")
+    } else {
+        "1 personne".to_string()
+    }
+}
+
+/// The outbox kind of a slot offered to a waiting-list subscriber.
+pub const WAITLIST_OFFER: &str = "waitlist_offer";
+
+/// What the offer email says: the slot, the site, until when it is held, and the one link.
+pub struct OfferText<'a> {
+    pub site_name: &'a str,
+    pub address: &'a str,
+    pub motif: Motif,
+    pub persons: PartySize,
+    pub start: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub tz: Tz,
+    pub link: &'a str,
+}
+
+/// The email offering a freed slot to a waiting-list subscriber.
+pub fn render_waitlist_offer(o: &OfferText<'_>) -> Rendered {
+    let when = booking_service::domain::french::datetime(o.start, o.tz);
+    let until = booking_service::domain::french::datetime(o.expires_at, o.tz);
+    let subject = format!("Un créneau s'est libéré : {when}");
+    let intro = format!(
+        "Vous êtes inscrit sur la liste d'attente. Un créneau s'est libéré et il vous est réservé \
+         jusqu'au {until} : {} pour {}, le {when}, à {}, {}.",
+        o.motif.label_fr(),
+        persons_label(o.persons),
+        o.site_name,
+        o.address,
+    );
+    let after = "Passé ce délai, il sera proposé à la personne suivante. Si vous n'en voulez pas, \
+                 vous pouvez aussi vous désinscrire depuis le même lien.";
+    let text = format!(
+        "Bonjour,\n\n{intro}\n\nPrendre ce rendez-vous : {}\n\n{after}\n\n{AUTOMATIC}\n",
+        o.link
+    );
+    let html = layout(
+        &subject,
+        html! {
+            p { "Bonjour," }
+            p { (Text(&intro)) }
+            p { a href=(Text(o.link)) { "Prendre ce rendez-vous" } }
+            p { (Text(after)) }
+        },
+    )
+    .into_string();
+    Rendered { subject, text, html }
 }
 
 /// The outbox kind of a staff member's password-reset link.
@@ -262,11 +320,7 @@ fn content<'a>(
             (format!("Rendez-vous annulé : {when} – {}", d.site_name), intro)
         }
     };
-    let persons = if d.persons.get() > 1 {
-        format!("{} personnes", d.persons)
-    } else {
-        "1 personne".to_string()
-    };
+    let persons = persons_label(d.persons);
     let mut facts: Vec<(&'static str, String)> = vec![
         ("Date et heure", when),
         ("Lieu", format!("{} – {}", d.site_name, d.address)),

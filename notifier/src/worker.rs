@@ -110,6 +110,9 @@ impl Worker {
         if row.kind == mail::STAFF_PASSWORD_RESET {
             return self.password_reset(row).await;
         }
+        if row.kind == mail::WAITLIST_OFFER {
+            return self.waitlist_offer(row, now).await;
+        }
         let Some(kind) = MailKind::from_outbox(&row.kind) else {
             return Outcome::Dropped(format!("not an email kind: {}", row.kind));
         };
@@ -273,6 +276,62 @@ impl Worker {
             .to(to)
             .subject(r.subject)
             .message_id(Some(format!("<outbox-{}.reset@{}>", row.id, self.domain)))
+            .multipart(MultiPart::alternative_plain_html(r.text, r.html));
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(format!("cannot build message: {e}")),
+        };
+        self.deliver(row, &message, &email).await
+    }
+
+    /// Sends a waiting-list offer: the slot held for the subscriber and the link to accept it. An
+    /// offer already taken, withdrawn or lapsed is not announced.
+    async fn waitlist_offer(&self, row: &OutboxRow, now: DateTime<Utc>) -> Outcome {
+        let Some(offer) = row
+            .payload
+            .get("offer_id")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uuid>().ok())
+        else {
+            return Outcome::Failed("waiting-list offer without an offer".into());
+        };
+        let o = match booking_service::db::waitlist::offer_mail(&self.pool, offer).await {
+            Ok(Some(o)) => o,
+            Ok(None) => return Outcome::Dropped("offer deleted".into()),
+            Err(e) => return Outcome::Retry(format!("database: {e}")),
+        };
+        if o.status != "offered" || o.expires_at <= now {
+            return Outcome::Dropped("offer no longer live".into());
+        }
+        let Some(email) = o.email.clone() else {
+            return Outcome::Dropped("subscriber's address erased".into());
+        };
+        let Ok(token) = self.sealer.open(&o.manage_token_sealed) else {
+            return Outcome::Failed("waiting-list token cannot be opened (APP_SECRET changed?)".into());
+        };
+        let to = match email.parse::<lettre::Address>() {
+            Ok(a) => Mailbox::new(None, a),
+            Err(e) => return Outcome::Failed(format!("bad recipient address: {e}")),
+        };
+        let tz: chrono_tz::Tz = o.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+        let base = self.config.public_base_url.trim_end_matches('/');
+        let link = format!("{base}/liste-attente/{token}");
+        let address = format!("{}, {} {}", o.address_line, o.postcode, o.city);
+        let r = mail::render_waitlist_offer(&mail::OfferText {
+            site_name: &o.site_name,
+            address: &address,
+            motif: o.motif,
+            persons: o.persons,
+            start: o.start,
+            expires_at: o.expires_at,
+            tz,
+            link: &link,
+        });
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(r.subject)
+            .message_id(Some(format!("<outbox-{}.offer@{}>", row.id, self.domain)))
             .multipart(MultiPart::alternative_plain_html(r.text, r.html));
         let message = match message {
             Ok(m) => m,

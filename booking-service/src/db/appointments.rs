@@ -235,7 +235,7 @@ async fn lock_and_check(conn: &mut PgConnection, slot: &SlotRequest) -> Result<V
     Ok(free)
 }
 
-/// Whether a live appointment occupies `station` somewhere in `[start, end)`, as committed now
+/// Whether a live appointment or waiting-list offer occupies `station` somewhere in `[start, end)`, as committed now
 /// (read outside any transaction; the gist index of the exclusion constraint answers it).
 pub async fn station_occupied(
     pool: &PgPool,
@@ -246,7 +246,9 @@ pub async fn station_occupied(
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM appointments
                         WHERE station_id = $1 AND status IN ('booked', 'checked_in')
-                          AND during && tstzrange($2, $3, '[)'))",
+                          AND during && tstzrange($2, $3, '[)'))
+             OR EXISTS (SELECT 1 FROM waitlist_offers
+                        WHERE station_id = $1 AND status = 'offered' AND during && tstzrange($2, $3, '[)'))",
     )
     .bind(station)
     .bind(start)
@@ -270,17 +272,49 @@ pub async fn create(
     numbers: &[PreDemandeNumber],
     opts: &BookingOptions<'_>,
 ) -> Result<Created, BookingError> {
-    let (source, now, ants_check) = (opts.source, opts.now, opts.ants_check);
     let mut tx = pool.begin().await?;
+    let created = create_in(&mut tx, slot, citizen, numbers, opts).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Books a slot a waiting-list offer held: the offer is taken (it must still be live at `now`),
+/// which frees its time for this booking only, then the booking runs as [`create`] does, in the
+/// same transaction. `Ok(None)`: the offer is gone (accepted, lapsed or withdrawn).
+pub async fn create_from_offer(
+    pool: &PgPool,
+    offer: Uuid,
+    slot: &SlotRequest,
+    citizen: &Citizen,
+    numbers: &[PreDemandeNumber],
+    opts: &BookingOptions<'_>,
+) -> Result<Option<Created>, BookingError> {
+    let mut tx = pool.begin().await?;
+    if !super::waitlist::take_offer(&mut tx, offer, opts.now).await? {
+        return Ok(None);
+    }
+    let created = create_in(&mut tx, slot, citizen, numbers, opts).await?;
+    tx.commit().await?;
+    Ok(Some(created))
+}
+
+async fn create_in(
+    tx: &mut PgConnection,
+    slot: &SlotRequest,
+    citizen: &Citizen,
+    numbers: &[PreDemandeNumber],
+    opts: &BookingOptions<'_>,
+) -> Result<Created, BookingError> {
+    let (source, now, ants_check) = (opts.source, opts.now, opts.ants_check);
     let id = Uuid::new_v4();
-    mark_hold_used(&mut tx, &slot.hold_ref, id, now).await?;
-    check_person_caps(&mut tx, slot, citizen, opts).await?;
-    let candidates = lock_and_check(&mut tx, slot).await?;
+    mark_hold_used(tx, &slot.hold_ref, id, now).await?;
+    check_person_caps(tx, slot, citizen, opts).await?;
+    let candidates = lock_and_check(tx, slot).await?;
     let (reference, token_hash, sealed) = (opts.reference, opts.token_hash, opts.token_sealed);
     let email = citizen.email.as_ref().map(Email::as_str);
     let email_key = citizen.email.as_ref().map(Email::identity);
     let phone = citizen.phone.as_ref().map(Phone::as_str);
-    let inserted = on_first_free_station_or_give_up(&mut tx, &candidates, |station| {
+    let inserted = on_first_free_station_or_give_up(tx, &candidates, |station| {
         sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
@@ -335,7 +369,7 @@ pub async fn create(
     }
     let confirmation = (OutboxKind::Confirmation, json!({ "sequence": 0 }));
     outbox::enqueue_after_booking(
-        &mut tx,
+        tx,
         id,
         slot.site_id,
         slot.start,
@@ -344,7 +378,6 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(Created { id, station_id })
 }
 

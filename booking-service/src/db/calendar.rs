@@ -101,13 +101,17 @@ pub async fn load_calendar(
     .bind(to + Duration::days(1))
     .fetch_all(&mut *conn)
     .await?;
-    // Closures (station NULL = whole site) and live appointments, in one round trip.
+    // Closures (station NULL = whole site), live appointments and live waiting-list offers (a slot
+    // offered to a subscriber is theirs until they accept or the offer lapses), in one round trip.
     let blocks: Vec<BlockRow> = sqlx::query_as(&format!(
         "SELECT true AS closure, station_id, lower(during) AS start, upper(during) AS end FROM closures
          WHERE site_id = $1 AND during && tstzrange($2, $3)
          UNION ALL
          SELECT false, station_id, lower(during), upper(during) FROM appointments
-         WHERE site_id = $1 AND status IN {} AND during && tstzrange($2, $3)",
+         WHERE site_id = $1 AND status IN {} AND during && tstzrange($2, $3)
+         UNION ALL
+         SELECT false, station_id, lower(during), upper(during) FROM waitlist_offers
+         WHERE site_id = $1 AND status = 'offered' AND during && tstzrange($2, $3)",
         AppointmentStatus::LIVE_SQL
     ))
     .bind(site_id)

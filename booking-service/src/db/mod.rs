@@ -20,6 +20,7 @@ pub mod staff_admin;
 pub mod staff_feed;
 pub mod stats;
 pub mod territory;
+pub mod waitlist;
 
 use crate::config::DbConfig;
 use sqlx::postgres::PgPoolOptions;

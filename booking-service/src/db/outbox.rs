@@ -23,6 +23,8 @@ pub enum OutboxKind {
     AntsDelete,
     /// A staff member's one-time password link (no appointment).
     StaffPasswordReset,
+    /// A waiting-list subscriber is offered a slot (no appointment yet).
+    WaitlistOffer,
 }
 
 impl OutboxKind {
@@ -36,6 +38,7 @@ impl OutboxKind {
             Self::AntsDeclare => "ants_declare",
             Self::AntsDelete => "ants_delete",
             Self::StaffPasswordReset => "staff_password_reset",
+            Self::WaitlistOffer => "waitlist_offer",
         }
     }
 }

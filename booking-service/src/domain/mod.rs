@@ -14,3 +14,4 @@ pub mod slots;
 pub mod status;
 pub mod text;
 pub mod tz;
+pub mod waitlist;

@@ -75,7 +75,7 @@ impl AppointmentRequest {
 }
 
 impl AppointmentOut {
-    fn new(state: &AppState, b: Booked) -> Self {
+    pub(crate) fn new(state: &AppState, b: Booked) -> Self {
         Self {
             id: b.id,
             reference: b.reference,

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod ops;
 pub mod sites;
 pub mod staff;
+pub mod waitlist;
 
 pub use crate::app::{app, method_not_allowed, not_found, openapi, run, AppState};
 // The shared request parsing moved to `crate::request`; these names keep old paths working.

@@ -64,6 +64,9 @@ pub enum ServiceError {
     /// The start is never offered (off grid, closed, holiday, too soon, not released).
     #[error("slot not offered")]
     SlotNotOffered,
+    /// The waiting-list offer was accepted already, withdrawn, or has lapsed.
+    #[error("offer gone")]
+    OfferGone,
     /// This client already holds the most slots allowed.
     #[error("too many holds")]
     TooManyHolds,

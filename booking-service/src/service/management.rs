@@ -75,6 +75,7 @@ pub async fn cancel(state: &AppState, token: &str) -> ServiceResult<Managed> {
         .await
         .map_err(|e| refusal(e, m.tz))?;
     state.read_model.invalidate(m.appointment.site_id);
+    super::waitlist::slot_freed(state);
     tracing::info!(appointment = %m.appointment.id, "appointment cancelled by citizen");
     find(state, token).await
 }
@@ -90,6 +91,7 @@ pub async fn reschedule(state: &AppState, token: &str, hold_token: &str) -> Serv
     }
     state.read_model.invalidate(m.appointment.site_id);
     holds::consumed(state, &claims).await;
+    super::waitlist::slot_freed(state);
     tracing::info!(appointment = %m.appointment.id, site = %site.id, "appointment moved by citizen");
     find(state, token).await
 }

@@ -20,5 +20,6 @@ pub mod staff_feed;
 pub mod staff_moves;
 pub mod staff_pages;
 pub mod staff_sessions;
+pub mod waitlist;
 
 pub use error::{Alternative, ServiceError, ServiceResult};

@@ -105,8 +105,12 @@ pub async fn set_status(
     )
     .await?;
     tx.commit().await?;
-    // The freed slot is offered at once by this process (others within their cache TTL).
+    // The freed slot is shown at once by this process (others within the read model's bound) and
+    // offered to the waiting list.
     state.read_model.invalidate(site_id);
+    if !to.is_live() {
+        super::waitlist::slot_freed(state);
+    }
     Ok(StatusChanged {
         id: change.appointment,
         site_id,
