@@ -138,6 +138,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::calendar_file::ics))
         .routes(routes!(web::citizen::cancel_page, web::citizen::cancel_post))
         .routes(routes!(web::citizen_data::download))
+        .routes(routes!(web::waitlist::join_page, web::waitlist::join_post))
+        .routes(routes!(web::waitlist::entry))
+        .routes(routes!(web::waitlist::accept_post))
+        .routes(routes!(web::waitlist::leave_post))
         .routes(routes!(
             web::citizen_data::erase_page,
             web::citizen_data::erase_post

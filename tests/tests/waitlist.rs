@@ -436,3 +436,112 @@ async fn without_redis_the_database_alone_keeps_the_offered_slot(pool: PgPool) {
     assert_eq!(status, 201, "{body}");
     assert_eq!(overlapping_pairs(&pool).await, 0);
 }
+
+async fn drain_mail(app: &TestApp, dir: &std::path::Path) {
+    let mut c = notifier::config::NotifierConfig::for_tests("postgres://unused", dir.to_path_buf());
+    c.public_base_url = app.base.clone();
+    let w = notifier::worker::Worker::new(app.pool.clone(), c, Arc::new(app.clock.clone())).unwrap();
+    while w.process_batch().await.unwrap() > 0 {}
+}
+
+/// The emails written to `dir`, parsed: (subject, plain text).
+fn mails(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap() {
+        let raw = std::fs::read(f.unwrap().path()).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw[..]).unwrap();
+        out.push((
+            m.subject().unwrap_or_default().to_string(),
+            m.body_text(0).unwrap_or_default().to_string(),
+        ));
+    }
+    out
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_citizen_joins_from_the_site_page_and_books_the_offer_from_the_email(pool: PgPool) {
+    use e2e_tests::browser::{axe_source, Browser};
+    let site = SiteBuilder {
+        rules: vec![(0, 3, hm(9, 0), hm(10, 0))],
+        ..SiteBuilder::default()
+    }
+    .create(&pool)
+    .await;
+    let app = TestApp::spawn_with(pool.clone(), paris(2026, 11, 30, 7, 0, 0), quick).await;
+    let booked = book_the_day(&app, site.id, 1).await;
+    let axe = axe_source();
+    let b = Browser::start("waitlist").await;
+    b.set_window(412, 915).await;
+    b.goto(&format!("{}/lieux/{}", app.base, site.id)).await;
+    b.wait_for_text("liste d'attente").await;
+    b.click("a[href^='/liste-attente']").await;
+    b.wait_for_text("Inscrivez-vous").await;
+    let v = b.axe_violations(&axe).await;
+    assert!(v.is_empty(), "join page: {v:#?}");
+    let address = email();
+    b.type_into("#email", &address).await;
+    // Date inputs take their value by script (typing into them depends on the browser's locale).
+    b.script(
+        "document.querySelector('#from').value = arguments[0]; document.querySelector('#to').value = arguments[0];",
+        json!([DAY]),
+    )
+    .await;
+    b.click("main form button[type=submit]").await;
+    let text = b.wait_for_text("Vous êtes inscrit").await;
+    assert!(
+        text.contains("Place dans la liste") && text.contains("en attente"),
+        "{text}"
+    );
+    let v = b.axe_violations(&axe).await;
+    assert!(v.is_empty(), "subscription page: {v:#?}");
+    let page_url = b.url().await;
+    let token = page_url
+        .split("/liste-attente/")
+        .nth(1)
+        .and_then(|t| t.split('?').next())
+        .expect("token in the URL")
+        .to_string();
+
+    // 09:00 is freed: the subscriber gets the email, with the one link.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/manage/{}/cancel", booked[0]),
+            &json!({}),
+            "10.1.0.1",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    until_status(&app, &token, "offered").await;
+    let dir = std::env::temp_dir().join(format!("waitlist-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    drain_mail(&app, &dir).await;
+    let offers: Vec<_> = mails(&dir)
+        .into_iter()
+        .filter(|(subject, _)| subject.starts_with("Un créneau s'est libéré"))
+        .collect();
+    assert_eq!(offers.len(), 1, "one offer email");
+    let (subject, text) = &offers[0];
+    assert!(subject.contains("mercredi 2 décembre 2026 à 09:00"), "{subject}");
+    let link = format!("{}/liste-attente/{token}", app.base);
+    assert!(text.contains(&link), "{text}");
+    assert!(
+        text.contains("lundi 30 novembre 2026 à 09:00"),
+        "held until: {text}"
+    );
+
+    b.goto(&link).await;
+    let text = b.wait_for_text("Un créneau vous est réservé").await;
+    assert!(text.contains("mercredi 2 décembre 2026 à 09:00"), "{text}");
+    let v = b.axe_violations(&axe).await;
+    assert!(v.is_empty(), "offer page: {v:#?}");
+    b.type_into("#first_name", "Dominique").await;
+    b.type_into("#last_name", "Patiente").await;
+    b.type_into("#email", &address).await;
+    b.type_into("#numero_1", &numbers(1)[0]).await;
+    b.click("form[action$='/accepter'] button[type=submit]").await;
+    let text = b.wait_for_text("Rendez-vous confirmé").await;
+    assert!(text.contains("mercredi 2 décembre 2026"), "{text}");
+    assert!(b.url().await.contains("/rdv/"));
+    assert_eq!(entry(&app, &token).await["status"], "booked");
+    assert_eq!(overlapping_pairs(&pool).await, 0);
+}

@@ -304,9 +304,16 @@ async fn site_body(
         }
         }
         @if slots.is_empty() {
-            (ui::info("Aucun créneau libre dans les trois prochaines semaines ici. Essayez une autre mairie."))
+            (ui::info("Aucun créneau libre dans les trois prochaines semaines ici. Essayez une autre mairie, ou inscrivez-vous sur la liste d'attente."))
         }
         (ui::slots_by_day(&target, &days))
+        @if moving.is_none() {
+            p {
+                a href=(format!("/liste-attente?site_id={}&motif={}&persons={}", site.id, motif.code(), persons)) {
+                    "Aucun horaire ne vous convient ? Inscrivez-vous sur la liste d'attente"
+                }
+            }
+        }
     };
     Ok((site.name, body))
 }
@@ -445,13 +452,13 @@ pub struct ConfirmForm {
     #[serde(default)]
     jeton: String,
     #[serde(default)]
-    first_name: String,
+    pub(super) first_name: String,
     #[serde(default)]
-    last_name: String,
+    pub(super) last_name: String,
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
-    phone: String,
+    pub(super) phone: String,
     #[serde(default)]
     numero_1: String,
     #[serde(default)]
@@ -463,11 +470,11 @@ pub struct ConfirmForm {
     #[serde(default)]
     numero_5: String,
     #[serde(default)]
-    confirm_other_appointments: Option<String>,
+    pub(super) confirm_other_appointments: Option<String>,
 }
 
 impl ConfirmForm {
-    fn numbers(&self, n: usize) -> Vec<String> {
+    pub(super) fn numbers(&self, n: usize) -> Vec<String> {
         [
             &self.numero_1,
             &self.numero_2,
@@ -492,6 +499,34 @@ async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f:
         Err(e) => return error_page(e.into()),
     };
     let tz = availability::site_tz(&site).unwrap_or(chrono_tz::Europe::Paris);
+    let body = html! {
+        (ui::info(html! {
+            (site.name) " – " (when(claims.start_at(), tz)) ", " (claims.motif.label_fr())
+            ". Ce créneau vous est réservé jusqu'à "
+            (claims.expires_at().with_timezone(&tz).format("%H:%M"))
+            " : remplissez le formulaire avant."
+        }))
+        @if let Some(e) = error.filter(|e| e.field.is_none()) {
+            (ui::error(&e.message))
+        }
+        form method="post" action="/reserver/confirmer" {
+            (ui::hidden("jeton", token))
+            (citizen_fields(error, f, claims.motif, usize::from(claims.persons)))
+            button type="submit" { "Confirmer le rendez-vous" }
+        }
+    };
+    let status = error.map(|e| e.status).unwrap_or(StatusCode::OK);
+    (status, page("Vos coordonnées", body)).into_response()
+}
+
+/// The citizen's fields (names, email, phone, one pré-demande number per person), each with its
+/// error next to it: the held slot's form and the waiting list's acceptance share them.
+pub(super) fn citizen_fields(
+    error: Option<&ApiError>,
+    f: &ConfirmForm,
+    motif: Motif,
+    persons: usize,
+) -> Markup {
     let fields = [
         (
             "first_name",
@@ -526,69 +561,54 @@ async fn render_form(state: &AppState, token: &str, error: Option<&ApiError>, f:
             "citizen.phone",
         ),
     ];
-    let body = html! {
-        (ui::info(html! {
-            (site.name) " – " (when(claims.start_at(), tz)) ", " (claims.motif.label_fr())
-            ". Ce créneau vous est réservé jusqu'à "
-            (claims.expires_at().with_timezone(&tz).format("%H:%M"))
-            " : remplissez le formulaire avant."
-        }))
-        @if let Some(e) = error.filter(|e| e.field.is_none()) {
-            (ui::error(&e.message))
+    html! {
+        @for (name, label, value, autocomplete, kind, field) in fields {
+            @let message = field_message(error, field);
+            @let error_id = format!("err-{field}");
+            (Input {
+                id: name,
+                name,
+                label,
+                kind: Some(kind),
+                autocomplete: Some(autocomplete),
+                value: Some(value),
+                required: name != "phone",
+                error_id: message.map(|_| error_id.as_str()),
+                ..Input::default()
+            })
+            (ui::field_error(&error_id, message))
         }
-        form method="post" action="/reserver/confirmer" {
-            (ui::hidden("jeton", token))
-            @for (name, label, value, autocomplete, kind, field) in fields {
-                @let message = field_message(error, field);
-                @let error_id = format!("err-{field}");
+        @if motif.requires_pre_demande() {
+            @let numbers = f.numbers(persons);
+            @let message = field_message(error, "pre_demande_numbers");
+            @for i in 1..=persons.min(5) {
+                @let id = format!("numero_{i}");
+                @let label = format!("Numéro de pré-demande ANTS, personne {i} (10 lettres ou chiffres)");
                 (Input {
-                    id: name,
-                    name,
-                    label,
-                    kind: Some(kind),
-                    autocomplete: Some(autocomplete),
-                    value: Some(value),
-                    required: name != "phone",
-                    error_id: message.map(|_| error_id.as_str()),
+                    id: &id,
+                    name: &id,
+                    label: &label,
+                    value: Some(numbers.get(i - 1).map(String::as_str).unwrap_or("")),
+                    required: true,
+                    minlength: Some(10),
+                    maxlength: Some(12),
+                    autocapitalize: Some("characters"),
+                    error_id: message.map(|_| "err-pre_demande_numbers"),
                     ..Input::default()
                 })
-                (ui::field_error(&error_id, message))
             }
-            @if claims.motif.requires_pre_demande() {
-                @let numbers = f.numbers(usize::from(claims.persons));
-                @let message = field_message(error, "pre_demande_numbers");
-                @for i in 1..=usize::from(claims.persons).min(5) {
-                    @let id = format!("numero_{i}");
-                    @let label = format!("Numéro de pré-demande ANTS, personne {i} (10 lettres ou chiffres)");
-                    (Input {
-                        id: &id,
-                        name: &id,
-                        label: &label,
-                        value: Some(numbers.get(i - 1).map(String::as_str).unwrap_or("")),
-                        required: true,
-                        minlength: Some(10),
-                        maxlength: Some(12),
-                        autocapitalize: Some("characters"),
-                        error_id: message.map(|_| "err-pre_demande_numbers"),
-                        ..Input::default()
-                    })
-                }
-                (ui::field_error("err-pre_demande_numbers", message))
-                @if let Some(e) = error.filter(|e| e.code == "pre_demande_booked_elsewhere") {
-                    // ANTS's answer in plain French, and the explicit choice it calls for.
-                    (ui::field_error("err-autre", Some(&e.message)))
-                    label {
-                        input type="checkbox" name="confirm_other_appointments" value="oui"
-                            aria-describedby="err-autre";
-                        " J'annule mon autre rendez-vous et je confirme celui-ci"
-                    }
+            (ui::field_error("err-pre_demande_numbers", message))
+            @if let Some(e) = error.filter(|e| e.code == "pre_demande_booked_elsewhere") {
+                // ANTS's answer in plain French, and the explicit choice it calls for.
+                (ui::field_error("err-autre", Some(&e.message)))
+                label {
+                    input type="checkbox" name="confirm_other_appointments" value="oui"
+                        aria-describedby="err-autre";
+                    " J'annule mon autre rendez-vous et je confirme celui-ci"
                 }
             }
-            button type="submit" { "Confirmer le rendez-vous" }
         }
-    };
-    let status = error.map(|e| e.status).unwrap_or(StatusCode::OK);
-    (status, page("Vos coordonnées", body)).into_response()
+    }
 }
 
 /// The message of `error` when it is about `field` (any pré-demande field counts for the numbers).

@@ -35,6 +35,7 @@ pub mod staff_hours;
 pub mod staff_platform;
 pub mod staff_settings;
 pub mod staff_stats;
+pub mod waitlist;
 
 pub use layout::page;
 
