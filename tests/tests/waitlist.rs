@@ -124,6 +124,37 @@ async fn a_freed_slot_goes_to_the_first_subscriber_then_to_the_next_when_the_off
         assert_eq!(e["position"], position);
         assert_eq!(e["offer"], Value::Null);
     }
+    // Staff see the list's length (a subscription by commune within its radius counts too).
+    let (status, body) = app
+        .post(
+            "/api/v1/waitlist",
+            &json!({"commune_insee": "68118", "radius_km": 15, "motif": "CNI", "persons": 1,
+                    "email": email(), "from": DAY, "to": DAY}),
+            "10.2.0.4",
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    booking_service::staff::accounts::create_account(
+        &pool,
+        "chef@rixheim.fr",
+        e2e_tests::STAFF_PASSWORD,
+        "Claire Chef",
+        booking_service::staff::Role::CommuneAdmin,
+        Some("68278"),
+    )
+    .await
+    .unwrap();
+    let admin = app.staff_token("chef@rixheim.fr").await;
+    let (status, stats) = app
+        .call(
+            "GET",
+            &format!("/api/v1/staff/sites/{}/statistics", site.id),
+            &Value::Null,
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["waitlist_open"], 4);
 
     // 09:00 is cancelled: offered to the first only, and held from everybody else.
     let (status, body) = app

@@ -84,6 +84,9 @@ pub struct SiteStats {
     pub weeks: Vec<WeekStats>,
     pub stations: Vec<StationFill>,
     pub lead_times: Vec<LeadBucket>,
+    /// Citizens on the waiting list who could be offered a slot here now (the site's own list and
+    /// subscriptions by commune within their radius).
+    pub waitlist_open: i64,
 }
 
 /// The figures of a site the caller administers over local days `from..=to` (default: the eight
@@ -128,7 +131,10 @@ pub async fn site_stats(
             station_fill(st, name, &rows, tz, &site.department_code, from, to)
         })
         .collect();
-    Ok(compute(site, from, to, tz, &rows, stations))
+    let waitlist_open = super::waitlist::open_count(state, &site).await?;
+    let mut stats = compute(site, from, to, tz, &rows, stations);
+    stats.waitlist_open = waitlist_open;
+    Ok(stats)
 }
 
 /// Whether the appointment took place or should have: what a no-show rate is counted over.
@@ -221,6 +227,7 @@ fn compute(
         weeks,
         stations,
         lead_times,
+        waitlist_open: 0,
     }
 }
 

@@ -123,6 +123,7 @@ fn stats_body(s: &SiteStats) -> Markup {
                     tr { th scope="row" { "Absents" } td { (s.no_shows) } }
                     tr { th scope="row" { "Taux d'absence" } td { (percent(s.no_show_rate)) } }
                     tr { th scope="row" { "Délai moyen entre réservation et rendez-vous" } td { (decimal(s.mean_lead_days)) " jours" } }
+                    tr { th scope="row" { "Inscrits sur la liste d'attente (aujourd'hui)" } td { (s.waitlist_open) } }
                 }
             }
         }))

@@ -71,6 +71,8 @@ pub struct StatisticsOut {
     weeks: Vec<WeekOut>,
     stations: Vec<StationOut>,
     lead_times: Vec<LeadOut>,
+    /// Citizens on the waiting list who could be offered a slot here now.
+    waitlist_open: i64,
 }
 
 /// Appointments and no-shows by week, each station's fill rate, the no-show rate and the
@@ -99,6 +101,7 @@ pub async fn statistics(
         no_shows: s.no_shows,
         no_show_rate: s.no_show_rate,
         mean_lead_days: s.mean_lead_days,
+        waitlist_open: s.waitlist_open,
         weeks: s
             .weeks
             .into_iter()
