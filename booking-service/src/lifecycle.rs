@@ -37,12 +37,20 @@ pub fn spawn_ending_job(
             }
             if runs.is_multiple_of(60) {
                 match purge_before(&pool, clock.now() - retention).await {
-                    Ok(p) if p.appointments + p.outbox_rows + p.ants_declarations + p.audit_rows > 0 => {
+                    Ok(p)
+                        if p.appointments
+                            + p.outbox_rows
+                            + p.ants_declarations
+                            + p.audit_rows
+                            + p.waitlist_entries
+                            > 0 =>
+                    {
                         tracing::info!(
                             appointments = p.appointments,
                             outbox = p.outbox_rows,
                             ants_declarations = p.ants_declarations,
                             audit = p.audit_rows,
+                            waitlist = p.waitlist_entries,
                             "personal data past retention purged"
                         )
                     }

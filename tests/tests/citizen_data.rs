@@ -154,9 +154,27 @@ async fn the_download_holds_the_citizens_data_and_nobody_elses(pool: PgPool) {
         .await
         .unwrap();
     }
+    // Both wait for a slot: the download holds theirs, never the other person's.
+    for (who, client) in [(&me, "10.31.0.5"), (&other, "10.31.0.6")] {
+        let (s, body) = app
+            .post(
+                "/api/v1/waitlist",
+                &json!({"commune_insee": "68224", "radius_km": 20, "motif": "CNI", "persons": 1,
+                        "email": who.email, "from": "2026-12-01", "to": "2026-12-01"}),
+                client,
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+    }
     let token = a["manage_token"].as_str().unwrap();
     let (s, data) = app.get(&format!("/api/v1/manage/{token}/data")).await;
     assert_eq!(s, 200, "{data}");
+    let waits = data["waiting_list"].as_array().unwrap();
+    assert_eq!(waits.len(), 1, "{data}");
+    assert_eq!(
+        (waits[0]["commune_insee"].as_str(), waits[0]["radius_km"].as_i64()),
+        (Some("68224"), Some(20))
+    );
     let list = data["appointments"].as_array().unwrap();
     let refs: Vec<&str> = list.iter().map(|x| x["reference"].as_str().unwrap()).collect();
     assert_eq!(
@@ -283,10 +301,25 @@ async fn erasure_cancels_withdraws_the_numbers_at_ants_then_leaves_no_trace(pool
     let (_, before) = app.get(&day).await;
     assert!(!starts(&before).iter().any(|s| s.starts_with("2026-12-02T09:00")));
 
-    // The scan finds the person before the erasure (in the appointment and the audit rows).
+    // They also wait for an earlier slot, with the same address.
+    let (s, body) = app
+        .post(
+            "/api/v1/waitlist",
+            &json!({"site_id": site.id, "motif": "CNI", "persons": 1, "email": me.email,
+                    "from": "2026-12-01", "to": "2026-12-01"}),
+            "10.31.0.4",
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    // The scan finds the person before the erasure (in the appointment, the waiting list and the
+    // audit rows).
     let seen = columns_containing(&pool, &me.email).await;
     assert!(
         seen.iter().any(|c| c.starts_with("appointments.email")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|c| c.starts_with("waitlist_entries.email")),
         "{seen:?}"
     );
     assert!(
@@ -624,11 +657,31 @@ async fn retention_also_covers_the_audit_log_staff_sessions_and_ants_declaration
         .await
         .unwrap();
     }
+    // Waiting-list subscriptions: one ended long ago, one ended lately, one still open from long ago.
+    for (status, updated) in [("expired", old), ("booked", recent), ("waiting", old)] {
+        sqlx::query(
+            "INSERT INTO waitlist_entries (id, token_hash, manage_token_sealed, site_id, motif, persons, email,
+                                           from_day, to_day, status, created_at, updated_at)
+             VALUES ($1, $2, '\\x00', $3, 'CNI', 1, 'attente@example.fr', '2025-01-01', '2027-01-01', $4, $5, $5)",
+        )
+        .bind(Uuid::new_v4())
+        .bind(Uuid::new_v4().as_bytes().to_vec())
+        .bind(site.id)
+        .bind(status)
+        .bind(updated)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
     let cutoff = now - chrono::Duration::days(365);
     let purged = booking_service::db::retention::purge_before(&pool, cutoff)
         .await
         .unwrap();
     assert_eq!((purged.ants_declarations, purged.audit_rows), (1, 1));
+    assert_eq!(
+        purged.waitlist_entries, 1,
+        "only the subscription that ended long ago goes"
+    );
     let left: Vec<String> = sqlx::query_scalar("SELECT number FROM ants_declarations")
         .fetch_all(&pool)
         .await
@@ -658,5 +711,8 @@ async fn retention_also_covers_the_audit_log_staff_sessions_and_ants_declaration
     let again = booking_service::db::retention::purge_before(&pool, cutoff)
         .await
         .unwrap();
-    assert_eq!((again.ants_declarations, again.audit_rows), (0, 0));
+    assert_eq!(
+        (again.ants_declarations, again.audit_rows, again.waitlist_entries),
+        (0, 0, 0)
+    );
 }

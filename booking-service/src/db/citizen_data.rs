@@ -102,6 +102,34 @@ pub async fn appointments_of_identity(pool: &PgPool, id: Uuid) -> sqlx::Result<V
     .await
 }
 
+/// A waiting-list subscription, as the download shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredSubscription {
+    /// The site's name, when one site was asked for.
+    pub site: Option<String>,
+    pub commune_insee: Option<String>,
+    pub radius_km: Option<i32>,
+    pub motif: Motif,
+    pub persons: i16,
+    pub from_day: chrono::NaiveDate,
+    pub to_day: chrono::NaiveDate,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The waiting-list subscriptions made with `email` (any case).
+pub async fn subscriptions_of(pool: &PgPool, email: &str) -> sqlx::Result<Vec<StoredSubscription>> {
+    sqlx::query_as(
+        "SELECT s.name AS site, e.commune_insee, e.radius_km, e.motif, e.persons, e.from_day, e.to_day,
+                e.status, e.created_at
+         FROM waitlist_entries e LEFT JOIN sites s ON s.id = e.site_id
+         WHERE lower(e.email) = lower($1) ORDER BY e.seq",
+    )
+    .bind(email)
+    .fetch_all(pool)
+    .await
+}
+
 /// The numbers of these appointments.
 pub async fn numbers_of(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<StoredNumber>> {
     sqlx::query_as(
@@ -210,6 +238,13 @@ pub async fn erase(pool: &PgPool, id: Uuid, token: &str, now: DateTime<Utc>) -> 
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    // Waiting-list subscriptions with the same address go too (a live offer with them).
+    if let Some(address) = email.as_deref().filter(|e| !e.is_empty()) {
+        sqlx::query("DELETE FROM waitlist_entries WHERE lower(email) = lower($1)")
+            .bind(address)
+            .execute(&mut *tx)
+            .await?;
+    }
     scrub_audit(&mut tx, id, [email, phone]).await?;
     finish_in(&mut tx, Some(id)).await?;
     tx.commit().await?;

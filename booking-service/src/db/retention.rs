@@ -9,7 +9,9 @@
 //!   any left for a number no live appointment holds go `RETENTION_DAYS` after they were told;
 //! - audit log: `RETENTION_DAYS` (a year lets a commune answer for its agents' actions over a
 //!   full cycle of renewals; the details about an anonymised appointment go with its person);
-//! - staff sessions: deleted [`SESSION_DAYS`] after they ended (expired or revoked).
+//! - staff sessions: deleted [`SESSION_DAYS`] after they ended (expired or revoked);
+//! - waiting-list subscriptions (an address, a place, dates): deleted `RETENTION_DAYS` after they
+//!   ended (booked, expired or left), with their offers; open ones end when their last day passes.
 
 use crate::domain::status::AppointmentStatus;
 use chrono::{DateTime, Utc};
@@ -22,6 +24,7 @@ pub struct Purged {
     pub outbox_rows: i64,
     pub ants_declarations: i64,
     pub audit_rows: i64,
+    pub waitlist_entries: i64,
 }
 
 /// Days a staff session is kept after it ended (the audit log says who logged in; the session
@@ -66,12 +69,20 @@ pub async fn purge_before(pool: &PgPool, cutoff: DateTime<Utc>) -> sqlx::Result<
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    let waitlist_entries = sqlx::query(
+        "DELETE FROM waitlist_entries WHERE status NOT IN ('waiting', 'offered') AND updated_at < $1",
+    )
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
     Ok(Purged {
         appointments,
         outbox_rows: count(outbox_rows),
         ants_declarations: count(ants_declarations),
         audit_rows: count(audit_rows),
+        waitlist_entries: count(waitlist_entries),
     })
 }
 

@@ -20,6 +20,22 @@ pub struct CitizenData {
     /// What the copy covers, in French.
     pub about: &'static str,
     pub appointments: Vec<AppointmentData>,
+    /// Waiting-list subscriptions made with the same address.
+    pub waiting_list: Vec<SubscriptionData>,
+}
+
+/// One waiting-list subscription.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionData {
+    pub site: Option<String>,
+    pub commune_insee: Option<String>,
+    pub radius_km: Option<i32>,
+    pub motif: &'static str,
+    pub persons: i16,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// One appointment and what hangs off it.
@@ -85,7 +101,7 @@ pub struct HistoryData {
 
 const ABOUT: &str = "Données conservées par le service de rendez-vous CNI et passeport pour les rendez-vous \
 pris avec ce lien ou avec la même adresse électronique : rendez-vous, numéros de pré-demande, déclarations \
-à l'ANTS, messages envoyés et actions des agents sur ces rendez-vous.";
+à l'ANTS, messages envoyés, actions des agents sur ces rendez-vous et inscriptions sur la liste d'attente.";
 
 /// The copy of everything kept about the holder of `token`: the appointment behind it and every
 /// other one booked with the same mailbox (the emails of those went to that mailbox already, so
@@ -100,6 +116,24 @@ pub async fn export(state: &AppState, token: &str) -> ServiceResult<CitizenData>
     let declarations = db::declarations_of(&state.pool, &all_numbers).await?;
     let messages = db::messages_of(&state.pool, &ids).await?;
     let audit = db::audit_of(&state.pool, &ids).await?;
+    let address = rows.iter().find(|a| a.id == own).and_then(|a| a.email.clone());
+    let waiting_list = match address {
+        Some(a) => db::subscriptions_of(&state.pool, &a).await?,
+        None => Vec::new(),
+    }
+    .into_iter()
+    .map(|s| SubscriptionData {
+        site: s.site,
+        commune_insee: s.commune_insee,
+        radius_km: s.radius_km,
+        motif: s.motif.label_fr(),
+        persons: s.persons,
+        from: s.from_day,
+        to: s.to_day,
+        status: s.status,
+        created_at: s.created_at,
+    })
+    .collect();
     let appointments = rows
         .into_iter()
         .map(|a| {
@@ -169,6 +203,7 @@ pub async fn export(state: &AppState, token: &str) -> ServiceResult<CitizenData>
         generated_at: state.clock.now(),
         about: ABOUT,
         appointments,
+        waiting_list,
     })
 }
 

@@ -15,6 +15,7 @@ fn durations() -> Markup {
             li { "Déclarations à l'ANTS (numéro, lieu, date, lien de gestion) : retirées dès l'annulation du rendez-vous ; sinon supprimées un an après, une fois le rendez-vous passé." }
             li { "Journal des actions des agents : un an." }
             li { "Sessions des agents : supprimées trente jours après leur fin." }
+            li { "Inscriptions sur la liste d'attente (adresse électronique, lieu ou commune et rayon, dates) : jusqu'à un an après leur fin (rendez-vous pris, désinscription ou dernier jour passé), puis supprimées." }
         }
     }
 }
@@ -35,7 +36,8 @@ pub async fn privacy() -> Markup {
                 li { "nom, prénom, adresse électronique, numéro de téléphone (facultatif) ;" }
                 li { "motif, nombre de personnes, lieu, date et heure du rendez-vous ;" }
                 li { "numéros de pré-demande ANTS et le résultat de leur vérification ;" }
-                li { "les messages envoyés et les actions des agents sur votre rendez-vous." }
+                li { "les messages envoyés et les actions des agents sur votre rendez-vous ;" }
+                li { "si vous vous inscrivez sur la liste d'attente : votre adresse électronique, le lieu ou la commune et le rayon, le motif, le nombre de personnes et les dates possibles." }
             }
             h2 { "Destinataires" }
             p { "Les agents de la mairie de votre rendez-vous ; l'ANTS, pour les numéros de pré-demande (numéro, lieu, date et lien de gestion du rendez-vous) ; notre prestataire d'envoi d'e-mails. Aucune donnée n'est vendue ni utilisée à des fins commerciales." }
