@@ -118,6 +118,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(appointments::confirm))
         .routes(routes!(manage::show))
         .routes(routes!(manage::cancel))
+        .routes(routes!(manage::confirm_presence))
         .routes(routes!(manage::reschedule))
         .routes(routes!(manage::data))
         .routes(routes!(manage::erase))
@@ -137,6 +138,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::citizen::move_page))
         .routes(routes!(web::calendar_file::ics))
         .routes(routes!(web::citizen::cancel_page, web::citizen::cancel_post))
+        .routes(routes!(
+            web::citizen::confirm_presence_page,
+            web::citizen::confirm_presence_post
+        ))
         .routes(routes!(web::citizen_data::download))
         .routes(routes!(web::waitlist::join_page, web::waitlist::join_post))
         .routes(routes!(web::waitlist::entry))
@@ -188,6 +193,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::staff_appointment::show))
         .routes(routes!(web::staff_appointment::status_post))
         .routes(routes!(web::staff_appointment::contact_post))
+        .routes(routes!(web::staff_appointment::lift_confirmation_post))
         .routes(routes!(
             web::staff_appointment::move_page,
             web::staff_appointment::move_post
@@ -233,6 +239,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             staff::appointment_edit::edit_contact
         ))
         .routes(routes!(staff::appointment_edit::move_appointment))
+        .routes(routes!(staff::appointment_edit::lift_confirmation))
         .routes(routes!(staff::calendar::calendar))
         .routes(routes!(staff::calendar::add_rule))
         .routes(routes!(

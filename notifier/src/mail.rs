@@ -268,6 +268,8 @@ struct Content<'a> {
     link_line: String,
     /// The link's label and address, in the HTML part.
     link: (&'static str, &'a str),
+    /// The reminder's two answers: "je confirme" and "je libère" (labels and addresses).
+    answers: Vec<(&'static str, String)>,
 }
 
 /// Renders the message of `kind` for `d`. `manage_url` is the citizen's link (absent for a
@@ -340,6 +342,17 @@ fn content<'a>(
         (MailKind::Cancellation, _) | (_, None) => ("Reprendre rendez-vous", rebook_url),
         (_, Some(url)) => ("Annuler ou déplacer ce rendez-vous", url),
     };
+    // The reminder asks for an answer: the citizen confirms, or frees the slot for the waiting list.
+    let answers = match (kind, manage_url) {
+        (MailKind::Reminder, Some(url)) => vec![
+            ("Je confirme ma venue", format!("{url}/confirmer")),
+            (
+                "Je libère mon créneau (il sera proposé à la liste d'attente)",
+                format!("{url}/annuler"),
+            ),
+        ],
+        _ => Vec::new(),
+    };
     Content {
         subject,
         intro,
@@ -347,6 +360,7 @@ fn content<'a>(
         bring: (kind != MailKind::Cancellation).then_some(d.what_to_bring.as_slice()),
         link_line,
         link,
+        answers,
     }
 }
 
@@ -362,6 +376,12 @@ fn text_part(d: &MailData, c: &Content<'_>) -> String {
         text.push_str("\nÀ apporter :\n");
         for item in bring {
             text.push_str(&format!("- {item}\n"));
+        }
+    }
+    if !c.answers.is_empty() {
+        text.push('\n');
+        for (label, url) in &c.answers {
+            text.push_str(&format!("{label} : {url}\n"));
         }
     }
     text.push_str(&format!("\n{}\n\n{AUTOMATIC}\n", c.link_line));
@@ -384,6 +404,9 @@ fn html_part(d: &MailData, c: &Content<'_>) -> Markup {
             @if let Some(bring) = c.bring {
                 p { "À apporter :" }
                 ul { @for item in bring { li { (Text(item)) } } }
+            }
+            @for (answer, to) in &c.answers {
+                p { a href=(Text(to)) { (answer) } }
             }
             p { a href=(Text(url)) { (label) } }
         },

@@ -104,6 +104,10 @@ const PAGE_OF_OPERATION: &[(&str, &str)] = &[
         "/agents/rdv/{appointment_id}/deplacer",
     ),
     (
+        "post /api/v1/staff/appointments/{appointment_id}/lift-confirmation",
+        "/agents/rdv/{appointment_id}",
+    ),
+    (
         "patch /api/v1/staff/sites/{site_id}/closures/{closure_id}",
         "/agents/lieux/{site_id}/fermetures",
     ),

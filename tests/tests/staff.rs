@@ -316,6 +316,14 @@ fn routes(w: &World) -> Vec<(&'static str, String, Value, u16, bool, bool)> {
         ),
         (
             "POST",
+            format!("/api/v1/staff/appointments/{appt}/lift-confirmation"),
+            Value::Null,
+            200,
+            false,
+            true,
+        ),
+        (
+            "POST",
             format!("/api/v1/staff/appointments/{appt}/status"),
             json!({"status": "checked_in"}),
             200,

@@ -38,6 +38,9 @@ pub struct StaffAppointment {
     /// The citizen's online deadline, in minutes before the start.
     pub cancel_deadline_minutes: i32,
     pub calendar_sequence: i32,
+    /// The no-show policy asks the citizen to confirm by this instant (none: not asked, or lifted).
+    pub confirm_by: Option<DateTime<Utc>>,
+    pub presence_confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// The appointment `id`, whatever its status.
@@ -48,7 +51,9 @@ pub async fn find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<StaffAppointme
                 lower(a.during) AS start, upper(a.during) AS \"end\", a.status, a.source,
                 a.first_name, a.last_name, a.email, a.phone, a.cancelled_by, a.cancel_reason,
                 a.created_at, a.updated_at, coalesce(p.cancel_deadline_minutes, 240) AS cancel_deadline_minutes,
-                a.calendar_sequence
+                a.calendar_sequence,
+                CASE WHEN a.must_confirm THEN lower(a.during) - make_interval(hours => s.confirm_hours) END AS confirm_by,
+                a.presence_confirmed_at
          FROM appointments a JOIN sites s ON s.id = a.site_id JOIN stations st ON st.id = a.station_id
          LEFT JOIN booking_policies p ON p.site_id = a.site_id
          WHERE a.id = $1",

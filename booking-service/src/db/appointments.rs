@@ -57,6 +57,8 @@ pub struct BookingOptions<'a> {
     pub reference: &'a str,
     /// What the ANTS status check said (`validated`, `unchecked`, `not_checked`).
     pub ants_check: &'a str,
+    /// The site's no-show policy asks this address to confirm its presence.
+    pub must_confirm: bool,
 }
 
 /// The slot a booking or a move asks for, as a hold token described it.
@@ -318,8 +320,8 @@ async fn create_in(
         sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
-                                       created_at, updated_at, manage_token_sealed, email_key)
-             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $19)",
+                                       created_at, updated_at, manage_token_sealed, email_key, must_confirm)
+             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $19, $20)",
         )
         .bind(id)
         .bind(reference)
@@ -340,6 +342,7 @@ async fn create_in(
         .bind(sealed)
         .bind(AppointmentStatus::Booked)
         .bind(email_key.as_deref())
+        .bind(opts.must_confirm)
     })
     .await;
     let chosen = match inserted {
@@ -417,6 +420,10 @@ pub struct AppointmentView {
     pub pre_demande_numbers: Vec<String>,
     /// The calendar file's SEQUENCE (raised on each move and cancellation).
     pub calendar_sequence: i32,
+    /// When the citizen confirmed they will come ("je confirme"), if they did.
+    pub presence_confirmed_at: Option<DateTime<Utc>>,
+    /// The no-show policy asks for that confirmation, by this instant, or the slot is released.
+    pub confirm_by: Option<DateTime<Utc>>,
 }
 
 /// The appointment behind a management token's hash.
@@ -426,7 +433,8 @@ pub async fn find_by_token_hash(pool: &PgPool, token_hash: &[u8]) -> sqlx::Resul
                 a.motif, a.persons, lower(a.during) AS start, upper(a.during) AS \"end\", a.status,
                 a.first_name, a.last_name, coalesce(p.cancel_deadline_minutes, 240) AS cancel_deadline_minutes,
                 array(SELECT number FROM appointment_pre_demandes d WHERE d.appointment_id = a.id ORDER BY number)
-                    AS pre_demande_numbers, a.calendar_sequence
+                    AS pre_demande_numbers, a.calendar_sequence, a.presence_confirmed_at,
+                CASE WHEN a.must_confirm THEN lower(a.during) - make_interval(hours => s.confirm_hours) END AS confirm_by
          FROM appointments a JOIN sites s ON s.id = a.site_id
          LEFT JOIN booking_policies p ON p.site_id = a.site_id
          WHERE a.manage_token_hash = $1",
@@ -486,18 +494,37 @@ async fn queue_ants_deletes(
     Ok(())
 }
 
-/// Cancels a booked appointment before the site's online deadline, freeing its slot and numbers.
+/// Cancels through the management link, before the site's deadline: the slot and the numbers are
+/// freed, the cancellation email and the ANTS withdrawals queued.
 pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<(), BookingError> {
+    cancel(pool, id, now, true, ("citizen", None)).await
+}
+
+/// Cancels an appointment whose required confirmation of presence did not come in time (the
+/// no-show policy): as a citizen's cancellation, without the deadline, by the service itself.
+pub async fn release_unconfirmed(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<(), BookingError> {
+    cancel(pool, id, now, false, ("system", Some("présence non confirmée"))).await
+}
+
+async fn cancel(
+    pool: &PgPool,
+    id: Uuid,
+    now: DateTime<Utc>,
+    check_deadline: bool,
+    (by, reason): (&str, Option<&str>),
+) -> Result<(), BookingError> {
     let mut tx = pool.begin().await?;
-    let (site_id, start, numbers, _, _) = lock_for_citizen_change(&mut tx, id, now, true).await?;
+    let (site_id, start, numbers, _, _) = lock_for_citizen_change(&mut tx, id, now, check_deadline).await?;
     sqlx::query(
-        "UPDATE appointments SET status = $3, cancelled_by = 'citizen', updated_at = $2,
+        "UPDATE appointments SET status = $3, cancelled_by = $4, cancel_reason = $5, updated_at = $2,
                 calendar_sequence = calendar_sequence + 1
          WHERE id = $1",
     )
     .bind(id)
     .bind(now)
     .bind(AppointmentStatus::Cancelled)
+    .bind(by)
+    .bind(reason)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE appointment_pre_demandes SET live = false WHERE appointment_id = $1")
@@ -509,7 +536,7 @@ pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> R
         &mut tx,
         OutboxKind::Cancellation,
         id,
-        json!({ "by": "citizen" }),
+        json!({ "by": by }),
         now,
         now,
     )
@@ -517,6 +544,59 @@ pub async fn cancel_by_citizen(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> R
     queue_ants_deletes(&mut tx, id, site_id, start, &numbers, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Appointments whose required confirmation of presence is overdue at `now` (their site's
+/// `confirm_hours` before the start have passed), with their sites.
+pub async fn unconfirmed_due(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
+    sqlx::query_as(
+        "SELECT a.id, a.site_id FROM appointments a JOIN sites s ON s.id = a.site_id
+         WHERE a.must_confirm AND a.presence_confirmed_at IS NULL AND a.status = 'booked'
+           AND lower(a.during) - make_interval(hours => s.confirm_hours) <= $1
+           AND lower(a.during) > $1",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// The citizen confirms they will come ("je confirme"): recorded once, while the appointment is
+/// still to come. `false` when it is not.
+pub async fn confirm_presence(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE appointments SET presence_confirmed_at = coalesce(presence_confirmed_at, $2), updated_at = $2
+         WHERE id = $1 AND status = 'booked' AND lower(during) > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// Staff lift the no-show policy's confirmation from one appointment.
+pub async fn lift_confirmation(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE appointments SET must_confirm = false, updated_at = $2 WHERE id = $1 AND must_confirm",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// How many no-shows `email_key` had since `since` (the no-show policy's count).
+pub async fn no_shows_since(pool: &PgPool, email_key: &str, since: DateTime<Utc>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM appointments WHERE email_key = $1 AND status = 'no_show' AND lower(during) >= $2",
+    )
+    .bind(email_key)
+    .bind(since)
+    .fetch_one(pool)
+    .await
 }
 
 /// Which rules a move keeps besides openings and the no-overlap constraint (always kept).

@@ -58,6 +58,11 @@ pub struct SiteRow {
     pub timezone: String,
     pub is_demo: bool,
     pub stations: i64,
+    /// The no-show policy: after this many no-shows (0: no policy) within `noshow_months`, an
+    /// address must confirm its presence `confirm_hours` before the start.
+    pub noshow_limit: i32,
+    pub noshow_months: i32,
+    pub confirm_hours: i32,
 }
 
 /// Filters of the site list; `None` means "any".
@@ -74,7 +79,8 @@ pub async fn list_sites(pool: &PgPool, f: &SiteFilter) -> sqlx::Result<Vec<SiteR
     sqlx::query_as(
         "SELECT s.id, s.commune_insee, c.name AS commune_name, c.department_code, s.name,
                 s.address_line, s.postcode, s.city, s.latitude, s.longitude, s.timezone, s.is_demo,
-                (SELECT count(*) FROM stations st WHERE st.site_id = s.id AND st.active) AS stations
+                (SELECT count(*) FROM stations st WHERE st.site_id = s.id AND st.active) AS stations,
+                s.noshow_limit, s.noshow_months, s.confirm_hours
          FROM sites s JOIN communes c ON c.insee_code = s.commune_insee
          WHERE s.active
            AND ($1::uuid IS NULL OR s.id = $1)

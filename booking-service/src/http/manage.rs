@@ -34,6 +34,11 @@ pub struct ManagedOut {
     change_deadline: String,
     /// Whether it can still be cancelled or moved online now.
     can_change: bool,
+    /// When the citizen confirmed they will come, if they did.
+    presence_confirmed_at: Option<String>,
+    /// The site's no-show policy asks for that confirmation by this instant, or the slot is
+    /// released to the waiting list.
+    confirm_by: Option<String>,
 }
 
 /// A move onto another held slot.
@@ -63,6 +68,8 @@ fn view(m: Managed) -> ManagedOut {
         first_name: a.first_name,
         last_name: a.last_name,
         pre_demande_numbers: a.pre_demande_numbers,
+        presence_confirmed_at: a.presence_confirmed_at.map(|t| rfc3339_local(t, tz)),
+        confirm_by: a.confirm_by.map(|t| rfc3339_local(t, tz)),
     }
 }
 
@@ -92,6 +99,24 @@ pub async fn cancel(
 ) -> ApiResult<axum::Json<ManagedOut>> {
     check_write_rate(&state, &client_key(&state, &headers, &peer))?;
     Ok(axum::Json(view(management::cancel(&state, &token).await?)))
+}
+
+/// Confirm they will come ("je confirme", the reminder's link): recorded once.
+#[utoipa::path(post, path = "/api/v1/manage/{token}/confirm", tag = "public",
+    params(("token" = String, Path, description = "Jeton du lien de gestion")),
+    responses((status = 200, body = ManagedOut), (status = 400, description = "Lien mal formé"),
+              (status = 404, description = "Lien inconnu"),
+              (status = 409, description = "Annulé ou passé")))]
+pub async fn confirm_presence(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> ApiResult<axum::Json<ManagedOut>> {
+    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    Ok(axum::Json(view(
+        management::confirm_presence(&state, &token).await?,
+    )))
 }
 
 /// Move it onto another held slot: same appointment (id, link, calendar entry); if the new slot is

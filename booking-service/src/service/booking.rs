@@ -268,6 +268,29 @@ fn ants_refusal(refusal: CheckRefusal) -> ServiceError {
     }
 }
 
+/// Whether the site's no-show policy asks `citizen` to confirm their presence for an appointment
+/// at `start`: their address had the site's limit of no-shows within its months (one query, only
+/// where a policy is set). A booking made inside the confirmation window is its own confirmation.
+pub async fn must_confirm(
+    state: &AppState,
+    site: &SiteRow,
+    citizen: &Citizen,
+    start: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    let now = state.clock.now();
+    let deadline = start - chrono::Duration::hours(i64::from(site.confirm_hours));
+    let Some(email) = citizen
+        .email
+        .as_ref()
+        .filter(|_| site.noshow_limit > 0 && deadline > now)
+    else {
+        return Ok(false);
+    };
+    let since = now - chrono::Duration::days(30 * i64::from(site.noshow_months));
+    let n = appointments::no_shows_since(&state.pool, &email.identity(), since).await?;
+    Ok(n >= i64::from(site.noshow_limit))
+}
+
 /// Books a held slot (the API and the pages both come here).
 pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Booked> {
     let claims = holds::verified(state, &input.hold_token)?;
@@ -278,6 +301,7 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
     // The motif may have been withdrawn from the site since the hold.
     motif_setting(state, site.id, claims.motif, persons).await?;
     let ants_check = check_with_ants(state, &numbers, site.id, input.confirm_other_appointments).await?;
+    let must_confirm = must_confirm(state, &site, &citizen, slot.start).await?;
     let token = NewManageToken::draw(state);
     let opts = BookingOptions {
         source: "online",
@@ -288,6 +312,7 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
         token_sealed: &token.sealed,
         reference: &token.reference,
         ants_check,
+        must_confirm,
     };
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
         Ok(c) => c,

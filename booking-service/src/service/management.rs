@@ -80,6 +80,40 @@ pub async fn cancel(state: &AppState, token: &str) -> ServiceResult<Managed> {
     find(state, token).await
 }
 
+/// The citizen confirms they will come ("je confirme", from the reminder): recorded while the
+/// appointment is to come; answers the appointment as now.
+pub async fn confirm_presence(state: &AppState, token: &str) -> ServiceResult<Managed> {
+    let m = find(state, token).await?;
+    if !appointments::confirm_presence(&state.pool, m.appointment.id, state.clock.now()).await? {
+        return Err(ServiceError::NotModifiable {
+            status: m.appointment.status,
+        });
+    }
+    tracing::info!(appointment = %m.appointment.id, "presence confirmed by citizen");
+    find(state, token).await
+}
+
+/// Releases the appointments whose required confirmation of presence did not come in time (the
+/// no-show policy): each is cancelled by the service, its citizen told, its slot offered to the
+/// waiting list. Returns how many.
+pub async fn release_unconfirmed(state: &AppState) -> ServiceResult<usize> {
+    let now = state.clock.now();
+    let mut released = 0;
+    for (id, site) in appointments::unconfirmed_due(&state.pool, now).await? {
+        match appointments::release_unconfirmed(&state.pool, id, now).await {
+            Ok(()) => {
+                state.read_model.invalidate(site);
+                released += 1;
+                tracing::info!(appointment = %id, "unconfirmed appointment released");
+            }
+            // Cancelled, confirmed or changed meanwhile: nothing to release.
+            Err(appointments::BookingError::WrongStatus(_) | appointments::BookingError::NotFound) => {}
+            Err(e) => return Err(refusal(e, chrono_tz::Europe::Paris)),
+        }
+    }
+    Ok(released)
+}
+
 /// Moves the appointment onto a slot the citizen holds (same row, token and calendar UID);
 /// if the new slot is lost, nothing changes.
 pub async fn reschedule(state: &AppState, token: &str, hold_token: &str) -> ServiceResult<Managed> {

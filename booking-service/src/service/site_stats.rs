@@ -298,6 +298,9 @@ mod tests {
             timezone: "Europe/Paris".into(),
             is_demo: false,
             stations: 1,
+            noshow_limit: 0,
+            noshow_months: 12,
+            confirm_hours: 24,
         }
     }
 

@@ -253,6 +253,8 @@ pub async fn book_at_counter_with(
         token_sealed: &token.sealed,
         reference: &token.reference,
         ants_check,
+        // Booked in front of an agent: the agent is the confirmation.
+        must_confirm: false,
     };
     let created = appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await;
     if let Some(station) = reserved {

@@ -155,6 +155,30 @@ pub async fn edit_contact(
     Ok(ContactEdited { contact, changed })
 }
 
+/// Staff lift the no-show policy's confirmation from an appointment: it will not be released for
+/// want of one (audited). `false` when none was asked.
+pub async fn lift_confirmation(state: &AppState, staff: &StaffUser, id: Uuid) -> ServiceResult<bool> {
+    let current = visible_appointment(state, staff, id).await?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let lifted = crate::db::appointments::lift_confirmation(&mut tx, id, now).await?;
+    if lifted {
+        audit::record(
+            &mut *tx,
+            staff,
+            Some(&current.commune_insee),
+            "confirmation_lifted",
+            Some(id),
+            None,
+            json!({}),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(lifted)
+}
+
 /// A move asked by staff.
 #[derive(Debug, Clone)]
 pub struct MoveInput {

@@ -250,6 +250,7 @@ pub async fn accept(state: &AppState, token: &str, input: &AcceptInput) -> Servi
     };
     let ants_check =
         booking::check_with_ants(state, &numbers, site.id, input.confirm_other_appointments).await?;
+    let must_confirm = booking::must_confirm(state, &site, &citizen, offer.start).await?;
     let token = NewManageToken::draw(state);
     let opts = BookingOptions {
         source: "online",
@@ -260,6 +261,7 @@ pub async fn accept(state: &AppState, token: &str, input: &AcceptInput) -> Servi
         token_sealed: &token.sealed,
         reference: &token.reference,
         ants_check,
+        must_confirm,
     };
     let created = match appointments::create_from_offer(
         &state.pool,
@@ -318,10 +320,13 @@ pub async fn open_count(state: &AppState, site: &SiteRow) -> ServiceResult<i64> 
     Ok(direct + near.iter().filter(|e| targets(e, site)).count() as i64)
 }
 
-/// One pass: lapsed offers and past subscriptions end, subscribers who booked elsewhere leave,
+/// One pass: appointments whose required confirmation did not come are released, lapsed offers
+/// and past subscriptions end, subscribers who booked elsewhere leave,
 /// and every site some waiting subscriber can go to offers its free slots in list order. Returns
 /// how many offers were made.
 pub async fn sweep(state: &AppState) -> ServiceResult<usize> {
+    // Appointments the no-show policy releases free their slots for the list first.
+    super::management::release_unconfirmed(state).await?;
     let now = state.clock.now();
     let today = now.with_timezone(&chrono_tz::Europe::Paris).date_naive() - Duration::days(1);
     for (site, station, offer) in db::expire_due(&state.pool, now, today).await? {

@@ -669,6 +669,7 @@ pub(super) async fn load_appointment(state: &AppState, token: &str) -> Result<Ap
 pub struct ManageQuery {
     nouveau: Option<String>,
     deplace: Option<String>,
+    confirme: Option<String>,
 }
 
 /// The management page behind the email link: see, cancel, move.
@@ -698,6 +699,16 @@ pub async fn manage_page(
         }
         @if q.deplace.is_some() {
             (ui::success("Rendez-vous déplacé."))
+        }
+        @if q.confirme.is_some() {
+            (ui::success("Merci : votre venue est confirmée."))
+        }
+        @if let (Some(by), None, true) = (a.confirm_by, a.presence_confirmed_at, live) {
+            (ui::info(html! {
+                "La mairie vous demande de confirmer votre venue avant le " (when(by, tz))
+                " : sans confirmation, le créneau sera proposé à quelqu'un d'autre. "
+                a href={ "/rdv/" (token) "/confirmer" } { "Je confirme ma venue" }
+            }))
         }
         table {
             tr { th scope="row" { "Statut" } td { "Rendez-vous " (status_for_citizen(a.status)) } }
@@ -811,6 +822,47 @@ pub async fn cancel_post(
         p { a href="/" { "Prendre un autre rendez-vous" } }
     };
     page("Rendez-vous annulé", body).into_response()
+}
+
+/// The reminder's "je confirme" link: asks for the click that records it.
+#[utoipa::path(get, path = "/rdv/{token}/confirmer", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, description = "Lien inconnu")))]
+pub async fn confirm_presence_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let a = match load_appointment(&state, &token).await {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let tz: Tz = a.timezone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let body = html! {
+        p { "Vous viendrez bien au rendez-vous du " (when(a.start, tz)) " à " (a.site_name) " ?" }
+        form method="post" action={ "/rdv/" (token) "/confirmer" } {
+            button type="submit" { "Oui, je confirme ma venue" }
+        }
+        p {
+            "Vous ne pouvez plus venir ? "
+            a href={ "/rdv/" (token) "/annuler" } { "Je libère mon créneau" }
+            " : il sera aussitôt proposé aux personnes en liste d'attente."
+        }
+    };
+    page("Confirmer votre venue", body).into_response()
+}
+
+/// Records the confirmation and shows the appointment.
+#[utoipa::path(post, path = "/rdv/{token}/confirmer", tag = "pages", params(("token" = String, Path, description = "Lien de gestion")),
+    responses((status = 303, description = "Vers la page du rendez-vous"), (status = 409, description = "Annulé ou passé")))]
+pub async fn confirm_presence_post(
+    State(state): State<AppState>,
+    peer: PeerAddr,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+        return error_page(e);
+    }
+    match management::confirm_presence(&state, &token).await {
+        Ok(_) => Redirect::to(&format!("/rdv/{token}?confirme=1")).into_response(),
+        Err(e) => error_page(e.into()),
+    }
 }
 
 /// Moves an appointment onto a hold just placed.

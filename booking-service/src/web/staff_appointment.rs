@@ -281,8 +281,21 @@ fn appointment_page(token: &str, s: &AppointmentSheet, notes: &Notes) -> Markup 
                     tr { th scope="row" { "Délai de l'usager" } td {
                         "Modifiable en ligne par l'usager jusqu'au " (french::datetime(s.citizen_deadline, tz))
                     } }
+                    @if let Some(at) = a.presence_confirmed_at {
+                        tr { th scope="row" { "Venue" } td { "confirmée par l'usager le " (french::datetime(at, tz)) } }
+                    } @else if let Some(by) = a.confirm_by {
+                        tr { th scope="row" { "Venue" } td {
+                            "à confirmer par l'usager avant le " (french::datetime(by, tz))
+                            " (absences répétées) : sinon le créneau est proposé à la liste d'attente"
+                        } }
+                    }
                 }
             }
+        }
+        @if a.confirm_by.is_some() && a.presence_confirmed_at.is_none() && a.status == AppointmentStatus::Booked {
+            (ui::staff_form(Some(&format!("{}/lever-confirmation", appointment_url(a.id))), &token_csrf, false, html! {
+                button type="submit" class="secondary" { "Ne pas exiger de confirmation" }
+            }))
         }
         @if s.movable {
             p { a.button href={ (appointment_url(a.id)) "/deplacer" } { "Déplacer le rendez-vous" } }
@@ -404,7 +417,7 @@ fn appointment_page(token: &str, s: &AppointmentSheet, notes: &Notes) -> Markup 
 /// What the appointment page was sent here after.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AppointmentQuery {
-    /// `deplace`, `coordonnees` or `statut`: what just worked.
+    /// `deplace`, `coordonnees`, `statut` or `confirmation`: what just worked.
     fait: Option<String>,
 }
 
@@ -434,6 +447,7 @@ pub async fn show(
         Some("deplace") => Some("Rendez-vous déplacé. L'usager en est prévenu par courriel s'il en a un."),
         Some("coordonnees") => Some("Coordonnées enregistrées."),
         Some("statut") => Some("Statut enregistré."),
+        Some("confirmation") => Some("Confirmation de présence levée : le rendez-vous ne sera pas libéré."),
         _ => None,
     };
     let notes = Notes {
@@ -518,6 +532,38 @@ pub async fn status_post(
             };
             page_with(&state, &staff, id, StatusCode::UNPROCESSABLE_ENTITY, &notes).await
         }
+        Err(e) => error_page(e.into()),
+    }
+}
+
+/// A form carrying only its CSRF token.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Lifts the no-show policy's confirmation from the appointment page.
+#[utoipa::path(post, path = "/agents/rdv/{appointment_id}/lever-confirmation", tag = "pages",
+    params(("appointment_id" = String, Path, description = "Rendez-vous")),
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Retour au rendez-vous"), (status = 403, description = "Jeton CSRF invalide")))]
+pub async fn lift_confirmation_post(
+    State(state): State<AppState>,
+    staff: Result<Staff, ApiError>,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let staff = match checked(staff, &f.csrf) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let id = match params::uuid(&id, "appointment_id") {
+        Ok(i) => i,
+        Err(e) => return error_page(e),
+    };
+    match staff_moves::lift_confirmation(&state, &staff.user, id).await {
+        Ok(_) => Redirect::to(&format!("{}?fait=confirmation", appointment_url(id))).into_response(),
         Err(e) => error_page(e.into()),
     }
 }

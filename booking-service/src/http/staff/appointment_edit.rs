@@ -182,6 +182,30 @@ pub async fn edit_contact(
     }))
 }
 
+/// What lifting the confirmation did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiftedOut {
+    pub id: Uuid,
+    /// False when no confirmation was asked (nothing changed).
+    pub lifted: bool,
+}
+
+/// Lifts the no-show policy's confirmation from an appointment: it will not be released for want of
+/// one (audited).
+#[utoipa::path(post, path = "/api/v1/staff/appointments/{appointment_id}/lift-confirmation", tag = "staff",
+    params(("appointment_id" = String, Path, description = "Rendez-vous")),
+    responses((status = 200, body = LiftedOut), (status = 401, description = "Non connecté"),
+              (status = 404, description = "Inconnu ou d'une autre commune")))]
+pub async fn lift_confirmation(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<LiftedOut>> {
+    let id = params::uuid(&id, "appointment_id")?;
+    let lifted = staff_moves::lift_confirmation(&state, &staff.user, id).await?;
+    Ok(axum::Json(LiftedOut { id, lifted }))
+}
+
 /// Where to move an appointment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
