@@ -519,6 +519,8 @@ mod tests {
                  Référence : RDV-ABCD-EFGH\n\
                  Numéros de pré-demande : ABCDE12345, FGHIJ67890\n\
                  \nÀ apporter :\n{bring}\
+                 \nJe confirme ma venue : http://x/rdv/t/confirmer\n\
+                 Je libère mon créneau (il sera proposé à la liste d'attente) : http://x/rdv/t/annuler\n\
                  \nAnnuler ou déplacer ce rendez-vous : http://x/rdv/t\n\n\
                  Cet e-mail est envoyé automatiquement, merci de ne pas y répondre.\n"
             )

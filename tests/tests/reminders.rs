@@ -247,3 +247,120 @@ async fn a_confirmed_appointment_stays_and_one_booked_without_a_past_no_show_is_
         assert_eq!(manage(&app, token).await["status"], "booked");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn administrators_set_the_policy_and_agents_lift_it_from_an_appointment(pool: PgPool) {
+    use booking_service::staff::{accounts, Role};
+    let site = one_slot_site(&pool).await;
+    for (address, role) in [
+        ("chef@rixheim.fr", Role::CommuneAdmin),
+        ("agent@rixheim.fr", Role::Agent),
+    ] {
+        accounts::create_account(
+            &pool,
+            address,
+            e2e_tests::STAFF_PASSWORD,
+            "Agent",
+            role,
+            Some("68278"),
+        )
+        .await
+        .unwrap();
+    }
+    let app = TestApp::spawn_with(pool.clone(), paris(2026, 11, 30, 7, 0, 0), quick).await;
+    let (admin, agent) = (
+        app.staff_token("chef@rixheim.fr").await,
+        app.staff_token("agent@rixheim.fr").await,
+    );
+    let policy = |extra: Value| {
+        let mut p = json!({"min_notice_minutes": 0, "horizon_days": 365, "release_time": "00:00",
+                           "cancel_deadline_minutes": 240, "slot_step_minutes": 15, "reminder_hours": 48});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    let path = format!("/api/v1/staff/sites/{}/policy", site.id);
+    let (status, body) = app
+        .call("PUT", &path, &policy(json!({"noshow_limit": 2})), Some(&admin))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("noshow_policy_incomplete"))
+    );
+    let (status, body) = app
+        .call(
+            "PUT",
+            &path,
+            &policy(json!({"noshow_limit": 2, "noshow_months": 99, "confirm_hours": 24})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("noshow_months"))
+    );
+    let (status, body) = app
+        .call(
+            "PUT",
+            &path,
+            &policy(json!({"noshow_limit": 2, "noshow_months": 6, "confirm_hours": 48})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = app
+        .call(
+            "PUT",
+            &path,
+            &policy(json!({"noshow_limit": 2, "noshow_months": 6, "confirm_hours": 48})),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(status, 403, "the policy is for administrators");
+
+    // Two no-shows within six months: asked to confirm 48 hours before (Monday 09:00).
+    let address = email();
+    past_no_show(&pool, &site, &address).await;
+    past_no_show(&pool, &site, &address).await;
+    let (status, booked) = app
+        .book(site.id, 1, NINE, "10.1.0.1", &address, &numbers(1))
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    let token = booked["manage_token"].as_str().unwrap();
+    assert_eq!(
+        manage(&app, token).await["confirm_by"],
+        "2026-11-30T09:00:00+01:00"
+    );
+    let id = booked["id"].as_str().unwrap();
+    // The appointment page tells the agent, and offers to lift it.
+    let page = app
+        .client
+        .get(format!("{}/agents/rdv/{id}", app.base))
+        .header("cookie", format!("rdv_staff={agent}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("à confirmer par l'usager avant le"), "{page}");
+    assert!(page.contains("Ne pas exiger de confirmation"), "{page}");
+
+    // An agent lifts it: the appointment survives the deadline.
+    let lift = format!("/api/v1/staff/appointments/{id}/lift-confirmation");
+    let (status, body) = app.call("POST", &lift, &Value::Null, Some(&agent)).await;
+    assert_eq!((status, body["lifted"].as_bool()), (200, Some(true)), "{body}");
+    let (_, again) = app.call("POST", &lift, &Value::Null, Some(&agent)).await;
+    assert_eq!(again["lifted"], false);
+    assert_eq!(manage(&app, token).await["confirm_by"], Value::Null);
+    app.clock.set(paris(2026, 11, 30, 10, 0, 0));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(manage(&app, token).await["status"], "booked");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'confirmation_lifted'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+}

@@ -572,7 +572,16 @@ async fn a_citizen_joins_from_the_site_page_and_books_the_offer_from_the_email(p
     b.click("form[action$='/accepter'] button[type=submit]").await;
     let text = b.wait_for_text("Rendez-vous confirmé").await;
     assert!(text.contains("mercredi 2 décembre 2026"), "{text}");
-    assert!(b.url().await.contains("/rdv/"));
+    let manage_url = b.url().await;
+    assert!(manage_url.contains("/rdv/"));
     assert_eq!(entry(&app, &token).await["status"], "booked");
+    // The reminder's "je confirme" page, as the citizen will reach it.
+    let manage_url = manage_url.split('?').next().unwrap().to_string();
+    b.goto(&format!("{manage_url}/confirmer")).await;
+    b.wait_for_text("Oui, je confirme ma venue").await;
+    let v = b.axe_violations(&axe).await;
+    assert!(v.is_empty(), "confirmation page: {v:#?}");
+    b.click("main form button[type=submit]").await;
+    b.wait_for_text("votre venue est confirmée").await;
     assert_eq!(overlapping_pairs(&pool).await, 0);
 }

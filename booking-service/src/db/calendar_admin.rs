@@ -402,6 +402,22 @@ pub async fn upsert_policy(
     Ok(())
 }
 
+/// Sets the site's no-show policy: `(no-shows, months, confirmation hours)` (0 no-shows: none).
+pub async fn set_no_show_policy(
+    conn: &mut PgConnection,
+    site: Uuid,
+    (limit, months, hours): (i32, i32, i32),
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sites SET noshow_limit = $2, noshow_months = $3, confirm_hours = $4 WHERE id = $1")
+        .bind(site)
+        .bind(limit)
+        .bind(months)
+        .bind(hours)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Schedules a release event.
 pub async fn insert_release(
     conn: &mut PgConnection,

@@ -327,6 +327,8 @@ pub struct PolicyInput {
     pub cancel_deadline_minutes: i32,
     pub slot_step_minutes: i32,
     pub reminder_hours: i32,
+    /// The no-show policy, when given: `(no-shows, months, confirmation hours)`.
+    pub no_shows: Option<(i32, i32, i32)>,
 }
 
 /// Sets the site's booking policy, each value within its bounds.
@@ -344,7 +346,15 @@ pub async fn set_policy(
         ("slot_step_minutes", p.slot_step_minutes, 5..=240),
         ("reminder_hours", p.reminder_hours, 1..=336),
     ];
-    for (field, v, range) in checks {
+    let no_show_checks: Vec<(&'static str, i32, std::ops::RangeInclusive<i32>)> = match p.no_shows {
+        Some((limit, months, hours)) => vec![
+            ("noshow_limit", limit, 0..=20),
+            ("noshow_months", months, 1..=36),
+            ("confirm_hours", hours, 1..=168),
+        ],
+        None => Vec::new(),
+    };
+    for (field, v, range) in checks.into_iter().chain(no_show_checks) {
         if !range.contains(&v) {
             return Err(ServiceError::invalid(
                 "out_of_range",
@@ -364,6 +374,9 @@ pub async fn set_policy(
     let mut tx = state.pool.begin().await?;
     db::lock_site(&mut tx, site.id).await?;
     db::upsert_policy(&mut tx, site.id, &row).await?;
+    if let Some(no_shows) = p.no_shows {
+        db::set_no_show_policy(&mut tx, site.id, no_shows).await?;
+    }
     audit::record(
         &mut *tx,
         staff,
@@ -371,12 +384,16 @@ pub async fn set_policy(
         "policy_set",
         None,
         Some(&site.id.to_string()),
-        json!({"horizon_days": p.horizon_days, "min_notice_minutes": p.min_notice_minutes}),
+        json!({"horizon_days": p.horizon_days, "min_notice_minutes": p.min_notice_minutes,
+               "no_shows": p.no_shows}),
         state.clock.now(),
     )
     .await?;
     tx.commit().await?;
     state.read_model.invalidate(site.id);
+    if p.no_shows.is_some() {
+        state.read_model.invalidate_territory();
+    }
     Ok(())
 }
 

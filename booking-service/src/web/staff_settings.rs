@@ -548,6 +548,11 @@ fn policy_page(v: &AdminView, session: &str, forms: &Forms, q: &DoneQuery) -> Ma
             (f("cancel_deadline_minutes", "Annulation ou déplacement en ligne jusqu'à (minutes avant)", "number", p.cancel_deadline_minutes.to_string()))
             (f("slot_step_minutes", "Pas entre deux horaires proposés (minutes)", "number", p.slot_step_minutes.to_string()))
             (f("reminder_hours", "Rappel envoyé avant le rendez-vous (heures)", "number", p.reminder_hours.to_string()))
+            h3 { "Absences répétées" }
+            p.hint { "Après ce nombre d'absences (0 : jamais) sur la période, l'usager doit confirmer sa venue avant le délai indiqué ; sans confirmation, le créneau est proposé à la liste d'attente. Un agent peut lever cette exigence sur la fiche du rendez-vous." }
+            (f("noshow_limit", "Nombre d'absences", "number", v.site.noshow_limit.to_string()))
+            (f("noshow_months", "Sur les derniers (mois)", "number", v.site.noshow_months.to_string()))
+            (f("confirm_hours", "Confirmation demandée avant le rendez-vous (heures)", "number", v.site.confirm_hours.to_string()))
             button type="submit" { "Enregistrer les règles" }
         }))
         h2 { "Ouvertures de créneaux programmées" }
@@ -614,6 +619,12 @@ pub struct PolicyForm {
     slot_step_minutes: String,
     #[serde(default)]
     reminder_hours: String,
+    #[serde(default)]
+    noshow_limit: String,
+    #[serde(default)]
+    noshow_months: String,
+    #[serde(default)]
+    confirm_hours: String,
 }
 
 /// Saves the booking policy.
@@ -642,6 +653,9 @@ pub async fn policy_post(
         ("cancel_deadline_minutes", &f.cancel_deadline_minutes),
         ("slot_step_minutes", &f.slot_step_minutes),
         ("reminder_hours", &f.reminder_hours),
+        ("noshow_limit", &f.noshow_limit),
+        ("noshow_months", &f.noshow_months),
+        ("confirm_hours", &f.confirm_hours),
     ]);
     let number = |field: &'static str, raw: &str| {
         raw.trim()
@@ -656,6 +670,11 @@ pub async fn policy_post(
             cancel_deadline_minutes: number("cancel_deadline_minutes", &f.cancel_deadline_minutes)?,
             slot_step_minutes: number("slot_step_minutes", &f.slot_step_minutes)?,
             reminder_hours: number("reminder_hours", &f.reminder_hours)?,
+            no_shows: Some((
+                number("noshow_limit", &f.noshow_limit)?,
+                number("noshow_months", &f.noshow_months)?,
+                number("confirm_hours", &f.confirm_hours)?,
+            )),
         })
     })();
     let input = match input {

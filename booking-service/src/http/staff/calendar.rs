@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::db::calendar_admin::{BreakdownReport, Hit};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::request::extract::{Json, Path, Query};
 use crate::request::params;
 use crate::request::staff_session::Staff;
@@ -258,6 +258,15 @@ pub struct PolicyIn {
     cancel_deadline_minutes: i32,
     slot_step_minutes: i32,
     reminder_hours: i32,
+    /// The no-show policy (all three, or none to leave it): after this many no-shows (0: no
+    /// policy) within `noshow_months`, an address must confirm its presence `confirm_hours`
+    /// before the start, or its appointment goes to the waiting list.
+    #[serde(default)]
+    noshow_limit: Option<i32>,
+    #[serde(default)]
+    noshow_months: Option<i32>,
+    #[serde(default)]
+    confirm_hours: Option<i32>,
 }
 
 /// Sets the site's booking policy.
@@ -278,6 +287,17 @@ pub async fn set_policy(
         cancel_deadline_minutes: p.cancel_deadline_minutes,
         slot_step_minutes: p.slot_step_minutes,
         reminder_hours: p.reminder_hours,
+        no_shows: match (p.noshow_limit, p.noshow_months, p.confirm_hours) {
+            (Some(l), Some(m), Some(h)) => Some((l, m, h)),
+            (None, None, None) => None,
+            _ => {
+                return Err(ApiError::unprocessable(
+                    "noshow_policy_incomplete",
+                    "La politique d'absences demande ses trois valeurs (noshow_limit, noshow_months, confirm_hours).",
+                )
+                .with_field("noshow_limit"))
+            }
+        },
     };
     service::set_policy(&state, &staff.user, site_id, &input).await?;
     Ok(StatusCode::NO_CONTENT)
