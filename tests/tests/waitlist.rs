@@ -303,6 +303,22 @@ async fn bad_subscriptions_get_clear_4xx(pool: PgPool) {
         )
         .await;
     assert_eq!(got, 201, "{answer}");
+    let near = answer["token"].as_str().unwrap().to_string();
+    // From Paris, 10 km: no site of this territory is that close.
+    let (got, answer) = app
+        .post(
+            "/api/v1/waitlist",
+            &with(json!({"commune_insee": "75056", "radius_km": 10})),
+            "10.4.0.1",
+        )
+        .await;
+    assert_eq!(got, 201, "{answer}");
+    let far = answer["token"].as_str().unwrap().to_string();
+    // The day has free slots: the subscriber around Habsheim is offered one at once, not the other.
+    let e = until_status(&app, &near, "offered").await;
+    assert_eq!(e["offer"]["site_id"], site.id.to_string());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(entry(&app, &far).await["status"], "waiting");
 }
 
 #[sqlx::test(migrations = "../migrations")]

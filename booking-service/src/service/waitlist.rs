@@ -126,7 +126,8 @@ pub async fn subscribe(state: &AppState, input: &SubscribeInput) -> ServiceResul
     };
     db::insert(&state.pool, &entry).await?;
     tracing::info!(entry = %entry.id, email = %email.masked(), "waiting list: subscribed");
-    sweep(state).await?;
+    // A slot already free in the asked days is offered now, without delaying this answer.
+    slot_freed(state);
     Ok(Subscribed {
         manage_url: manage_url(state, &token),
         token,
@@ -205,7 +206,7 @@ pub async fn unsubscribe(state: &AppState, token: &str) -> ServiceResult<()> {
         HoldStore::new(&state.kv, &state.hold_mirror)
             .unreserve(site, o.station_id, &offer_hold_id(o.id))
             .await;
-        sweep(state).await?;
+        slot_freed(state);
     }
     Ok(())
 }
@@ -341,11 +342,30 @@ pub async fn sweep(state: &AppState) -> ServiceResult<usize> {
         return Ok(0);
     }
     let territory = state.read_model.territory(&state.pool).await?;
+    let every_site = crate::db::territory::SiteFilter::default();
+    let all: Vec<&SiteRow> = territory.site_refs(&every_site).collect();
+    // Each site's subscribers in list order. The sites around a commune are found once per
+    // commune and radius, however many subscribers share them.
+    let mut by_site: std::collections::HashMap<Uuid, Vec<&Entry>> = std::collections::HashMap::new();
+    let mut around: std::collections::HashMap<(&str, i32), Vec<Uuid>> = std::collections::HashMap::new();
+    for e in &waiting {
+        match &e.target {
+            Target::Site(id) => by_site.entry(*id).or_default().push(e),
+            Target::Near { insee, radius_km, .. } => {
+                let near = around
+                    .entry((insee.as_str(), *radius_km))
+                    .or_insert_with(|| all.iter().filter(|s| targets(e, s)).map(|s| s.id).collect());
+                for id in near.iter() {
+                    by_site.entry(*id).or_default().push(e);
+                }
+            }
+        }
+    }
     let mut made = 0;
-    for site in territory.site_refs(&Default::default()) {
-        let entries: Vec<&Entry> = waiting.iter().filter(|e| targets(e, site)).collect();
-        if !entries.is_empty() {
-            made += offer_free_slots(state, site, &entries, now).await?;
+    for site in all {
+        if let Some(entries) = by_site.get_mut(&site.id) {
+            entries.sort_by_key(|e| e.seq);
+            made += offer_free_slots(state, site, entries, now).await?;
         }
     }
     Ok(made)
@@ -407,15 +427,21 @@ async fn offer_free_slots(
             {
                 continue;
             }
-            if db::offer(&state.pool, &offer).await? {
-                state.read_model.invalidate(site.id);
-                if let Some(iv) = Interval::new(slot.start, slot.end) {
-                    cal.block(station, iv);
+            match db::offer(&state.pool, &offer).await {
+                Ok(true) => {
+                    state.read_model.invalidate(site.id);
+                    if let Some(iv) = Interval::new(slot.start, slot.end) {
+                        cal.block(station, iv);
+                    }
+                    made += 1;
+                    tracing::info!(entry = %entry.id, site = %site.id, "waiting list: slot offered");
                 }
-                made += 1;
-                tracing::info!(entry = %entry.id, site = %site.id, "waiting list: slot offered");
-            } else {
-                store.unreserve(site.id, station, &hid).await;
+                // Not made (or not known to be): the slot must not stay reserved for nobody.
+                Ok(false) => store.unreserve(site.id, station, &hid).await,
+                Err(e) => {
+                    store.unreserve(site.id, station, &hid).await;
+                    return Err(e.into());
+                }
             }
             break;
         }
