@@ -9,7 +9,7 @@ use crate::holds::mirror::HoldMirror;
 use crate::holds::store::HoldStore;
 use crate::holds::token::HoldSigner;
 use crate::http::{
-    ants, appointments, availability, communes, holds, manage, metrics, ops, sites, staff, waitlist,
+    ants, appointments, availability, communes, holds, manage, metrics, ops, sites, sms, staff, waitlist,
 };
 use crate::kv::Kv;
 use crate::read_model::ReadModel;
@@ -125,6 +125,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(waitlist::subscribe))
         .routes(routes!(waitlist::show, waitlist::unsubscribe))
         .routes(routes!(waitlist::accept))
+        .routes(routes!(sms::reply))
         .routes(routes!(ants::get_managed_meeting_points))
         .routes(routes!(ants::available_time_slots))
         .routes(routes!(ants::search_application_ids))

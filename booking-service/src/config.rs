@@ -264,6 +264,10 @@ pub struct ServeConfig {
     /// 0: only after this process frees a slot.
     #[arg(long, env = "WAITLIST_SWEEP_MS", default_value_t = 5000)]
     pub waitlist_sweep_ms: u64,
+    /// Shared secret the SMS provider sends (header `X-SMS-Token`) when it forwards a citizen's
+    /// reply to `POST /api/v1/sms/replies`; unset: that endpoint answers 401 to everyone.
+    #[arg(long, env = "SMS_INBOUND_TOKEN")]
+    pub sms_inbound_token: Option<Secret>,
     /// Hours a staff session lasts.
     #[arg(long, env = "STAFF_SESSION_HOURS", default_value_t = 10)]
     pub staff_session_hours: i64,

@@ -31,6 +31,19 @@ pub struct NotifierConfig {
     /// Where emails go when no SMTP relay is configured.
     #[arg(long, env = "MAIL_DIR", default_value = "demo-data/mail")]
     pub mail_dir: PathBuf,
+    /// The SMS provider's endpoint (one JSON `POST` per message); unset: SMS are written to
+    /// `SMS_DIR`.
+    #[arg(long, env = "SMS_PROVIDER_URL")]
+    pub sms_provider_url: Option<String>,
+    /// Its bearer token.
+    #[arg(long, env = "SMS_PROVIDER_TOKEN")]
+    pub sms_provider_token: Option<Secret>,
+    /// The sender name shown on the phone (11 characters at most for most operators).
+    #[arg(long, env = "SMS_SENDER", default_value = "MAIRIE")]
+    pub sms_sender: String,
+    /// Where SMS go when no provider is configured.
+    #[arg(long, env = "SMS_DIR", default_value = "demo-data/sms")]
+    pub sms_dir: PathBuf,
     /// Public URL of the booking service (links in emails).
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
@@ -78,6 +91,10 @@ impl NotifierConfig {
             smtp_ca_file: None,
             smtp_timeout_secs: 5,
             mail_from: "Mairies de m2A <rdv@m2a.test>".to_string(),
+            sms_provider_url: None,
+            sms_provider_token: None,
+            sms_sender: "MAIRIE".to_string(),
+            sms_dir: mail_dir.join("sms"),
             mail_dir,
             public_base_url: "http://rdv.test".to_string(),
             app_secret: Secret::new(booking_service::config::TEST_APP_SECRET),

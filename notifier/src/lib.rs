@@ -4,5 +4,6 @@
 pub mod ants_worker;
 pub mod config;
 pub mod mail;
+pub mod sms;
 pub mod transport;
 pub mod worker;

@@ -39,7 +39,7 @@ impl MailKind {
 
     /// The outbox kinds this worker sends (with the staff's password-reset link and the waiting
     /// list's offers).
-    pub const OUTBOX_KINDS: [&'static str; 7] = [
+    pub const OUTBOX_KINDS: [&'static str; 8] = [
         "confirmation",
         "reschedule",
         "cancellation",
@@ -47,6 +47,7 @@ impl MailKind {
         "ants_warning",
         STAFF_PASSWORD_RESET,
         WAITLIST_OFFER,
+        SMS_REMINDER,
     ];
 }
 
@@ -57,6 +58,19 @@ fn persons_label(p: PartySize) -> String {
     } else {
         "1 personne".to_string()
     }
+}
+
+/// The outbox kind of the reminder by SMS.
+pub const SMS_REMINDER: &str = "sms_reminder";
+
+/// The SMS reminder: short (one or two SMS), the time, the place, the one link, how to stop.
+pub fn render_sms_reminder(motif: Motif, start: DateTime<Utc>, tz: Tz, site: &str, link: &str) -> String {
+    format!(
+        "Rappel : RDV {} le {}, {}. Confirmer ou libérer le créneau : {link} STOP pour ne plus recevoir de SMS",
+        motif.label_fr(),
+        booking_service::domain::french::datetime(start, tz),
+        site,
+    )
 }
 
 /// The outbox kind of a slot offered to a waiting-list subscriber.

@@ -5,6 +5,7 @@
 
 use crate::config::NotifierConfig;
 use crate::mail::{self, MailKind};
+use crate::sms::SmsSender;
 use crate::transport::{SendError, Transport};
 use booking_service::clock::Clock;
 use booking_service::domain::citizen::mask_email;
@@ -42,12 +43,15 @@ pub enum Outcome {
     Dropped(String),
     Retry(String),
     Failed(String),
+    /// Not now, with no attempt spent: due again at this instant (an SMS at night).
+    Deferred(DateTime<Utc>),
 }
 
 /// The email worker.
 pub struct Worker {
     pool: PgPool,
     transport: Transport,
+    sms: SmsSender,
     config: NotifierConfig,
     clock: Arc<dyn Clock>,
     sealer: Sealer,
@@ -59,6 +63,7 @@ impl Worker {
     /// A worker over `pool` with the configured transport.
     pub fn new(pool: PgPool, config: NotifierConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let transport = Transport::from_config(&config)?;
+        let sms = SmsSender::from_config(&config)?;
         let from: Mailbox = config
             .mail_from
             .parse()
@@ -68,6 +73,7 @@ impl Worker {
         Ok(Self {
             pool,
             transport,
+            sms,
             config,
             clock,
             sealer,
@@ -112,6 +118,9 @@ impl Worker {
         }
         if row.kind == mail::WAITLIST_OFFER {
             return self.waitlist_offer(row, now).await;
+        }
+        if row.kind == mail::SMS_REMINDER {
+            return self.sms_reminder(row, now).await;
         }
         let Some(kind) = MailKind::from_outbox(&row.kind) else {
             return Outcome::Dropped(format!("not an email kind: {}", row.kind));
@@ -284,6 +293,67 @@ impl Worker {
         self.deliver(row, &message, &email).await
     }
 
+    /// Sends the reminder by SMS, if the citizen still wants it and the appointment is still to
+    /// come; never at night (21:00–08:00 at the site): deferred to 08:00 then.
+    async fn sms_reminder(&self, row: &OutboxRow, now: DateTime<Utc>) -> Outcome {
+        let Some(id) = row.appointment_id else {
+            return Outcome::Dropped("no appointment".into());
+        };
+        type SmsRow = (
+            Option<String>,
+            bool,
+            String,
+            DateTime<Utc>,
+            String,
+            String,
+            Option<Vec<u8>>,
+            booking_service::domain::motif::Motif,
+        );
+        let found: Result<Option<SmsRow>, _> = sqlx::query_as(
+            "SELECT a.phone, a.sms_reminder, a.status, lower(a.during), s.name, s.timezone, a.manage_token_sealed, a.motif
+             FROM appointments a JOIN sites s ON s.id = a.site_id WHERE a.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await;
+        let (phone, wanted, status, start, site, tz, sealed, motif) = match found {
+            Ok(Some(r)) => r,
+            Ok(None) => return Outcome::Dropped("appointment deleted".into()),
+            Err(e) => return Outcome::Retry(format!("database: {e}")),
+        };
+        let Some(phone) = phone.filter(|_| wanted) else {
+            return Outcome::Dropped("SMS not wanted (or stopped by a reply)".into());
+        };
+        if status != "booked" || start <= now {
+            return Outcome::Dropped("appointment no longer to come".into());
+        }
+        let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Europe::Paris);
+        if let Some(morning) = after_night(now, tz) {
+            return Outcome::Deferred(morning);
+        }
+        let Some(token) = sealed.and_then(|s| self.sealer.open(&s).ok()) else {
+            return Outcome::Dropped("no management link to send".into());
+        };
+        let base = self.config.public_base_url.trim_end_matches('/');
+        let text =
+            mail::render_sms_reminder(motif, start, tz, &site, &format!("{base}/rdv/{token}/confirmer"));
+        match self
+            .sms
+            .send(&phone, &text, &format!("{:08}-sms_reminder.sms", row.id))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(outbox = row.id, "SMS sent");
+                Outcome::Sent
+            }
+            Err(SendError::Permanent(e)) => Outcome::Failed(e),
+            Err(SendError::Transient(e)) if row.attempts >= self.config.max_attempts => {
+                Outcome::Failed(format!("gave up after {} attempts: {e}", row.attempts))
+            }
+            Err(SendError::Transient(e)) => Outcome::Retry(e),
+        }
+    }
+
     /// Sends a waiting-list offer: the slot held for the subscriber and the link to accept it. An
     /// offer already taken, withdrawn or lapsed is not announced.
     async fn waitlist_offer(&self, row: &OutboxRow, now: DateTime<Utc>) -> Outcome {
@@ -446,6 +516,11 @@ pub async fn record_outcome(
                     .bind(row.id)
                     .bind(why)
             }
+            Outcome::Deferred(at) => {
+                sqlx::query("UPDATE outbox SET claimed_until = NULL, due_at = $2, attempts = greatest(attempts - 1, 0) WHERE id = $1")
+                    .bind(row.id)
+                    .bind(*at)
+            }
             Outcome::Retry(why) => {
                 let delay = backoff(retry_base_ms, row.attempts);
                 tracing::info!(outbox = row.id, attempt = row.attempts, retry_in_ms = delay.num_milliseconds(), error = %why, "email deferred");
@@ -458,6 +533,23 @@ pub async fn record_outcome(
         q.execute(pool).await?;
         Ok(())
     }
+}
+
+/// When `now` is at night at the site (21:00–08:00 local), the next 08:00 there.
+pub fn after_night(now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveTime, Timelike};
+    let local = now.with_timezone(&tz);
+    let hour = local.hour();
+    if (8..21).contains(&hour) {
+        return None;
+    }
+    let day = if hour >= 21 {
+        local.date_naive() + Duration::days(1)
+    } else {
+        local.date_naive()
+    };
+    let eight = day.and_time(NaiveTime::from_hms_opt(8, 0, 0).expect("08:00"));
+    Some(booking_service::domain::tz::resolve_local(tz, eight))
 }
 
 /// Waits for a notification; false when the listening connection broke.

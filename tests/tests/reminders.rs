@@ -364,3 +364,172 @@ async fn administrators_set_the_policy_and_agents_lift_it_from_an_appointment(po
             .unwrap();
     assert_eq!(audited, 1);
 }
+
+const SMS_TOKEN: &str = "sms-provider-shared-secret-0123456789";
+
+/// Holds 09:00 and confirms with a phone and `sms_reminder`; the confirmation's status and body.
+async fn book_with_sms(
+    app: &TestApp,
+    site: Uuid,
+    start: &str,
+    phone: Option<&str>,
+    sms: bool,
+) -> (u16, Value) {
+    let (status, hold) = app.hold(site, "CNI", 1, start, "10.1.0.9").await;
+    assert_eq!(status, 201, "{hold}");
+    let body = json!({
+        "hold_id": hold["hold_id"],
+        "citizen": {"first_name": "Sam", "last_name": "Mobile", "email": email(), "phone": phone},
+        "pre_demande_numbers": numbers(1),
+        "sms_reminder": sms,
+    });
+    app.post("/api/v1/appointments", &body, "10.1.0.9").await
+}
+
+/// Drains the outbox with SMS written to files; the SMS written, as (file name, content).
+async fn drain_sms(app: &TestApp, dir: &std::path::Path) -> Vec<String> {
+    let mut c = notifier::config::NotifierConfig::for_tests("postgres://unused", dir.to_path_buf());
+    c.public_base_url = app.base.clone();
+    let w = notifier::worker::Worker::new(app.pool.clone(), c, Arc::new(app.clock.clone())).unwrap();
+    while w.process_batch().await.unwrap() > 0 {}
+    let Ok(files) = std::fs::read_dir(dir.join("sms")) else {
+        return Vec::new();
+    };
+    files
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sms_reminders_go_by_day_to_those_who_asked_and_stop_on_a_reply(pool: PgPool) {
+    let site = SiteBuilder {
+        rules: vec![(0, 3, hm(9, 0), hm(10, 0))],
+        ..SiteBuilder::default()
+    }
+    .create(&pool)
+    .await;
+    let app = TestApp::spawn_with(pool.clone(), paris(2026, 11, 29, 7, 0, 0), |c| {
+        c.sms_inbound_token = Some(booking_service::config::Secret::new(SMS_TOKEN));
+    })
+    .await;
+    let (status, body) = book_with_sms(&app, site.id, "2026-12-02T09:45:00+01:00", None, true).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("sms_needs_phone")),
+        "{body}"
+    );
+    let (status, wants) = book_with_sms(&app, site.id, NINE, Some("06 12 34 56 78"), true).await;
+    assert_eq!(status, 201, "{wants}");
+    let (_, stops) = book_with_sms(
+        &app,
+        site.id,
+        "2026-12-02T09:15:00+01:00",
+        Some("07 98 76 54 32"),
+        true,
+    )
+    .await;
+    let (_, never) = book_with_sms(
+        &app,
+        site.id,
+        "2026-12-02T09:30:00+01:00",
+        Some("06 11 11 11 11"),
+        false,
+    )
+    .await;
+    assert!(stops["id"].is_string() && never["id"].is_string());
+
+    // The second number replies STOP (through the provider's forward, with its secret).
+    let reply = json!({"from": "+33798765432", "text": "Stop merci"});
+    let (status, _) = app.post("/api/v1/sms/replies", &reply, "10.9.0.1").await;
+    assert_eq!(status, 401, "the forward needs the shared secret");
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/sms/replies", app.base))
+        .header("x-sms-token", SMS_TOKEN)
+        .json(&reply)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["stopped"], 1);
+
+    // The reminders are due on Monday 09:00, 09:15, 09:30; at 22:00 it is night: no SMS, deferred.
+    let dir = std::env::temp_dir().join(format!("sms-{}", Uuid::new_v4().simple()));
+    app.clock.set(paris(2026, 11, 30, 22, 0, 0));
+    assert!(drain_sms(&app, &dir).await.is_empty(), "an SMS was sent at night");
+    let due: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT due_at FROM outbox WHERE kind = 'sms_reminder' AND status = 'pending'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        due,
+        vec![paris(2026, 12, 1, 8, 0, 0)],
+        "deferred to 08:00, only the wanted one"
+    );
+    // In the morning: one SMS, to the number that asked and did not stop, with the one link.
+    app.clock.set(paris(2026, 12, 1, 8, 0, 0));
+    let sent = drain_sms(&app, &dir).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let token = wants["manage_token"].as_str().unwrap();
+    assert!(sent[0].starts_with("To: +33612345678\n"), "{}", sent[0]);
+    assert!(
+        sent[0].contains(&format!("/rdv/{token}/confirmer")),
+        "{}",
+        sent[0]
+    );
+    assert!(
+        sent[0].contains("mercredi 2 décembre 2026 à 09:00") && sent[0].contains("STOP"),
+        "{}",
+        sent[0]
+    );
+    let states: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, last_error FROM outbox WHERE kind = 'sms_reminder' ORDER BY due_at")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(
+        states
+            .iter()
+            .any(|(s, e)| s == "dropped" && e.as_deref().is_some_and(|e| e.contains("stopped"))),
+        "{states:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn the_http_provider_gets_one_json_post_per_sms_with_its_token() {
+    use axum::{routing::post, Json, Router};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, Value)>();
+    let router = Router::new().route(
+        "/send",
+        post(move |headers: axum::http::HeaderMap, Json(body): Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                tx.send((auth, body)).unwrap();
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let mut c = notifier::config::NotifierConfig::for_tests("postgres://unused", std::env::temp_dir());
+    c.sms_provider_url = Some(url);
+    c.sms_provider_token = Some(booking_service::config::Secret::new("provider-token"));
+    let sender = notifier::sms::SmsSender::from_config(&c).unwrap();
+    sender
+        .send("+33612345678", "Rappel : RDV", "x.sms")
+        .await
+        .unwrap();
+    let (auth, body) = rx.recv().await.unwrap();
+    assert_eq!(auth.as_deref(), Some("Bearer provider-token"));
+    assert_eq!(
+        body,
+        json!({"to": "+33612345678", "text": "Rappel : RDV", "sender": "MAIRIE"})
+    );
+}

@@ -59,6 +59,8 @@ pub struct BookingOptions<'a> {
     pub ants_check: &'a str,
     /// The site's no-show policy asks this address to confirm its presence.
     pub must_confirm: bool,
+    /// The citizen asked for the reminder by SMS too.
+    pub sms_reminder: bool,
 }
 
 /// The slot a booking or a move asks for, as a hold token described it.
@@ -320,8 +322,9 @@ async fn create_in(
         sqlx::query(
             "INSERT INTO appointments (id, reference, site_id, station_id, motif, persons, during, status, source,
                                        first_name, last_name, email, phone, manage_token_hash, hold_ref,
-                                       created_at, updated_at, manage_token_sealed, email_key, must_confirm)
-             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $19, $20)",
+                                       created_at, updated_at, manage_token_sealed, email_key, must_confirm,
+                                       sms_reminder)
+             VALUES ($1, $2, $3, $4, $5, $6, tstzrange($7, $8, '[)'), $18, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $19, $20, $21)",
         )
         .bind(id)
         .bind(reference)
@@ -343,6 +346,7 @@ async fn create_in(
         .bind(AppointmentStatus::Booked)
         .bind(email_key.as_deref())
         .bind(opts.must_confirm)
+        .bind(opts.sms_reminder && phone.is_some())
     })
     .await;
     let chosen = match inserted {
@@ -586,6 +590,18 @@ pub async fn lift_confirmation(conn: &mut PgConnection, id: Uuid, now: DateTime<
     .await?
     .rows_affected()
         > 0)
+}
+
+/// A reply STOP from `phone`: no more SMS for any of its live appointments. Returns how many.
+pub async fn stop_sms(pool: &PgPool, phone: &str) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "UPDATE appointments SET sms_reminder = false WHERE phone = $1 AND sms_reminder AND status IN {}",
+        AppointmentStatus::LIVE_SQL
+    ))
+    .bind(phone)
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 /// How many no-shows `email_key` had since `since` (the no-show policy's count).

@@ -25,6 +25,8 @@ pub enum OutboxKind {
     StaffPasswordReset,
     /// A waiting-list subscriber is offered a slot (no appointment yet).
     WaitlistOffer,
+    /// The reminder by SMS, for a citizen who asked for it.
+    SmsReminder,
 }
 
 impl OutboxKind {
@@ -39,6 +41,7 @@ impl OutboxKind {
             Self::AntsDelete => "ants_delete",
             Self::StaffPasswordReset => "staff_password_reset",
             Self::WaitlistOffer => "waitlist_offer",
+            Self::SmsReminder => "sms_reminder",
         }
     }
 }
@@ -66,8 +69,8 @@ pub async fn enqueue(
 }
 
 /// Queues in one statement what follows a booking or a move: `lead` (the confirmation) if any,
-/// the reminder at the site's `reminder_hours` before `start` unless already inside that window,
-/// and one ANTS declaration per number.
+/// the reminder at the site's `reminder_hours` before `start` unless already inside that window
+/// (and its SMS when the citizen asked for one), and one ANTS declaration per number.
 pub async fn enqueue_after_booking(
     conn: &mut PgConnection,
     appointment: Uuid,
@@ -92,6 +95,10 @@ pub async fn enqueue_after_booking(
          SELECT $7, $1, $8, $9::timestamptz - lead_time, $2 FROM policy
           WHERE $9::timestamptz - lead_time > $2
          UNION ALL
+         SELECT $12, $1, $8, $9::timestamptz - lead_time, $2 FROM policy
+          WHERE $9::timestamptz - lead_time > $2
+            AND (SELECT sms_reminder FROM appointments WHERE id = $1)
+         UNION ALL
          SELECT $10, $1, d, $2, $2 FROM unnest($11::jsonb[]) AS d",
     )
     .bind(appointment)
@@ -105,15 +112,17 @@ pub async fn enqueue_after_booking(
     .bind(start)
     .bind(OutboxKind::AntsDeclare.code())
     .bind(declarations)
+    .bind(OutboxKind::SmsReminder.code())
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Drops the pending reminder of an appointment (cancelled, moved or over).
+/// Drops the pending reminders (email and SMS) of an appointment (cancelled, moved or over).
 pub async fn drop_pending_reminder(conn: &mut PgConnection, appointment: Uuid) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET status = 'dropped' WHERE appointment_id = $1 AND kind = 'reminder' AND status = 'pending'",
+        "UPDATE outbox SET status = 'dropped'
+         WHERE appointment_id = $1 AND kind IN ('reminder', 'sms_reminder') AND status = 'pending'",
     )
     .bind(appointment)
     .execute(conn)

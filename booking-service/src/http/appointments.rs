@@ -38,6 +38,9 @@ pub struct AppointmentRequest {
     /// cancel the other one.
     #[serde(default)]
     pub confirm_other_appointments: bool,
+    /// The reminder by SMS too, to `citizen.phone` (a mobile number); reply STOP to end it.
+    #[serde(default)]
+    pub sms_reminder: bool,
 }
 
 /// A confirmed appointment.
@@ -70,6 +73,7 @@ impl AppointmentRequest {
             },
             pre_demande_numbers: self.pre_demande_numbers.clone(),
             confirm_other_appointments: self.confirm_other_appointments,
+            sms_reminder: self.sms_reminder,
         }
     }
 }

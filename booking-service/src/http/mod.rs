@@ -10,6 +10,7 @@ pub mod manage;
 pub mod metrics;
 pub mod ops;
 pub mod sites;
+pub mod sms;
 pub mod staff;
 pub mod waitlist;
 

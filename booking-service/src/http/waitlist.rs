@@ -156,6 +156,9 @@ pub struct AcceptRequest {
     pub pre_demande_numbers: Vec<String>,
     #[serde(default)]
     pub confirm_other_appointments: bool,
+    /// The reminder by SMS too, to `citizen.phone`.
+    #[serde(default)]
+    pub sms_reminder: bool,
 }
 
 /// Book the offered slot.
@@ -182,6 +185,7 @@ pub async fn accept(
         },
         pre_demande_numbers: req.pre_demande_numbers,
         confirm_other_appointments: req.confirm_other_appointments,
+        sms_reminder: req.sms_reminder,
     };
     let booked = waitlist::accept(&state, &token, &input).await?;
     Ok((

@@ -75,6 +75,8 @@ pub struct ConfirmInput {
     pub pre_demande_numbers: Vec<String>,
     /// Set after ANTS reported appointments elsewhere: the citizen cancels the other one.
     pub confirm_other_appointments: bool,
+    /// The reminder by SMS too (needs a phone number).
+    pub sms_reminder: bool,
 }
 
 /// An appointment booked (online, at the counter or by phone).
@@ -268,6 +270,18 @@ fn ants_refusal(refusal: CheckRefusal) -> ServiceError {
     }
 }
 
+/// The SMS reminder asked for, refused without a phone number to send it to.
+pub fn sms_reminder(asked: bool, citizen: &Citizen) -> ServiceResult<bool> {
+    if asked && citizen.phone.is_none() {
+        return Err(ServiceError::invalid(
+            "sms_needs_phone",
+            "citizen.phone",
+            "Indiquez un numéro de téléphone mobile pour recevoir le rappel par SMS.",
+        ));
+    }
+    Ok(asked)
+}
+
 /// Whether the site's no-show policy asks `citizen` to confirm their presence for an appointment
 /// at `start`: their address had the site's limit of no-shows within its months (one query, only
 /// where a policy is set). A booking made inside the confirmation window is its own confirmation.
@@ -313,6 +327,7 @@ pub async fn confirm(state: &AppState, input: &ConfirmInput) -> ServiceResult<Bo
         reference: &token.reference,
         ants_check,
         must_confirm,
+        sms_reminder: sms_reminder(input.sms_reminder, &citizen)?,
     };
     let created = match appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await {
         Ok(c) => c,

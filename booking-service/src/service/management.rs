@@ -93,6 +93,22 @@ pub async fn confirm_presence(state: &AppState, token: &str) -> ServiceResult<Ma
     find(state, token).await
 }
 
+/// A citizen's reply to an SMS, forwarded by the provider: STOP (any case, any words after it)
+/// ends the SMS reminders of every live appointment of that number. Returns how many stopped.
+pub async fn sms_reply(state: &AppState, from: &str, text: &str) -> ServiceResult<u64> {
+    let phone = crate::domain::citizen::Phone::parse(from)?;
+    let stop = text
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("stop"));
+    if !stop {
+        return Ok(0);
+    }
+    let n = appointments::stop_sms(&state.pool, phone.as_str()).await?;
+    tracing::info!(appointments = n, "SMS reminders stopped by a reply");
+    Ok(n)
+}
+
 /// Releases the appointments whose required confirmation of presence did not come in time (the
 /// no-show policy): each is cancelled by the service, its citizen told, its slot offered to the
 /// waiting list. Returns how many.

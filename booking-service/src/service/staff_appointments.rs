@@ -255,6 +255,8 @@ pub async fn book_at_counter_with(
         ants_check,
         // Booked in front of an agent: the agent is the confirmation.
         must_confirm: false,
+        // Asked for online only (the citizen ticks it themselves).
+        sms_reminder: false,
     };
     let created = appointments::create(&state.pool, &slot, &citizen, &numbers, &opts).await;
     if let Some(station) = reserved {

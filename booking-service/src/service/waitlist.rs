@@ -217,6 +217,8 @@ pub struct AcceptInput {
     pub citizen: CitizenInput,
     pub pre_demande_numbers: Vec<String>,
     pub confirm_other_appointments: bool,
+    /// The reminder by SMS too (needs a phone number).
+    pub sms_reminder: bool,
 }
 
 /// Books the offered slot.
@@ -263,6 +265,7 @@ pub async fn accept(state: &AppState, token: &str, input: &AcceptInput) -> Servi
         reference: &token.reference,
         ants_check,
         must_confirm,
+        sms_reminder: booking::sms_reminder(input.sms_reminder, &citizen)?,
     };
     let created = match appointments::create_from_offer(
         &state.pool,

@@ -471,6 +471,9 @@ pub struct ConfirmForm {
     numero_5: String,
     #[serde(default)]
     pub(super) confirm_other_appointments: Option<String>,
+    /// "Recevoir aussi le rappel par SMS".
+    #[serde(default)]
+    pub(super) sms_rappel: Option<String>,
 }
 
 impl ConfirmForm {
@@ -578,6 +581,10 @@ pub(super) fn citizen_fields(
             })
             (ui::field_error(&error_id, message))
         }
+        label {
+            input type="checkbox" name="sms_rappel" value="oui" checked[f.sms_rappel.is_some()];
+            " Recevoir aussi le rappel par SMS (mobile ; répondez STOP pour l'arrêter)"
+        }
         @if motif.requires_pre_demande() {
             @let numbers = f.numbers(persons);
             @let message = field_message(error, "pre_demande_numbers");
@@ -651,6 +658,7 @@ pub async fn confirm_post(
             .filter(|n| !n.trim().is_empty())
             .collect(),
         confirm_other_appointments: f.confirm_other_appointments.is_some(),
+        sms_reminder: f.sms_rappel.is_some(),
     };
     match booking::confirm(&state, &input).await {
         Ok(done) => Redirect::to(&format!("/rdv/{}?nouveau=1", done.manage_token)).into_response(),

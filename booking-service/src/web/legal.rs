@@ -40,7 +40,7 @@ pub async fn privacy() -> Markup {
                 li { "si vous vous inscrivez sur la liste d'attente : votre adresse électronique, le lieu ou la commune et le rayon, le motif, le nombre de personnes et les dates possibles." }
             }
             h2 { "Destinataires" }
-            p { "Les agents de la mairie de votre rendez-vous ; l'ANTS, pour les numéros de pré-demande (numéro, lieu, date et lien de gestion du rendez-vous) ; notre prestataire d'envoi d'e-mails. Aucune donnée n'est vendue ni utilisée à des fins commerciales." }
+            p { "Les agents de la mairie de votre rendez-vous ; l'ANTS, pour les numéros de pré-demande (numéro, lieu, date et lien de gestion du rendez-vous) ; notre prestataire d'envoi d'e-mails ; si vous demandez le rappel par SMS, notre prestataire d'envoi de SMS (numéro et texte du rappel ; répondez STOP pour l'arrêter). Aucune donnée n'est vendue ni utilisée à des fins commerciales." }
             h2 { "Durées de conservation" }
             (durations())
             h2 { "Vos droits" }

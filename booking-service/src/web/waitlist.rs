@@ -239,6 +239,7 @@ pub async fn accept_post(
             .filter(|n| !n.trim().is_empty())
             .collect(),
         confirm_other_appointments: f.confirm_other_appointments.is_some(),
+        sms_reminder: f.sms_rappel.is_some(),
     };
     match waitlist::accept(&state, &token, &input).await {
         Ok(done) => Redirect::to(&format!("/rdv/{}?nouveau=1", done.manage_token)).into_response(),
