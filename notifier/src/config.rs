@@ -94,7 +94,8 @@ impl NotifierConfig {
             sms_provider_url: None,
             sms_provider_token: None,
             sms_sender: "MAIRIE".to_string(),
-            sms_dir: mail_dir.join("sms"),
+            // Beside the emails' folder, not in it: tests read that folder as emails only.
+            sms_dir: mail_dir.with_extension("sms"),
             mail_dir,
             public_base_url: "http://rdv.test".to_string(),
             app_secret: Secret::new(booking_service::config::TEST_APP_SECRET),

@@ -40,11 +40,8 @@ impl SmsSender {
                     .context("SMS_PROVIDER_TOKEN is required with SMS_PROVIDER_URL")?,
                 sender: c.sms_sender.clone(),
             }),
-            None => {
-                std::fs::create_dir_all(&c.sms_dir)
-                    .with_context(|| format!("cannot create SMS_DIR {}", c.sms_dir.display()))?;
-                Ok(Self::Dir(c.sms_dir.clone()))
-            }
+            // Created at the first SMS: most deployments never write one.
+            None => Ok(Self::Dir(c.sms_dir.clone())),
         }
     }
 
@@ -53,6 +50,9 @@ impl SmsSender {
         match self {
             Self::Dir(dir) => {
                 let body = format!("To: {to}\n\n{text}\n");
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| SendError::Transient(format!("cannot create SMS_DIR: {e}")))?;
                 tokio::fs::write(dir.join(name), body)
                     .await
                     .map_err(|e| SendError::Transient(format!("cannot write the SMS file: {e}")))

@@ -392,7 +392,7 @@ async fn drain_sms(app: &TestApp, dir: &std::path::Path) -> Vec<String> {
     c.public_base_url = app.base.clone();
     let w = notifier::worker::Worker::new(app.pool.clone(), c, Arc::new(app.clock.clone())).unwrap();
     while w.process_batch().await.unwrap() > 0 {}
-    let Ok(files) = std::fs::read_dir(dir.join("sms")) else {
+    let Ok(files) = std::fs::read_dir(dir.with_extension("sms")) else {
         return Vec::new();
     };
     files
@@ -495,6 +495,7 @@ async fn sms_reminders_go_by_day_to_those_who_asked_and_stop_on_a_reply(pool: Pg
         "{states:?}"
     );
     std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(dir.with_extension("sms")).ok();
 }
 
 #[tokio::test]
