@@ -156,6 +156,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(web::legal::legal_notice))
         .routes(routes!(web::legal::accessibility))
         .routes(routes!(web::stylesheet))
+        .routes(routes!(web::near_me_script))
         .routes(routes!(web::staff::login_page, web::staff::login_post))
         .routes(routes!(web::staff::sites))
         .routes(routes!(web::staff::day))
@@ -296,10 +297,11 @@ pub async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The Content-Security-Policy of every page: our own stylesheet and nothing else; no script at
-/// all (the pages work without JavaScript), no framing, forms only to us.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The Content-Security-Policy of every page: our own stylesheet and our own one script (the home
+/// page's optional "autour de moi"; every page works without it), no inline script, no framing,
+/// forms only to us.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Headers every answer carries unless its handler chose otherwise: no MIME sniffing, no
 /// referrer (management links and hold tokens sit in URLs), never cached (pages and answers show

@@ -226,3 +226,36 @@ async fn the_api_gives_the_earliest_slots_near_a_commune_sorted_by_distance(pool
     assert_eq!(status, 404, "{unknown}");
     assert_eq!(unknown["error"]["code"], "commune_not_found");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn autour_de_moi_ranks_the_sites_by_the_browsers_position(pool: PgPool) {
+    booking_service::db::seed::seed_demo(&pool).await.unwrap();
+    let app = TestApp::spawn(pool.clone(), paris(2026, 11, 30, 7, 0, 0)).await;
+    // Without the script, the same search by position.
+    let (status, html) = app.get_text("/recherche?lat=47.730&lon=7.418").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("les plus proches de votre position"), "{html}");
+    let expected = sites_by_distance(&pool, (47.730, 7.418)).await;
+    let first = html.find(&expected[0].0).expect("the nearest site");
+    let second = html.find(&expected[1].0).expect("the second site");
+    assert!(first < second, "sites not in distance order");
+    let (status, body) = app.get("/recherche?lat=123&lon=7").await;
+    assert_eq!(status, 422, "{body}");
+
+    // In a browser: the button appears (the script runs under the CSP), asks the position (the
+    // test answers for the citizen: Habsheim's), and lands on the same answer.
+    let b = Browser::start("near_me").await;
+    b.goto(&format!("{}/", app.base)).await;
+    b.wait_for_text("Autour de moi").await;
+    b.script(
+        "navigator.geolocation.getCurrentPosition = function (ok) { ok({coords: {latitude: 47.7298, longitude: 7.4180}}); };",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("#near-me").await;
+    let text = b.wait_for_text("les plus proches de votre position").await;
+    assert!(text.contains(&expected[0].0), "{text}");
+    assert!(b.url().await.ends_with("/recherche?lat=47.730&lon=7.418"));
+    let v = b.axe_violations(&axe_source()).await;
+    assert!(v.is_empty(), "{v:#?}");
+}

@@ -448,6 +448,41 @@ pub struct SearchResult {
     pub nearest: Vec<NearSite>,
 }
 
+/// The sites of `sites` nearest to a point, each with its distance and soonest times (one person,
+/// identity card).
+async fn near_point<'a>(
+    state: &AppState,
+    sites: impl Iterator<Item = &'a SiteRow>,
+    lat: f64,
+    lon: f64,
+) -> ServiceResult<Vec<NearSite>> {
+    let near = nearest_sites(sites, lat, lon, NEAREST_SITES);
+    let refs: Vec<&SiteRow> = near.iter().map(|(s, _)| *s).collect();
+    let found = earliest_among(state, &refs, Motif::Cni, PartySize::ONE, 3, usize::MAX).await?;
+    Ok(near
+        .into_iter()
+        .map(|(site, distance_km)| NearSite {
+            earliest: found.iter().filter(|e| e.site.id == site.id).cloned().collect(),
+            site: site.clone(),
+            distance_km,
+        })
+        .collect())
+}
+
+/// The equipped sites nearest to a position the browser gave ("autour de moi"), with their
+/// distances and soonest times; a position outside the Earth's is refused.
+pub async fn near_position(state: &AppState, lat: f64, lon: f64) -> ServiceResult<Vec<NearSite>> {
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err(ServiceError::invalid(
+            "invalid_position",
+            "lat",
+            "Position invalide (latitude entre -90 et 90, longitude entre -180 et 180).",
+        ));
+    }
+    let territory = state.read_model.territory(&state.pool).await?;
+    near_point(state, territory.site_refs(&SiteFilter::default()), lat, lon).await
+}
+
 /// How many nearest sites the search page shows.
 const NEAREST_SITES: usize = 5;
 /// How many sites, nearest first, the API's `near_commune` looks at.
@@ -585,17 +620,7 @@ pub async fn search(state: &AppState, text: &str, commune: Option<&str>) -> Serv
                 (p.latitude, p.longitude)
             }
         };
-        let near = nearest_sites(all_sites.iter(), lat, lon, NEAREST_SITES);
-        let refs: Vec<&SiteRow> = near.iter().map(|(s, _)| *s).collect();
-        let found = earliest_among(state, &refs, Motif::Cni, PartySize::ONE, 3, usize::MAX).await?;
-        nearest = near
-            .into_iter()
-            .map(|(site, distance_km)| NearSite {
-                earliest: found.iter().filter(|e| e.site.id == site.id).cloned().collect(),
-                site: site.clone(),
-                distance_km,
-            })
-            .collect();
+        nearest = near_point(state, all_sites.iter(), lat, lon).await?;
     }
     Ok(SearchResult {
         communes,

@@ -57,6 +57,12 @@ pub async fn home() -> Markup {
                 })
                 button type="submit" { "Rechercher" }
             }
+            // Shown by near-me.js only where the browser can give a position.
+            p {
+                button #near-me type="button" class="secondary" hidden { "Autour de moi" }
+                " " span #near-me-status role="status" {}
+            }
+            script src="/static/near-me.js" defer {}
         },
     )
 }
@@ -67,11 +73,28 @@ pub struct SearchQuery {
     q: Option<String>,
     /// INSEE code of the commune meant, among several of the same name.
     commune: Option<String>,
+    /// A position the browser gave ("autour de moi"), instead of a text.
+    lat: Option<f64>,
+    lon: Option<f64>,
 }
 
 /// Sites matching a commune name or postcode, and their earliest free times.
 #[utoipa::path(get, path = "/recherche", tag = "pages", params(SearchQuery), responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> Response {
+    if let (Some(lat), Some(lon)) = (q.lat, q.lon) {
+        return match availability::near_position(&state, lat, lon).await {
+            Ok(nearest) => page(
+                "Mairies autour de vous",
+                html! {
+                    h2 { "Mairies équipées les plus proches de votre position" }
+                    (near_list(&nearest, "de vous"))
+                    p { a href="/" { "Chercher plutôt par commune" } }
+                },
+            )
+            .into_response(),
+            Err(e) => error_page(e.into()),
+        };
+    }
     let text = q.q.unwrap_or_default();
     let trimmed = text.trim();
     let found = match availability::search(&state, trimmed, q.commune.as_deref()).await {
@@ -151,15 +174,9 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
 }
 
 /// The equipped sites nearest to the commune searched, each with its distance and soonest times,
-/// and the soonest across them. ("Near me" would need the browser's location, so JavaScript,
-/// which these pages never run: the commune stands for it.)
+/// and the soonest across them. ("Autour de moi", the browser's position, is the home page's
+/// optional script: the commune is what works everywhere.)
 fn nearest_sites(place: &crate::domain::gazetteer::Place, found: &availability::SearchResult) -> Markup {
-    use crate::domain::gazetteer::km_label;
-    let first = found
-        .nearest
-        .iter()
-        .flat_map(|n| n.earliest.iter().map(move |e| (n, e)))
-        .min_by_key(|(_, e)| e.slot.start);
     html! {
         h2 { "Mairies équipées les plus proches de " (place.name) " (" (place.department) ")" }
         @if found.approximate {
@@ -168,14 +185,40 @@ fn nearest_sites(place: &crate::domain::gazetteer::Place, found: &availability::
                 " est estimée d'après les communes voisines."
             }
         }
+        (near_list(&found.nearest, &format!("de {}", place.name)))
+        @let others: Vec<_> = found.others.iter().filter(|o| !o.postcodes.is_empty()).collect();
+        @if !others.is_empty() {
+            h2 { "Vous cherchiez une autre commune ?" }
+            ul {
+                @for o in others {
+                    li {
+                        a href={ "/recherche?q=" (o.postcodes[0]) "&commune=" (o.insee_code) } {
+                            (o.name) " (" (o.department) ", " (o.postcodes[0]) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sites near a place, nearest first, each with its distance and soonest times, and the soonest
+/// across them (`near`: "de Habsheim", "de vous").
+fn near_list(nearest: &[availability::NearSite], near: &str) -> Markup {
+    use crate::domain::gazetteer::km_label;
+    let first = nearest
+        .iter()
+        .flat_map(|n| n.earliest.iter().map(move |e| (n, e)))
+        .min_by_key(|(_, e)| e.slot.start);
+    html! {
         @if let Some((n, e)) = first {
             p {
-                "Le premier créneau libre près de " (place.name) " : "
+                "Le premier créneau libre près " (near) " : "
                 strong { (when(e.slot.start.with_timezone(&Utc), e.slot.start.timezone())) }
                 ", " (n.site.name) " (à " (km_label(n.distance_km)) ")."
             }
         }
-        @for n in &found.nearest {
+        @for n in nearest {
             @let site_id = n.site.id.to_string();
             h3 { a href={ "/lieux/" (n.site.id) } { (n.site.name) } }
             p {
@@ -197,19 +240,6 @@ fn nearest_sites(place: &crate::domain::gazetteer::Place, found: &availability::
                                 text,
                             },
                         ))
-                    }
-                }
-            }
-        }
-        @let others: Vec<_> = found.others.iter().filter(|o| !o.postcodes.is_empty()).collect();
-        @if !others.is_empty() {
-            h2 { "Vous cherchiez une autre commune ?" }
-            ul {
-                @for o in others {
-                    li {
-                        a href={ "/recherche?q=" (o.postcodes[0]) "&commune=" (o.insee_code) } {
-                            (o.name) " (" (o.department) ", " (o.postcodes[0]) ")"
-                        }
                     }
                 }
             }

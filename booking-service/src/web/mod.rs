@@ -61,6 +61,20 @@ pub fn error_page(e: ApiError) -> Response {
     (e.status, page(title, body)).into_response()
 }
 
+/// The home page's one script ("autour de moi"), cached like the stylesheet.
+#[utoipa::path(get, path = "/static/near-me.js", tag = "pages", responses((status = 200, content_type = "text/javascript", body = String)))]
+pub async fn near_me_script() -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../static/near-me.js"),
+    )
+        .into_response()
+}
+
 /// The stylesheet, cached by browsers for a day (no external CDN: the service runs on closed networks).
 #[utoipa::path(get, path = "/static/site.css", tag = "pages", responses((status = 200, content_type = "text/css", body = String)))]
 pub async fn stylesheet() -> Response {
