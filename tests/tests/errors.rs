@@ -229,6 +229,8 @@ async fn openapi_documents_exactly_the_routes_the_router_serves(pool: PgPool) {
         ("GET", "/mentions-legales"),
         ("GET", "/accessibilite"),
         ("GET", "/static/site.css"),
+        ("GET", "/static/near-me.js"),
+        ("POST", "/api/v1/sms/replies"),
         ("GET", "/agents/connexion"),
         ("POST", "/agents/connexion"),
         ("GET", "/agents"),
