@@ -522,6 +522,30 @@ pub async fn run(
     state
         .hold_mirror
         .watch(state.kv.clone(), HoldStore::channel(&state.kv.prefix));
+    if state.config.read_model_warm && state.config.availability_cache_ms > 0 {
+        state.read_model.set_warm(false);
+        let warming = state.clone();
+        tokio::spawn(async move {
+            let began = std::time::Instant::now();
+            loop {
+                match crate::service::availability::warm_up(&warming).await {
+                    Ok(n) => {
+                        tracing::info!(
+                            sites = n,
+                            ms = began.elapsed().as_millis() as u64,
+                            "read model warm"
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "read model warm-up failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            }
+            warming.read_model.set_warm(true);
+        });
+    }
     crate::service::waitlist::spawn_sweeper(
         state.clone(),
         Duration::from_millis(state.config.waitlist_sweep_ms),

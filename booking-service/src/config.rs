@@ -253,6 +253,10 @@ pub struct ServeConfig {
     /// Listen to PostgreSQL's announcements of changed sites (`false`: the poll alone).
     #[arg(long, env = "READ_MODEL_LISTEN", default_value_t = true, action = clap::ArgAction::Set)]
     pub read_model_listen: bool,
+    /// Load every site's calendar into memory at start, in the background; `/readyz` answers 503
+    /// `warming` until it is done, so a rolling restart sends no search to a cold instance.
+    #[arg(long, env = "READ_MODEL_WARM", default_value_t = true, action = clap::ArgAction::Set)]
+    pub read_model_warm: bool,
     /// Longest a site's live holds are served from memory (a safety net: every change to them is
     /// published on Redis and heard at once); 0: every availability read asks Redis.
     #[arg(long, env = "HOLDS_MIRROR_MS", default_value_t = 1000)]
@@ -329,6 +333,8 @@ impl ServeConfig {
         c.staff_login_per_minute = 1000;
         // Every test citizen shares one phone number; the tests of this cap set it themselves.
         c.max_live_per_site_day = 0;
+        // Tests create their sites after the service starts; the warm-up test turns it on.
+        c.read_model_warm = false;
         c.ants_api = AntsApiConfig {
             ants_api_url: None,
             ants_api_token: None,

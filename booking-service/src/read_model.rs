@@ -138,6 +138,8 @@ pub struct ReadModel {
     /// The first free starts per site and duration (minutes), each for the calendar it was
     /// computed from: a new calendar (any change) leaves it behind.
     firsts: Mutex<HashMap<(Uuid, i64), KeptFirstStarts>>,
+    /// The start-up warm-up is done (or none was asked).
+    warm: std::sync::atomic::AtomicBool,
 }
 
 impl ReadModel {
@@ -153,6 +155,7 @@ impl ReadModel {
             territory: Mutex::default(),
             territory_loading: tokio::sync::Mutex::default(),
             firsts: Mutex::default(),
+            warm: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -304,6 +307,16 @@ impl ReadModel {
                 .expect("read model lock")
                 .insert((site, minutes), (Arc::downgrade(calendar), f));
         }
+    }
+
+    /// Whether the start-up warm-up is done (true when none was asked).
+    pub fn is_warm(&self) -> bool {
+        self.warm.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks the warm-up as begun (`false`) or done (`true`).
+    pub fn set_warm(&self, warm: bool) {
+        self.warm.store(warm, std::sync::atomic::Ordering::Release);
     }
 
     /// This process changed a site's calendar (a booking, move, cancellation, rule): its copy is

@@ -188,3 +188,68 @@ async fn control_without_notifications_or_poll_the_other_instance_stays_stale(
     let seen = booking_seen_by_other(&a, &b, site).await;
     assert_eq!(seen, None, "without announcements, the slot should still show");
 }
+
+/// Deletes the site's opening rules behind the read model's back (triggers off: no version moves),
+/// so only a calendar already in memory still shows the hours.
+async fn delete_hours_unannounced(pool: &PgPool, site: Uuid) {
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .expect("replica role");
+    sqlx::query(
+        "DELETE FROM opening_rules r USING stations st WHERE st.id = r.station_id AND st.site_id = $1",
+    )
+    .bind(site)
+    .execute(&mut *tx)
+    .await
+    .expect("delete rules");
+    tx.commit().await.expect("commit");
+}
+
+async fn warm_instance(connect: &PgConnectOptions, warm: bool) -> (PgPool, Uuid, TestApp) {
+    let pool = own_pool(connect).await;
+    let site = SiteBuilder {
+        rules: vec![(0, 3, hm(9, 0), hm(10, 0))],
+        ..SiteBuilder::default()
+    }
+    .create(&pool)
+    .await;
+    let app = TestApp::spawn_with(own_pool(connect).await, paris(2026, 11, 30, 7, 0, 0), move |c| {
+        c.read_model_warm = warm;
+    })
+    .await;
+    let t = Instant::now();
+    loop {
+        let (status, body) = app.get("/readyz").await;
+        if status == 200 {
+            assert_eq!(body["read_model"], "ready", "{body}");
+            break;
+        }
+        assert_eq!(body["read_model"], "warming", "{body}");
+        assert!(t.elapsed() < Duration::from_secs(10), "never ready: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (pool, site.id, app)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_starting_instance_is_ready_once_every_calendar_is_in_memory(
+    _opts: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let (pool, site, app) = warm_instance(&connect, true).await;
+    delete_hours_unannounced(&pool, site).await;
+    // Never asked before, yet served from memory: the warm-up loaded it.
+    assert_eq!(day_starts(&app, site).await.len(), 4);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn control_without_the_warm_up_the_first_read_goes_to_the_database(
+    _opts: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let (pool, site, app) = warm_instance(&connect, false).await;
+    delete_hours_unannounced(&pool, site).await;
+    assert!(day_starts(&app, site).await.is_empty());
+}

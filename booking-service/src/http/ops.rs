@@ -36,22 +36,28 @@ pub struct Ready {
     /// fix `ANTS_API_TOKEN`; meanwhile numbers are not checked). Never makes the service unready:
     /// bookings go on and are reconciled later.
     ants: &'static str,
+    /// `warming` while every site's calendar is being loaded at start (503: no traffic yet),
+    /// then `ready`.
+    read_model: &'static str,
 }
 
-/// Ready to serve: 503 without PostgreSQL; 200 with `redis: degraded` when only Redis is missing.
+/// Ready to serve: 503 without PostgreSQL or while the start-up warm-up loads the calendars; 200
+/// with `redis: degraded` when only Redis is missing.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, body = Ready), (status = 503, body = Ready)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = tokio::time::timeout(Duration::from_secs(2), crate::db::ping(&state.pool)).await;
     let db_ok = matches!(db, Ok(Ok(_)));
     let redis_ok = state.kv.ping().await;
+    let warm = state.read_model.is_warm();
     let body = Ready {
-        status: if db_ok { "ready" } else { "unavailable" },
+        status: if db_ok && warm { "ready" } else { "unavailable" },
+        read_model: if warm { "ready" } else { "warming" },
         database: if db_ok { "ok" } else { "down" },
         redis: if redis_ok { "ok" } else { "degraded" },
         ants: state.ants.as_ref().map_or("disabled", |a| a.health().as_str()),
     };
-    let status = if db_ok {
+    let status = if db_ok && warm {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -114,6 +114,20 @@ async fn cached_calendar(
         .await?)
 }
 
+/// Loads every active site's calendar into the read model (the territory first), one site at a
+/// time so that a starting instance does not flood PostgreSQL. Returns how many sites.
+pub async fn warm_up(state: &AppState) -> ServiceResult<usize> {
+    let territory = state.read_model.territory(&state.pool).await?;
+    let mut n = 0;
+    for site in territory.site_refs(&SiteFilter::default()) {
+        let tz = site_tz(site)?;
+        let today = state.clock.now().with_timezone(&tz).date_naive();
+        cached_calendar(state, site, tz, today, today).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// One local day of the site's calendar from the read model, holds not applied.
 pub(super) async fn day_calendar(
     state: &AppState,
