@@ -253,3 +253,55 @@ async fn control_without_the_warm_up_the_first_read_goes_to_the_database(
     delete_hours_unannounced(&pool, site).await;
     assert!(day_starts(&app, site).await.is_empty());
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_appointment_moved_to_another_site_frees_the_first_on_every_instance(
+    _opts: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = own_pool(&connect).await;
+    let mut sites = Vec::new();
+    for _ in 0..2 {
+        let s = SiteBuilder {
+            rules: vec![(0, 3, hm(9, 0), hm(10, 0))],
+            ..SiteBuilder::default()
+        }
+        .create(&pool)
+        .await;
+        sites.push(s.id);
+    }
+    let now = paris(2026, 11, 30, 7, 0, 0);
+    let a = TestApp::spawn(own_pool(&connect).await, now).await;
+    let prefix = a.redis_prefix.clone();
+    let b = TestApp::spawn_with(own_pool(&connect).await, now, move |c| {
+        c.redis_key_prefix = prefix
+    })
+    .await;
+    let (status, booked) = a.book(sites[0], 1, NINE, "10.9.0.1", &email(), &numbers(1)).await;
+    assert_eq!(status, 201, "{booked}");
+    let gone = time_until(BOUND * 3, || async {
+        !day_starts(&b, sites[0]).await.contains(&NINE.to_string())
+    })
+    .await;
+    assert!(gone.is_some(), "B never saw the booking");
+    // Moved through A to the other site, same time: the first site's 09:00 is free again on B.
+    let (status, hold) = a.hold(sites[1], "CNI", 1, NINE, "10.9.0.1").await;
+    assert_eq!(status, 201, "{hold}");
+    let token = booked["manage_token"].as_str().unwrap();
+    let (status, body) = a
+        .post(
+            &format!("/api/v1/manage/{token}/reschedule"),
+            &serde_json::json!({"hold_id": hold["hold_id"]}),
+            "10.9.0.1",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let back = time_until(BOUND * 3, || async {
+        day_starts(&b, sites[0]).await.contains(&NINE.to_string())
+    })
+    .await;
+    assert!(
+        back.is_some_and(|d| d <= BOUND),
+        "the site the appointment left still showed 09:00 taken after {back:?}"
+    );
+}
