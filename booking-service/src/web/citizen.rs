@@ -507,6 +507,24 @@ pub struct ConfirmForm {
 }
 
 impl ConfirmForm {
+    /// The citizen as typed (an empty phone is none).
+    pub(super) fn citizen(&self) -> CitizenInput {
+        CitizenInput {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: Some(self.email.clone()),
+            phone: Some(self.phone.clone()).filter(|p| !p.trim().is_empty()),
+        }
+    }
+
+    /// The numbers typed for `n` persons, empty fields left out.
+    pub(super) fn given_numbers(&self, n: usize) -> Vec<String> {
+        self.numbers(n)
+            .into_iter()
+            .filter(|x| !x.trim().is_empty())
+            .collect()
+    }
+
     pub(super) fn numbers(&self, n: usize) -> Vec<String> {
         [
             &self.numero_1,
@@ -676,17 +694,8 @@ pub async fn confirm_post(
         .unwrap_or(1);
     let input = ConfirmInput {
         hold_token: f.jeton.clone(),
-        citizen: CitizenInput {
-            first_name: f.first_name.clone(),
-            last_name: f.last_name.clone(),
-            email: Some(f.email.clone()),
-            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
-        },
-        pre_demande_numbers: f
-            .numbers(persons)
-            .into_iter()
-            .filter(|n| !n.trim().is_empty())
-            .collect(),
+        citizen: f.citizen(),
+        pre_demande_numbers: f.given_numbers(persons),
         confirm_other_appointments: f.confirm_other_appointments.is_some(),
         sms_reminder: f.sms_rappel.is_some(),
     };

@@ -13,7 +13,6 @@ use crate::request::client::{check_write_rate, client_key, PeerAddr};
 use crate::request::extract::{Path, Query};
 use crate::request::params;
 use crate::service::availability;
-use crate::service::booking::CitizenInput;
 use crate::service::waitlist::{self, AcceptInput, SubscribeInput, Where};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -227,17 +226,8 @@ pub async fn accept_post(
         Err(e) => return error_page(e.into()),
     };
     let input = AcceptInput {
-        citizen: CitizenInput {
-            first_name: f.first_name.clone(),
-            last_name: f.last_name.clone(),
-            email: Some(f.email.clone()),
-            phone: Some(f.phone.clone()).filter(|p| !p.trim().is_empty()),
-        },
-        pre_demande_numbers: f
-            .numbers(persons)
-            .into_iter()
-            .filter(|n| !n.trim().is_empty())
-            .collect(),
+        citizen: f.citizen(),
+        pre_demande_numbers: f.given_numbers(persons),
         confirm_other_appointments: f.confirm_other_appointments.is_some(),
         sms_reminder: f.sms_rappel.is_some(),
     };
