@@ -118,32 +118,31 @@ pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "22021" || c == "22P05")
 }
 
+/// Whether the error says the database cannot be reached right now rather than that the request
+/// was wrong: the socket failed or closed (a restart, a failover, a cut), or the server refused
+/// or ended the session while shutting down, starting up or recovering (SQLSTATE class 08
+/// "connection exception", 57P01-57P03). The pool replaces such connections by itself.
+pub fn is_database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            true
+        }
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        if is_unstorable_text(&e) {
-            return ApiError::bad_request(
-                "invalid_text",
-                "Texte invalide (caractère nul ou non imprimable).",
-            );
-        }
-        match &e {
-            sqlx::Error::PoolTimedOut => {
-                tracing::warn!("database pool exhausted");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    "Service très sollicité, réessayez dans un instant.",
-                )
-                .with_retry_after(2)
-            }
-            _ => ApiError::internal(e),
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError::internal(format!("{e:#}"))
+        crate::service::ServiceError::from(e).into()
     }
 }
 
@@ -324,6 +323,15 @@ impl From<crate::service::ServiceError> for ApiError {
                 "Service très sollicité, réessayez dans un instant.",
             )
             .with_retry_after(2),
+            E::DatabaseUnavailable => {
+                tracing::warn!("database unreachable; answered 503");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service momentanément indisponible : réessayez dans quelques secondes.",
+                )
+                .with_retry_after(5)
+            }
             E::Internal(cause) => ApiError::internal(cause),
         }
     }

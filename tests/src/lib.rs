@@ -3,6 +3,7 @@
 
 pub mod ants;
 pub mod browser;
+pub mod cut;
 pub mod hostile;
 pub mod smtp;
 
@@ -419,6 +420,7 @@ pub async fn flush_redis_prefix(redis_url: &str, prefix: &str) {
 /// A Redis server of the test's own, on a free port, killed when dropped.
 pub struct OwnRedis {
     pub url: String,
+    port: u16,
     child: Option<std::process::Child>,
 }
 
@@ -430,6 +432,19 @@ impl OwnRedis {
             .local_addr()
             .expect("addr")
             .port();
+        let mut redis = Self {
+            url: format!("redis://127.0.0.1:{port}/0"),
+            port,
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// Starts the server (again) on its port, empty, and waits until it answers.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -444,7 +459,8 @@ impl OwnRedis {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server must be installed");
-        let url = format!("redis://127.0.0.1:{port}/0");
+        self.child = Some(child);
+        let url = self.url.clone();
         wait_until("our redis-server", std::time::Duration::from_secs(10), || async {
             let Ok(c) = redis::Client::open(url.as_str()) else {
                 return false;
@@ -455,10 +471,6 @@ impl OwnRedis {
             redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
         })
         .await;
-        Self {
-            url,
-            child: Some(child),
-        }
     }
 
     /// Kills the server.

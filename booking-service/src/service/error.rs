@@ -108,6 +108,11 @@ pub enum ServiceError {
     /// The database pool is exhausted: try again in a moment.
     #[error("overloaded")]
     Overloaded,
+    /// The database cannot be reached (restarting, failing over, network cut): nothing was
+    /// done, or the transaction was rolled back with its connection; the same request succeeds
+    /// once it is back, without restarting anything here.
+    #[error("database unavailable")]
+    DatabaseUnavailable,
     /// Anything else: logged, answered generically.
     #[error("internal: {0}")]
     Internal(String),
@@ -163,6 +168,9 @@ impl From<sqlx::Error> for ServiceError {
                 message: "Texte invalide (caractère nul ou non imprimable).".into(),
             };
         }
+        if crate::error::is_database_unreachable(&e) {
+            return Self::DatabaseUnavailable;
+        }
         match e {
             sqlx::Error::PoolTimedOut => Self::Overloaded,
             other => Self::Internal(other.to_string()),
@@ -172,6 +180,9 @@ impl From<sqlx::Error> for ServiceError {
 
 impl From<anyhow::Error> for ServiceError {
     fn from(e: anyhow::Error) -> Self {
-        Self::Internal(format!("{e:#}"))
+        match e.downcast::<sqlx::Error>() {
+            Ok(db) => db.into(),
+            Err(e) => Self::Internal(format!("{e:#}")),
+        }
     }
 }
