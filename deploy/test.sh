@@ -18,5 +18,7 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+say "cargo build --bins (the fleet tests start the binaries as processes)"
+cargo build --workspace --bins
 say "cargo test"
 cargo test --workspace

@@ -9,11 +9,13 @@ use crate::holds::mirror::HoldMirror;
 use crate::holds::store::HoldStore;
 use crate::holds::token::HoldSigner;
 use crate::http::{
-    ants, appointments, availability, communes, holds, manage, metrics, ops, sites, sms, staff, waitlist,
+    ants, appointments, availability, communes, holds, manage, ops, sites, sms, staff, waitlist,
 };
 use crate::kv::Kv;
+use crate::limits::SharedLimit;
 use crate::read_model::ReadModel;
 use crate::secrets::{Keys, Sealer};
+use crate::telemetry::Telemetry;
 use crate::web;
 use axum::extract::State;
 use axum::http::{Request, StatusCode};
@@ -40,8 +42,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The configuration the service was started with.
     pub config: Arc<ServeConfig>,
-    /// Request counters for `/metrics`.
-    pub metrics: Arc<metrics::Metrics>,
+    /// This instance's metrics (`/metrics`).
+    pub metrics: Arc<Telemetry>,
+    /// Shutting down: unready, answers close their connections (see `SHUTDOWN_DRAIN_SECS`).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Signs and verifies hold tokens.
     pub signer: Arc<HoldSigner>,
     /// Seals management tokens so the notifier (and only it) can put them in emails.
@@ -54,10 +58,10 @@ pub struct AppState {
     pub ants: Option<Arc<AntsClient>>,
     /// Key of the client-address HMAC (derived from `APP_SECRET`).
     pub client_key: Arc<[u8; 32]>,
-    /// Staff login attempts per client address (per process).
-    pub login_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
-    /// Public writes (holds, confirmations, management actions) per client (per process).
-    pub write_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Staff login attempts per client address (across instances).
+    pub login_limiter: Arc<SharedLimit>,
+    /// Public writes (holds, confirmations, management actions) per client (across instances).
+    pub write_limiter: Arc<SharedLimit>,
 }
 
 impl AppState {
@@ -75,17 +79,14 @@ impl AppState {
             )),
             hold_mirror: Arc::new(HoldMirror::new(Duration::from_millis(config.holds_mirror_ms))),
             ants: AntsClient::from_config(&config.ants_api).map(Arc::new),
-            login_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
-                std::num::NonZeroU32::new(config.staff_login_per_minute.max(1)).expect("at least one"),
-            ))),
-            write_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
-                std::num::NonZeroU32::new(config.public_writes_per_minute.max(1)).expect("at least one"),
-            ))),
+            login_limiter: Arc::new(SharedLimit::per_minute("login", config.staff_login_per_minute)),
+            write_limiter: Arc::new(SharedLimit::per_minute("writes", config.public_writes_per_minute)),
             pool,
             kv: Arc::new(kv),
             clock,
             config: Arc::new(config),
-            metrics: Arc::new(metrics::Metrics::default()),
+            metrics: Arc::new(Telemetry::default()),
+            draining: Arc::default(),
         }
     }
 }
@@ -465,8 +466,12 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::record,
+            state.metrics.clone(),
+            crate::telemetry::track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.draining.clone(),
+            close_when_draining,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -485,10 +490,8 @@ pub fn spawn_limiter_pruning(state: &AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            writes.retain_recent();
-            writes.shrink_to_fit();
-            logins.retain_recent();
-            logins.shrink_to_fit();
+            writes.prune();
+            logins.prune();
         }
     });
 }
@@ -550,5 +553,32 @@ pub async fn run(
         state.clone(),
         Duration::from_millis(state.config.waitlist_sweep_ms),
     );
+    let (draining, drain) = (
+        state.draining.clone(),
+        Duration::from_secs(state.config.shutdown_drain_secs),
+    );
+    let shutdown = async move {
+        shutdown.await;
+        draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(seconds = drain.as_secs(), "draining before closing the listener");
+        tokio::time::sleep(drain).await;
+    };
     serve(listener, app(state), shutdown).await
+}
+
+/// While draining, every answer closes its connection: a client's next request opens a new one,
+/// which the balancer sends to an instance that stays.
+async fn close_when_draining(
+    State(draining): State<Arc<std::sync::atomic::AtomicBool>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    if draining.load(std::sync::atomic::Ordering::Relaxed) {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }

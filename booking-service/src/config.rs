@@ -257,6 +257,12 @@ pub struct ServeConfig {
     /// `warming` until it is done, so a rolling restart sends no search to a cold instance.
     #[arg(long, env = "READ_MODEL_WARM", default_value_t = true, action = clap::ArgAction::Set)]
     pub read_model_warm: bool,
+    /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 `draining` and
+    /// every answer closes its connection, so the balancer (Kubernetes endpoints, a proxy's
+    /// health check) moves traffic away while this instance still answers; then in-flight
+    /// requests finish and the process exits.
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
+    pub shutdown_drain_secs: u64,
     /// Longest a site's live holds are served from memory (a safety net: every change to them is
     /// published on Redis and heard at once); 0: every availability read asks Redis.
     #[arg(long, env = "HOLDS_MIRROR_MS", default_value_t = 1000)]
@@ -335,6 +341,7 @@ impl ServeConfig {
         c.max_live_per_site_day = 0;
         // Tests create their sites after the service starts; the warm-up test turns it on.
         c.read_model_warm = false;
+        c.shutdown_drain_secs = 0;
         c.ants_api = AntsApiConfig {
             ants_api_url: None,
             ants_api_token: None,

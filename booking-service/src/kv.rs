@@ -5,10 +5,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// How long after a failed connection attempt the next one is made.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// A shared, lazily connected Redis handle.
 pub struct Kv {
     client: Option<redis::Client>,
     conn: Mutex<Option<ConnectionManager>>,
+    /// When the last attempt to connect failed: for a second after, callers degrade at once
+    /// instead of each waiting for its own attempt.
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
     /// Prefix of every key this deployment writes.
     pub prefix: String,
 }
@@ -26,6 +32,7 @@ impl Kv {
         Self {
             client,
             conn: Mutex::new(None),
+            failed_at: std::sync::Mutex::new(None),
             prefix: prefix.to_string(),
         }
     }
@@ -36,6 +43,9 @@ impl Kv {
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
             return Some(c.clone());
+        }
+        if self.recently_failed() {
+            return None;
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_millis(300))
@@ -53,13 +63,26 @@ impl Kv {
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "Redis unreachable");
+                self.note_failure();
                 None
             }
             Err(_) => {
                 tracing::warn!("Redis connection timed out");
+                self.note_failure();
                 None
             }
         }
+    }
+
+    fn recently_failed(&self) -> bool {
+        self.failed_at
+            .lock()
+            .expect("kv lock")
+            .is_some_and(|t| t.elapsed() < RETRY_AFTER_FAILURE)
+    }
+
+    fn note_failure(&self) {
+        *self.failed_at.lock().expect("kv lock") = Some(std::time::Instant::now());
     }
 
     /// A connection for subscribing, or `None` when Redis cannot be reached right now.

@@ -19,6 +19,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Exit 0 when `--url` answers 200 (the container image's health check: it has no shell).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
     /// Create the database if needed and apply pending migrations.
     Migrate(DbConfig),
     /// Load the 39 communes of m2A and equip the demo sites (idempotent).
@@ -66,6 +71,7 @@ fn init_tracing(json: bool) {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Healthcheck { url } => booking_service::telemetry::probe(&url).await?,
         Command::Migrate(cfg) => {
             init_tracing(false);
             db::ensure_database(&cfg.database_url).await?;

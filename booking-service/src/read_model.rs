@@ -140,6 +140,9 @@ pub struct ReadModel {
     firsts: Mutex<HashMap<(Uuid, i64), KeptFirstStarts>>,
     /// The start-up warm-up is done (or none was asked).
     warm: std::sync::atomic::AtomicBool,
+    /// Calendar reads served from memory, and those that loaded from the database.
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl ReadModel {
@@ -156,7 +159,15 @@ impl ReadModel {
             territory_loading: tokio::sync::Mutex::default(),
             firsts: Mutex::default(),
             warm: std::sync::atomic::AtomicBool::new(true),
+            hits: std::sync::atomic::AtomicU64::new(0),
+            misses: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Calendar reads so far: (served from memory, loaded from the database).
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, Known> {
@@ -193,7 +204,9 @@ impl ReadModel {
         (from, to): (NaiveDate, NaiveDate),
         (load_from, load_to): (NaiveDate, NaiveDate),
     ) -> sqlx::Result<Arc<SiteCalendar>> {
+        use std::sync::atomic::Ordering::Relaxed;
         if let Some(c) = self.fresh(site, from, to) {
+            self.hits.fetch_add(1, Relaxed);
             return Ok(c);
         }
         let gate = self
@@ -205,8 +218,10 @@ impl ReadModel {
             .clone();
         let _one_loader = gate.lock().await;
         if let Some(c) = self.fresh(site, from, to) {
+            self.hits.fetch_add(1, Relaxed);
             return Ok(c);
         }
+        self.misses.fetch_add(1, Relaxed);
         let (lf, lt) = (load_from.min(from), load_to.max(to));
         let load_began = Instant::now();
         let mut conn = pool.acquire().await?;

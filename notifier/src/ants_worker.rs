@@ -16,7 +16,7 @@
 //!   worker starts with a fixed token.
 
 use crate::config::NotifierConfig;
-use crate::worker::{drain_loop, record_outcome, OutboxRow, Outcome};
+use crate::worker::{count_outcome, drain_loop, record_outcome, OutboxRow, Outcome};
 use booking_service::ants::client::{AntsAppointment, AntsClient, AntsError, Declared};
 use booking_service::ants::status::booked_elsewhere_note;
 use booking_service::ants::{
@@ -45,6 +45,8 @@ pub struct AntsWorker {
     config: NotifierConfig,
     clock: Arc<dyn Clock>,
     sealer: Sealer,
+    /// Outcomes counted for `/metrics`.
+    pub telemetry: Arc<booking_service::telemetry::Telemetry>,
 }
 
 /// What a reconciliation did.
@@ -134,6 +136,7 @@ impl AntsWorker {
             config,
             clock,
             sealer,
+            telemetry: Arc::default(),
         })
     }
 
@@ -217,10 +220,11 @@ impl AntsWorker {
             .for_each_concurrent(self.config.concurrency.max(1), |row| async move {
                 let outcome = self.handle(&row).await;
                 let now = self.clock.now();
-                if let Err(e) =
-                    record_outcome(&self.pool, &row, &outcome, now, self.config.retry_base_ms).await
-                {
-                    tracing::warn!(outbox = row.id, error = %e, "could not record the ANTS outcome");
+                match record_outcome(&self.pool, &row, &outcome, now, self.config.retry_base_ms).await {
+                    Ok(()) => count_outcome(&self.telemetry, &row, &outcome),
+                    Err(e) => {
+                        tracing::warn!(outbox = row.id, error = %e, "could not record the ANTS outcome")
+                    }
                 }
             })
             .await;

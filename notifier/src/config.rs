@@ -77,6 +77,10 @@ pub struct NotifierConfig {
     /// Hours between reconciliations with ANTS's `status` (0: never, outside `notifier reconcile`).
     #[arg(long, env = "ANTS_RECONCILE_HOURS", default_value_t = 24)]
     pub ants_reconcile_hours: u64,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (probes and Prometheus; keep it
+    /// off the public network).
+    #[arg(long, env = "NOTIFIER_HTTP_ADDR", default_value = "127.0.0.1:9102")]
+    pub http_addr: std::net::SocketAddr,
 }
 
 impl NotifierConfig {
@@ -112,6 +116,7 @@ impl NotifierConfig {
             },
             ants_max_attempts: 200,
             ants_reconcile_hours: 0,
+            http_addr: "127.0.0.1:0".parse().expect("literal address"),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod ants_worker;
 pub mod config;
 pub mod mail;
+pub mod ops;
 pub mod sms;
 pub mod transport;
 pub mod worker;

@@ -27,6 +27,11 @@ enum Command {
     Status(DbConfig),
     /// Compare our appointments with ANTS's records once, and queue the repairs.
     Reconcile(Box<NotifierConfig>),
+    /// Exit 0 when `--url` answers 200 (the container image's health check: it has no shell).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9102/healthz")]
+        url: String,
+    },
 }
 
 #[tokio::main]
@@ -48,15 +53,29 @@ async fn main() -> anyhow::Result<()> {
             };
             tracing::info!(delivery = %mode, "notifier running");
             let clock = Arc::new(SystemClock);
-            let ants = AntsWorker::new(pool.clone(), cfg.clone(), clock.clone()).map(Arc::new);
+            let telemetry = Arc::new(booking_service::telemetry::Telemetry::default());
+            let ants = AntsWorker::new(pool.clone(), cfg.clone(), clock.clone()).map(|mut a| {
+                a.telemetry = telemetry.clone();
+                Arc::new(a)
+            });
             if ants.is_none() {
                 tracing::info!("ANTS_API_URL unset: ANTS declarations stay queued");
             }
-            let worker = Arc::new(Worker::new(pool, cfg, clock)?);
+            let mut worker = Worker::new(pool.clone(), cfg.clone(), clock.clone())?;
+            worker.telemetry = telemetry.clone();
+            let worker = Arc::new(worker);
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
                 let _ = rx.changed().await;
             };
+            let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
+            tracing::info!(addr = %cfg.http_addr, "health and metrics served");
+            let ops = notifier::ops::OpsState {
+                pool,
+                telemetry,
+                clock,
+            };
+            tokio::spawn(notifier::ops::serve(listener, ops, stopped(stop_rx.clone())));
             let emails = worker.run(stopped(stop_rx.clone()));
             let declarations = async {
                 if let Some(a) = ants {
@@ -78,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
             let report = ants.reconcile().await?;
             println!("{report:?}");
         }
+        Command::Healthcheck { url } => booking_service::telemetry::probe(&url).await?,
         Command::Status(db) => {
             let pool = booking_service::db::pool(&db)?;
             let rows: Vec<(String, String, i64)> =

@@ -12,6 +12,7 @@ use booking_service::domain::citizen::mask_email;
 use booking_service::domain::status::AppointmentStatus;
 use booking_service::formats::calendar::{self, Method, Party};
 use booking_service::secrets::{Keys, Sealer};
+use booking_service::telemetry::Telemetry;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use lettre::message::header::ContentType;
@@ -57,6 +58,8 @@ pub struct Worker {
     sealer: Sealer,
     from: Mailbox,
     domain: String,
+    /// Outcomes counted for `/metrics`.
+    pub telemetry: Arc<Telemetry>,
 }
 
 impl Worker {
@@ -79,6 +82,7 @@ impl Worker {
             sealer,
             from,
             domain,
+            telemetry: Arc::default(),
         })
     }
 
@@ -438,7 +442,9 @@ impl Worker {
             self.clock.now(),
             self.config.retry_base_ms,
         )
-        .await
+        .await?;
+        count_outcome(&self.telemetry, row, outcome);
+        Ok(())
     }
 }
 
@@ -491,6 +497,18 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
 }
 
 /// Writes the outcome of a row: sent, dropped, failed, or deferred with backoff.
+/// Counts an outcome under its row's kind: `notifier_sent_total`, `notifier_failures_total` (to
+/// be retried or given up), `notifier_dropped_total`, `notifier_deferred_total`.
+pub fn count_outcome(telemetry: &Telemetry, row: &OutboxRow, outcome: &Outcome) {
+    let name = match outcome {
+        Outcome::Sent => "notifier_sent_total",
+        Outcome::Dropped(_) => "notifier_dropped_total",
+        Outcome::Retry(_) | Outcome::Failed(_) => "notifier_failures_total",
+        Outcome::Deferred(_) => "notifier_deferred_total",
+    };
+    telemetry.count(name, "kind", &row.kind);
+}
+
 pub async fn record_outcome(
     pool: &PgPool,
     row: &OutboxRow,

@@ -20,6 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Exit 0 when `--url` answers 200 (the container image's health check: it has no shell).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8081/healthz")]
+        url: String,
+    },
     /// Create the database if needed and apply pending migrations (shared schema).
     Migrate(DbConfig),
     /// Load the demo catalog, members, subscriptions, orders and the 2026 period (idempotent).
@@ -36,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Healthcheck { url } => booking_service::telemetry::probe(&url).await?,
         Command::Migrate(db) => {
             booking_service::db::ensure_database(&db.database_url).await?;
             booking_service::db::migrate(&booking_service::db::pool(&db)?).await?;

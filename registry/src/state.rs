@@ -17,6 +17,8 @@ pub struct RegistryState {
     pub clock: Arc<dyn Clock>,
     /// Requests per client address (per process).
     pub limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    /// Answers counted for `/metrics`.
+    pub telemetry: Arc<booking_service::telemetry::Telemetry>,
 }
 
 impl RegistryState {
@@ -30,6 +32,7 @@ impl RegistryState {
             config: Arc::new(config),
             clock,
             limiter: Arc::new(governor::RateLimiter::keyed(quota)),
+            telemetry: Arc::default(),
         }
     }
 }

@@ -571,6 +571,19 @@ async fn a_commune_may_join_at_any_time_but_never_leave(pool: PgPool) {
     }
     assert_eq!(app.get("/healthz").await.0, 200);
     assert_eq!(app.get("/readyz").await.0, 200);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"),
+        "{metrics}"
+    );
     let (s, body) = app.get("/api/v1/nope").await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),

@@ -4,6 +4,7 @@
 pub mod ants;
 pub mod browser;
 pub mod cut;
+pub mod fleet;
 pub mod hostile;
 pub mod smtp;
 

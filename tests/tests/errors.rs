@@ -390,6 +390,31 @@ async fn readiness_reports_redis_degraded_and_metrics_count_requests(pool: PgPoo
         text.contains("http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"),
         "{text}"
     );
+    // Answer times are a histogram per route (quantiles can be computed across instances).
+    assert!(
+        text.contains(
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",status=\"200\",le=\"+Inf\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    // The outbox's backlog, read at scrape time: nothing waits in a fresh database.
+    for line in [
+        "outbox_backlog 0",
+        "outbox_oldest_age_seconds 0",
+        "ants_queue_backlog 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    // A path with an identifier is counted under its pattern, never under the path itself.
+    let id = uuid::Uuid::new_v4();
+    app.get(&format!("/api/v1/sites/{id}")).await;
+    let (_, text) = app.get_text("/metrics").await;
+    assert!(!text.contains(&id.to_string()), "{text}");
+    assert!(text.contains("route=\"/api/v1/sites/{site_id}\""), "{text}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -129,3 +129,40 @@ pub async fn drop_pending_reminder(conn: &mut PgConnection, appointment: Uuid) -
     .await?;
     Ok(())
 }
+
+/// What is waiting in the outbox, for `/metrics`.
+pub struct Backlog {
+    /// Messages (emails, SMS) due and not sent.
+    pub messages: i64,
+    /// Seconds since the oldest of them was due (0 when none).
+    pub oldest_message_age_secs: f64,
+    /// ANTS calls due and not made.
+    pub ants: i64,
+    /// Of which already tried and failed at least once.
+    pub ants_retrying: i64,
+    /// Seconds since the oldest ANTS call was due.
+    pub oldest_ants_age_secs: f64,
+}
+
+/// The outbox's backlog at `now`, read through the pending rows' partial index only.
+pub async fn backlog(pool: &sqlx::PgPool, now: DateTime<Utc>) -> sqlx::Result<Backlog> {
+    let row: (i64, f64, i64, i64, f64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE NOT ants),
+                COALESCE(EXTRACT(EPOCH FROM $1 - min(due_at) FILTER (WHERE NOT ants))::float8, 0),
+                count(*) FILTER (WHERE ants),
+                count(*) FILTER (WHERE ants AND attempts > 0),
+                COALESCE(EXTRACT(EPOCH FROM $1 - min(due_at) FILTER (WHERE ants))::float8, 0)
+           FROM (SELECT due_at, attempts, kind IN ('ants_declare', 'ants_delete') AS ants
+                   FROM outbox WHERE status = 'pending' AND due_at <= $1) pending",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        messages: row.0,
+        oldest_message_age_secs: row.1.max(0.0),
+        ants: row.2,
+        ants_retrying: row.3,
+        oldest_ants_age_secs: row.4.max(0.0),
+    })
+}

@@ -107,7 +107,7 @@ pub async fn confirm(
     headers: HeaderMap,
     Json(req): Json<AppointmentRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<AppointmentOut>)> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     let booked = booking::confirm(&state, &req.input()).await?;
     Ok((
         StatusCode::CREATED,

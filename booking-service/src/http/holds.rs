@@ -56,7 +56,7 @@ pub async fn create_hold(
     Json(req): Json<HoldRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<HoldOut>)> {
     let client = client_key(&state, &headers, &peer);
-    check_write_rate(&state, &client)?;
+    check_write_rate(&state, &client).await?;
     let input = hold_input(&req)?;
     let placed = holds::place(&state, &client, &input).await?;
     Ok((StatusCode::CREATED, axum::Json(HoldOut::from(placed))))

@@ -97,7 +97,7 @@ pub async fn cancel(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> ApiResult<axum::Json<ManagedOut>> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     Ok(axum::Json(view(management::cancel(&state, &token).await?)))
 }
 
@@ -113,7 +113,7 @@ pub async fn confirm_presence(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> ApiResult<axum::Json<ManagedOut>> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     Ok(axum::Json(view(
         management::confirm_presence(&state, &token).await?,
     )))
@@ -135,7 +135,7 @@ pub async fn reschedule(
     Path(token): Path<String>,
     Json(req): Json<RescheduleRequest>,
 ) -> ApiResult<axum::Json<ManagedOut>> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     Ok(axum::Json(view(
         management::reschedule(&state, &token, &req.hold_id).await?,
     )))
@@ -180,7 +180,7 @@ pub async fn erase(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> ApiResult<axum::Json<ErasedOut>> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     let done = citizen_data::erase(&state, &token).await?;
     Ok(axum::Json(ErasedOut {
         erased: true,

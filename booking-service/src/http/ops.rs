@@ -25,7 +25,7 @@ pub async fn healthz() -> Json<Health> {
 /// Readiness answer.
 #[derive(Serialize, ToSchema)]
 pub struct Ready {
-    /// `ready` or `unavailable`.
+    /// `ready`, `unavailable`, or `draining` (shutting down: take no new traffic here).
     status: &'static str,
     /// `ok` or `down`.
     database: &'static str,
@@ -50,14 +50,19 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db_ok = matches!(db, Ok(Ok(_)));
     let redis_ok = state.kv.ping().await;
     let warm = state.read_model.is_warm();
+    let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
     let body = Ready {
-        status: if db_ok && warm { "ready" } else { "unavailable" },
+        status: match (draining, db_ok && warm) {
+            (true, _) => "draining",
+            (false, true) => "ready",
+            (false, false) => "unavailable",
+        },
         read_model: if warm { "ready" } else { "warming" },
         database: if db_ok { "ok" } else { "down" },
         redis: if redis_ok { "ok" } else { "degraded" },
         ants: state.ants.as_ref().map_or("disabled", |a| a.health().as_str()),
     };
-    let status = if db_ok && warm {
+    let status = if db_ok && warm && !draining {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -68,7 +73,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(state.pool.size(), state.pool.num_idle());
+    let text = super::metrics::scrape(&state).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

@@ -126,7 +126,7 @@ pub async fn subscribe(
     headers: HeaderMap,
     Json(req): Json<WaitlistRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<WaitlistCreated>)> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     let s = waitlist::subscribe(&state, &subscribe_input(&req)?).await?;
     Ok((
         StatusCode::CREATED,
@@ -175,7 +175,7 @@ pub async fn accept(
     Path(token): Path<String>,
     Json(req): Json<AcceptRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<AppointmentOut>)> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     let input = AcceptInput {
         citizen: CitizenInput {
             first_name: req.citizen.first_name,
@@ -204,7 +204,7 @@ pub async fn unsubscribe(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> ApiResult<StatusCode> {
-    check_write_rate(&state, &client_key(&state, &headers, &peer))?;
+    check_write_rate(&state, &client_key(&state, &headers, &peer)).await?;
     waitlist::unsubscribe(&state, &token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

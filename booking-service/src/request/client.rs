@@ -91,15 +91,21 @@ pub fn keyed(secret: &[u8; 32], ip: Option<IpAddr>) -> String {
 }
 
 /// Per-client rate limit of public writes: 429 with `Retry-After` beyond `PUBLIC_WRITES_PER_MINUTE`.
-pub fn check_write_rate(state: &AppState, client: &str) -> Result<(), crate::error::ApiError> {
-    state.write_limiter.check_key(&client.to_string()).map_err(|_| {
-        crate::error::ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Trop de demandes depuis votre connexion : patientez quelques secondes.",
-        )
-        .with_retry_after(10)
-    })
+/// Counted across every instance (through Redis), so a balancer spreading a client's requests
+/// does not multiply its allowance.
+pub async fn check_write_rate(state: &AppState, client: &str) -> Result<(), crate::error::ApiError> {
+    state
+        .write_limiter
+        .check(&state.kv, client)
+        .await
+        .map_err(|wait| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Trop de demandes depuis votre connexion : patientez quelques secondes.",
+            )
+            .with_retry_after(wait)
+        })
 }
 
 #[cfg(test)]

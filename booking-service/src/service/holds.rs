@@ -97,6 +97,11 @@ pub async fn place(state: &AppState, client: &str, input: &HoldInput) -> Service
         exp: expires_at.timestamp(),
         cli: client.to_string(),
     };
+    // Holds issued, by whether Redis reserved them (unreserved: Redis away, the database decides).
+    let how = if reserved { "reserved" } else { "unreserved" };
+    state
+        .metrics
+        .with(|| metrics::counter!("holds_placed_total", "redis" => how).increment(1));
     Ok(PlacedHold {
         token: state.signer.sign(&claims),
         site,

@@ -143,7 +143,7 @@ pub async fn send_reset_link(
 /// "Forgotten password" for `email`: a one-time link is emailed when an active account has the
 /// address. The answer never says whether it does. `client` keys the attempt budget.
 pub async fn request_password_reset(state: &AppState, client: &str, email: &str) -> ServiceResult<()> {
-    if state.login_limiter.check_key(&client.to_string()).is_err() {
+    if state.login_limiter.check(&state.kv, client).await.is_err() {
         return Err(ServiceError::TooManyAttempts { retry_after_secs: 60 });
     }
     if email.len() > super::staff_sessions::MAX_EMAIL_LEN {

@@ -25,7 +25,7 @@ pub struct LoggedIn {
 /// Logs a member in (the API and the login page both come here). `client` keys the per-client
 /// attempt budget.
 pub async fn login(state: &AppState, client: &str, email: &str, password: &str) -> ServiceResult<LoggedIn> {
-    if state.login_limiter.check_key(&client.to_string()).is_err() {
+    if state.login_limiter.check(&state.kv, client).await.is_err() {
         return Err(ServiceError::TooManyAttempts { retry_after_secs: 60 });
     }
     if email.len() > MAX_EMAIL_LEN || password.len() > MAX_PASSWORD_LEN {

@@ -361,7 +361,7 @@ pub struct HoldForm {
 }
 
 async fn hold_and_continue(state: &AppState, client: &str, f: &HoldForm) -> Response {
-    if let Err(e) = check_write_rate(state, client) {
+    if let Err(e) = check_write_rate(state, client).await {
         return error_page(e);
     }
     let input = match hold_input(f) {
@@ -686,7 +686,7 @@ pub async fn confirm_post(
     headers: HeaderMap,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     let persons = holds::verified(&state, &f.jeton)
@@ -857,7 +857,7 @@ pub async fn cancel_post(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     let (a, tz) = match management::cancel(&state, &token).await {
@@ -903,7 +903,7 @@ pub async fn confirm_presence_post(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     match management::confirm_presence(&state, &token).await {

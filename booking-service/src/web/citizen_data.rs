@@ -96,7 +96,7 @@ pub async fn erase_post(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     let done = match citizen_data::erase(&state, &token).await {

@@ -103,7 +103,7 @@ pub async fn join_post(
     headers: HeaderMap,
     Form(f): Form<JoinForm>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     let input = (|| -> Result<SubscribeInput, ApiError> {
@@ -218,7 +218,7 @@ pub async fn accept_post(
     Path(token): Path<String>,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     let persons = match waitlist::view(&state, &token).await {
@@ -246,7 +246,7 @@ pub async fn leave_post(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)) {
+    if let Err(e) = check_write_rate(&state, &client_key(&state, &headers, &peer)).await {
         return error_page(e);
     }
     match waitlist::unsubscribe(&state, &token).await {

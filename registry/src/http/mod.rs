@@ -110,6 +110,7 @@ fn api_router() -> OpenApiRouter<RegistryState> {
         .routes(routes!(allocations::allocations))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(metrics))
         .routes(routes!(openapi_json))
 }
 
@@ -149,6 +150,12 @@ async fn readyz(State(state): State<RegistryState>) -> impl IntoResponse {
     )
 }
 
+/// Prometheus metrics: answers and their times by route and status.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus", content_type = "text/plain", body = String)))]
+async fn metrics(State(state): State<RegistryState>) -> impl IntoResponse {
+    state.telemetry.response()
+}
+
 /// This OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI", body = Object)))]
 async fn openapi_json() -> impl IntoResponse {
@@ -169,7 +176,11 @@ pub fn app(state: RegistryState) -> Router {
         .0
         .fallback(booking_service::app::not_found)
         .method_not_allowed_fallback(booking_service::app::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.telemetry.clone(),
+            booking_service::telemetry::track,
+        ));
     booking_service::app::hardened(router, protections)
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(booking_service::app::request_span),
