@@ -14,7 +14,7 @@ use crate::http::{
 use crate::kv::Kv;
 use crate::limits::SharedLimit;
 use crate::read_model::ReadModel;
-use crate::secrets::{Keys, Sealer};
+use crate::secrets::{KeyRing, Sealer};
 use crate::telemetry::Telemetry;
 use crate::web;
 use axum::extract::State;
@@ -68,11 +68,14 @@ impl AppState {
     /// State from its parts.
     pub fn new(pool: PgPool, config: ServeConfig, clock: Arc<dyn Clock>) -> Self {
         let kv = Kv::new(&config.redis_url, &config.redis_key_prefix);
-        let keys = Keys::derive(config.app_secret.expose());
+        let ring = KeyRing::derive(
+            config.app_secret.expose(),
+            config.app_secret_previous.as_ref().map(|s| s.expose()),
+        );
         Self {
-            signer: Arc::new(HoldSigner::new(&keys.hold)),
-            sealer: Arc::new(Sealer::new(&keys.seal)),
-            client_key: Arc::new(keys.client),
+            signer: Arc::new(HoldSigner::from_ring(&ring)),
+            sealer: Arc::new(Sealer::from_ring(&ring)),
+            client_key: Arc::new(ring.current.client),
             read_model: Arc::new(ReadModel::new(
                 Duration::from_millis(config.availability_cache_ms),
                 Some(pool.clone()),

@@ -215,6 +215,11 @@ pub struct ServeConfig {
     /// Every replica and the notifier need the same one (at least 32 characters).
     #[arg(long, env = "APP_SECRET", value_parser = parse_app_secret)]
     pub app_secret: Secret,
+    /// During a rotation, the secret being retired: what it signed or sealed is still accepted
+    /// (new tokens use `APP_SECRET`); unset it once `booking-service reseal` has run and the
+    /// holds issued before the switch have expired.
+    #[arg(long, env = "APP_SECRET_PREVIOUS", value_parser = parse_app_secret)]
+    pub app_secret_previous: Option<Secret>,
     /// How long a hold keeps its slot, in seconds.
     #[arg(long, env = "HOLD_TTL_SECONDS", default_value_t = 600)]
     pub hold_ttl_secs: u64,

@@ -51,6 +51,16 @@ enum Command {
         #[arg(long)]
         email: String,
     },
+    /// After an `APP_SECRET` rotation: seal every stored management token and feed secret again
+    /// under `APP_SECRET`, opening them with `APP_SECRET_PREVIOUS` (idempotent, online).
+    Reseal {
+        #[command(flatten)]
+        db: DbConfig,
+        #[arg(long, env = "APP_SECRET", value_parser = booking_service::config::parse_app_secret)]
+        app_secret: booking_service::config::Secret,
+        #[arg(long, env = "APP_SECRET_PREVIOUS", value_parser = booking_service::config::parse_app_secret)]
+        app_secret_previous: booking_service::config::Secret,
+    },
     /// Apply pending migrations and serve HTTP until SIGTERM or SIGINT.
     Serve(Box<ServeConfig>),
 }
@@ -130,6 +140,23 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             tracing::info!(%id, "platform administrator created");
+        }
+        Command::Reseal {
+            db,
+            app_secret,
+            app_secret_previous,
+        } => {
+            init_tracing(false);
+            let ring = booking_service::secrets::KeyRing::derive(
+                app_secret.expose(),
+                Some(app_secret_previous.expose()),
+            );
+            let sealer = booking_service::secrets::Sealer::from_ring(&ring);
+            let report = db::reseal::reseal_all(&db::pool(&db)?, &sealer).await?;
+            println!(
+                "resealed {}, already current {}, unreadable under either secret {}",
+                report.resealed, report.current, report.unreadable
+            );
         }
         Command::Serve(cfg) => {
             let cfg = *cfg;

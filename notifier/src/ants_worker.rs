@@ -23,7 +23,7 @@ use booking_service::ants::{
     coordination_date, is_link_of, is_our_link, management_url, parse_ants_datetime, token_of_link,
 };
 use booking_service::clock::Clock;
-use booking_service::secrets::{Keys, Sealer};
+use booking_service::secrets::Sealer;
 use booking_service::tokens::hash_token;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -129,7 +129,7 @@ impl AntsWorker {
     /// A worker when the coordination API is configured.
     pub fn new(pool: PgPool, config: NotifierConfig, clock: Arc<dyn Clock>) -> Option<Self> {
         let client = AntsClient::from_config(&config.ants_api)?;
-        let sealer = Sealer::new(&Keys::derive(config.app_secret.expose()).seal);
+        let sealer = config.sealer();
         Some(Self {
             pool,
             client,

@@ -50,6 +50,9 @@ pub struct NotifierConfig {
     /// The service's secret (the same as booking-service's): opens the sealed management tokens.
     #[arg(long, env = "APP_SECRET", value_parser = booking_service::config::parse_app_secret)]
     pub app_secret: Secret,
+    /// During a rotation, the secret being retired (management links sealed under it still open).
+    #[arg(long, env = "APP_SECRET_PREVIOUS", value_parser = booking_service::config::parse_app_secret)]
+    pub app_secret_previous: Option<Secret>,
     /// Rows claimed per batch.
     #[arg(long, env = "NOTIFIER_BATCH_SIZE", default_value_t = 50)]
     pub batch_size: i64,
@@ -103,6 +106,7 @@ impl NotifierConfig {
             mail_dir,
             public_base_url: "http://rdv.test".to_string(),
             app_secret: Secret::new(booking_service::config::TEST_APP_SECRET),
+            app_secret_previous: None,
             batch_size: 50,
             concurrency: 8,
             poll_secs: 1,
@@ -118,5 +122,15 @@ impl NotifierConfig {
             ants_reconcile_hours: 0,
             http_addr: "127.0.0.1:0".parse().expect("literal address"),
         }
+    }
+}
+
+impl NotifierConfig {
+    /// The sealer of management tokens: the current secret, and the previous during a rotation.
+    pub fn sealer(&self) -> booking_service::secrets::Sealer {
+        booking_service::secrets::Sealer::from_ring(&booking_service::secrets::KeyRing::derive(
+            self.app_secret.expose(),
+            self.app_secret_previous.as_ref().map(|s| s.expose()),
+        ))
     }
 }

@@ -11,7 +11,7 @@ use booking_service::clock::Clock;
 use booking_service::domain::citizen::mask_email;
 use booking_service::domain::status::AppointmentStatus;
 use booking_service::formats::calendar::{self, Method, Party};
-use booking_service::secrets::{Keys, Sealer};
+use booking_service::secrets::Sealer;
 use booking_service::telemetry::Telemetry;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -72,7 +72,7 @@ impl Worker {
             .parse()
             .map_err(|e| anyhow::anyhow!("MAIL_FROM: {e}"))?;
         let domain = from.email.domain().to_string();
-        let sealer = Sealer::new(&Keys::derive(config.app_secret.expose()).seal);
+        let sealer = config.sealer();
         Ok(Self {
             pool,
             transport,

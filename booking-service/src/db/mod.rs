@@ -11,6 +11,7 @@ pub mod citizen_data;
 pub mod constraints;
 pub mod outbox;
 pub mod platform;
+pub mod reseal;
 pub mod retention;
 pub mod seed;
 pub mod seed_national;

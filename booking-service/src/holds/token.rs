@@ -68,17 +68,32 @@ pub struct InvalidToken;
 /// Signs and verifies hold tokens with the configured secret.
 #[derive(Clone)]
 pub struct HoldSigner {
-    key: Vec<u8>,
+    /// The signing key first; during a rotation, the previous one (verification only: a hold
+    /// issued just before the switch is still confirmed).
+    keys: Vec<Vec<u8>>,
 }
 
 impl HoldSigner {
     /// A signer for `secret`.
     pub fn new(secret: &[u8]) -> Self {
-        Self { key: secret.to_vec() }
+        Self {
+            keys: vec![secret.to_vec()],
+        }
+    }
+
+    /// A signer with the ring's current hold key, accepting the previous one too.
+    pub fn from_ring(ring: &crate::secrets::KeyRing) -> Self {
+        Self {
+            keys: ring.all(|k| &k.hold).into_iter().map(|k| k.to_vec()).collect(),
+        }
     }
 
     fn mac(&self, payload: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
+        Self::mac_with(&self.keys[0], payload)
+    }
+
+    fn mac_with(key: &[u8], payload: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(b"hold.v1.");
         mac.update(payload.as_bytes());
         mac
@@ -98,8 +113,14 @@ impl HoldSigner {
         }
         let (payload, tag) = token.split_once('.').ok_or(InvalidToken)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| InvalidToken)?;
-        // Constant-time comparison.
-        self.mac(payload).verify_slice(&tag).map_err(|_| InvalidToken)?;
+        // Constant-time comparison, under each accepted key.
+        if !self
+            .keys
+            .iter()
+            .any(|k| Self::mac_with(k, payload).verify_slice(&tag).is_ok())
+        {
+            return Err(InvalidToken);
+        }
         let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidToken)?;
         serde_json::from_slice(&json).map_err(|_| InvalidToken)
     }
