@@ -67,7 +67,7 @@ pub struct AppState {
 impl AppState {
     /// State from its parts.
     pub fn new(pool: PgPool, config: ServeConfig, clock: Arc<dyn Clock>) -> Self {
-        let kv = Kv::new(&config.redis_url, &config.redis_key_prefix);
+        let kv = Kv::new(&config.redis_url, &config.redis_key_prefix, config.redis_cluster);
         let ring = KeyRing::derive(
             config.app_secret.expose(),
             config.app_secret_previous.as_ref().map(|s| s.expose()),

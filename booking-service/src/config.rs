@@ -188,6 +188,9 @@ pub struct ServeConfig {
     /// Redis connection URL (holds, rate state). Without Redis the service runs degraded but exact.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
     pub redis_url: String,
+    /// `REDIS_URL` is a Redis Cluster: its seed nodes, separated by commas.
+    #[arg(long, env = "REDIS_CLUSTER", default_value_t = false, action = clap::ArgAction::Set)]
+    pub redis_cluster: bool,
     /// Prefix of every Redis key this instance writes (lets several deployments share one Redis).
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "rdv")]
     pub redis_key_prefix: String,

@@ -1,17 +1,70 @@
 //! The Redis connection: established lazily and re-established by the connection manager, so the
 //! service starts and stays exact without Redis (holds then lose only their reservation comfort).
+//!
+//! Either one server (or a Sentinel-managed primary behind one address), or a Redis Cluster
+//! (`REDIS_CLUSTER=true`, `REDIS_URL` listing seed nodes separated by commas). Every key the
+//! service writes carries a hash tag (`{site}`, `{client}`), so each script and pipeline touches
+//! one slot; publications reach every node of a cluster, so subscribing on any node hears them.
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// How long after a failed connection attempt the next one is made.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// Where Redis is.
+enum Target {
+    Single(redis::Client),
+    Cluster {
+        client: ClusterClient,
+        /// Seeds, for subscribing (any node hears every publication).
+        seeds: Vec<redis::Client>,
+    },
+}
+
+/// A connection to one server or to a cluster; cheap to clone.
+#[derive(Clone)]
+pub enum KvConn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for KvConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            KvConn::Single(c) => c.req_packed_command(cmd),
+            KvConn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            KvConn::Single(c) => c.req_packed_commands(cmd, offset, count),
+            KvConn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            KvConn::Single(c) => c.get_db(),
+            KvConn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// A shared, lazily connected Redis handle.
 pub struct Kv {
-    client: Option<redis::Client>,
-    conn: Mutex<Option<ConnectionManager>>,
+    target: Option<Target>,
+    conn: Mutex<Option<KvConn>>,
     /// When the last attempt to connect failed: for a second after, callers degrade at once
     /// instead of each waiting for its own attempt.
     failed_at: std::sync::Mutex<Option<std::time::Instant>>,
@@ -20,17 +73,35 @@ pub struct Kv {
 }
 
 impl Kv {
-    /// A handle for `url`; an unparsable URL gives a handle that is always unavailable.
-    pub fn new(url: &str, prefix: &str) -> Self {
-        let client = match redis::Client::open(url) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::error!(error = %e, "invalid REDIS_URL; running without Redis");
-                None
+    /// A handle for `url` (a cluster's seeds, comma-separated, when `cluster`); an unparsable
+    /// URL gives a handle that is always unavailable.
+    pub fn new(url: &str, prefix: &str, cluster: bool) -> Self {
+        let target = if cluster {
+            let urls: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+            let seeds: Result<Vec<redis::Client>, _> = urls.iter().map(|u| redis::Client::open(*u)).collect();
+            let client = ClusterClient::builder(urls)
+                .connection_timeout(Duration::from_millis(300))
+                .response_timeout(Duration::from_millis(500))
+                .retries(1)
+                .build();
+            match (client, seeds) {
+                (Ok(client), Ok(seeds)) => Some(Target::Cluster { client, seeds }),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "invalid REDIS_URL for a cluster; running without Redis");
+                    None
+                }
+            }
+        } else {
+            match redis::Client::open(url) {
+                Ok(c) => Some(Target::Single(c)),
+                Err(e) => {
+                    tracing::error!(error = %e, "invalid REDIS_URL; running without Redis");
+                    None
+                }
             }
         };
         Self {
-            client,
+            target,
             conn: Mutex::new(None),
             failed_at: std::sync::Mutex::new(None),
             prefix: prefix.to_string(),
@@ -38,8 +109,8 @@ impl Kv {
     }
 
     /// A connection, or `None` when Redis cannot be reached right now (callers degrade).
-    pub async fn conn(&self) -> Option<ConnectionManager> {
-        let client = self.client.as_ref()?;
+    pub async fn conn(&self) -> Option<KvConn> {
+        let target = self.target.as_ref()?;
         let mut guard = self.conn.lock().await;
         if let Some(c) = guard.as_ref() {
             return Some(c.clone());
@@ -47,16 +118,21 @@ impl Kv {
         if self.recently_failed() {
             return None;
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(300))
-            .set_response_timeout(Duration::from_millis(500))
-            .set_number_of_retries(1);
-        match tokio::time::timeout(
-            Duration::from_millis(800),
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        {
+        let connect = async {
+            match target {
+                Target::Single(client) => {
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Duration::from_millis(300))
+                        .set_response_timeout(Duration::from_millis(500))
+                        .set_number_of_retries(1);
+                    ConnectionManager::new_with_config(client.clone(), config)
+                        .await
+                        .map(KvConn::Single)
+                }
+                Target::Cluster { client, .. } => client.get_async_connection().await.map(KvConn::Cluster),
+            }
+        };
+        match tokio::time::timeout(Duration::from_millis(800), connect).await {
             Ok(Ok(c)) => {
                 *guard = Some(c.clone());
                 Some(c)
@@ -85,13 +161,21 @@ impl Kv {
         *self.failed_at.lock().expect("kv lock") = Some(std::time::Instant::now());
     }
 
-    /// A connection for subscribing, or `None` when Redis cannot be reached right now.
+    /// A connection for subscribing, or `None` when Redis cannot be reached right now. On a
+    /// cluster, the first seed that answers (publications are broadcast to every node).
     pub async fn pubsub(&self) -> Option<redis::aio::PubSub> {
-        let client = self.client.as_ref()?;
-        match tokio::time::timeout(Duration::from_millis(800), client.get_async_pubsub()).await {
-            Ok(Ok(p)) => Some(p),
-            _ => None,
+        let clients: Vec<&redis::Client> = match self.target.as_ref()? {
+            Target::Single(c) => vec![c],
+            Target::Cluster { seeds, .. } => seeds.iter().collect(),
+        };
+        for client in clients {
+            if let Ok(Ok(p)) =
+                tokio::time::timeout(Duration::from_millis(800), client.get_async_pubsub()).await
+            {
+                return Some(p);
+            }
         }
+        None
     }
 
     /// Whether Redis answers a PING within half a second.

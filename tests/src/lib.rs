@@ -526,3 +526,145 @@ pub fn starts(body: &Value) -> Vec<String> {
         .map(|s| s["start"].as_str().expect("start").to_string())
         .collect()
 }
+
+/// A Redis Cluster of three primaries of the test's own (no replicas), on free ports, in a
+/// temporary folder; killed and removed when dropped.
+pub struct OwnRedisCluster {
+    /// The nodes' ports.
+    pub ports: Vec<u16>,
+    dir: std::path::PathBuf,
+    children: Vec<std::process::Child>,
+}
+
+impl OwnRedisCluster {
+    /// Starts three nodes, joins them into one cluster (16384 slots spread), waits until it is ok.
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("redis-cluster-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("cluster dir");
+        let mut ports = Vec::new();
+        while ports.len() < 3 {
+            // Each node also listens on port + 10000 (the cluster bus): both must be free.
+            let port = free_port_in(20_000..50_000);
+            if std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() && !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+        let mut cluster = Self {
+            ports: ports.clone(),
+            dir: dir.clone(),
+            children: Vec::new(),
+        };
+        for port in &ports {
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed");
+            cluster.children.push(child);
+        }
+        for port in &ports {
+            let url = format!("redis://127.0.0.1:{port}/");
+            wait_until("a cluster node", std::time::Duration::from_secs(10), || async {
+                let Ok(c) = redis::Client::open(url.as_str()) else {
+                    return false;
+                };
+                let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
+                    return false;
+                };
+                redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+            })
+            .await;
+        }
+        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = std::process::Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("redis-cli must be installed");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        for port in &ports {
+            let url = format!("redis://127.0.0.1:{port}/");
+            wait_until(
+                "the cluster's state ok",
+                std::time::Duration::from_secs(20),
+                || async {
+                    let Ok(c) = redis::Client::open(url.as_str()) else {
+                        return false;
+                    };
+                    let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
+                        return false;
+                    };
+                    let info: String = redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    info.contains("cluster_state:ok")
+                },
+            )
+            .await;
+        }
+        cluster
+    }
+
+    /// The seeds, as `REDIS_URL` takes them with `REDIS_CLUSTER=true`.
+    pub fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// How many keys under `prefix` each node holds.
+    pub async fn keys_per_node(&self, prefix: &str) -> Vec<usize> {
+        let mut counts = Vec::new();
+        for port in &self.ports {
+            let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("url");
+            let mut conn = c.get_multiplexed_async_connection().await.expect("node");
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}:*"))
+                .query_async(&mut conn)
+                .await
+                .expect("keys");
+            counts.push(keys.len());
+        }
+        counts
+    }
+}
+
+impl Drop for OwnRedisCluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port of `range` free now.
+fn free_port_in(range: std::ops::Range<u16>) -> u16 {
+    use rand::Rng;
+    loop {
+        let port = rand::thread_rng().gen_range(range.clone());
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -227,13 +227,16 @@ impl<'a> HoldStore<'a> {
         let Some(mut conn) = self.kv.conn().await else {
             return;
         };
+        // Two calls, not one pipeline: the station's key and the client's are in different
+        // slots of a cluster.
         let mut pipe = redis::pipe();
         pipe.hdel(self.station_key(site, station), hid).ignore();
-        pipe.hdel(self.client_key(client), hid).ignore();
         pipe.publish(Self::channel(&self.kv.prefix), site.to_string())
             .ignore();
         let _ = tokio::time::timeout(CALL_TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
         self.mirror.changed(site);
+        let cmd = redis::cmd("HDEL").arg(self.client_key(client)).arg(hid).clone();
+        let _ = tokio::time::timeout(CALL_TIMEOUT, cmd.query_async::<()>(&mut conn)).await;
     }
 
     /// Drops a reservation only, keeping the client's quota entry (the hold is still being placed).
