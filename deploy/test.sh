@@ -14,6 +14,8 @@ ensure_redis
 ensure_browser
 check_pg_login "$DATABASE_URL"
 
+say "deploy/validate.sh (images, compose, Kubernetes manifests, units, proxies, alerts)"
+bash deploy/validate.sh
 say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"
@@ -22,3 +24,12 @@ say "cargo build --bins (the fleet tests start the binaries as processes)"
 cargo build --workspace --bins
 say "cargo test"
 cargo test --workspace
+
+say "backup and restore drill (deploy/restore-drill.sh) on a demo database"
+drill_db="rdv_drill_source_$$"
+drill_url="${DATABASE_URL%/*}/$drill_db"
+trap 'psql -q "${DATABASE_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS $drill_db" >/dev/null 2>&1 || true' EXIT
+DATABASE_URL=$drill_url "${CARGO_TARGET_DIR:-target}"/debug/booking-service migrate >/dev/null
+DATABASE_URL=$drill_url "${CARGO_TARGET_DIR:-target}"/debug/booking-service seed-demo >/dev/null
+DATABASE_URL=$drill_url "${CARGO_TARGET_DIR:-target}"/debug/registry seed-demo >/dev/null
+DATABASE_URL=$drill_url bash deploy/restore-drill.sh

@@ -214,7 +214,11 @@ async fn free_targets(client: &reqwest::Client, base: &str, n: usize) -> Vec<(St
 }
 
 async fn book(client: &reqwest::Client, base: &str, n: usize, concurrency: usize) {
-    let targets = free_targets(client, base, n).await;
+    // Several instances, comma-separated: each booking's hold goes to one and its confirmation
+    // to the next, as a round-robin balancer would send them.
+    let bases: Vec<&str> = base.split(',').collect();
+    let bases = &bases;
+    let targets = free_targets(client, bases[0], n).await;
     assert!(!targets.is_empty(), "no free slot to book");
     let sites = targets
         .iter()
@@ -226,7 +230,8 @@ async fn book(client: &reqwest::Client, base: &str, n: usize, concurrency: usize
         .map(|(i, (site, start))| async move {
             let t = Instant::now();
             let ip = format!("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256);
-            let (hs, cs) = hold_and_confirm(client, base, &ip, &site, &start, i).await;
+            let at = (bases[i % bases.len()], bases[(i + 1) % bases.len()]);
+            let (hs, cs) = hold_and_confirm(client, at, &ip, &site, &start, i).await;
             (hs, cs, t.elapsed())
         })
         .buffer_unordered(concurrency)
@@ -252,11 +257,11 @@ async fn book(client: &reqwest::Client, base: &str, n: usize, concurrency: usize
     check_overlaps().await;
 }
 
-/// Holds `start` at `site` then confirms it, as client `ip`: the two statuses (0 for the
-/// confirmation when the hold failed).
+/// Holds `start` at `site` on the first instance then confirms it on the second, as client `ip`:
+/// the two statuses (0 for the confirmation when the hold failed).
 async fn hold_and_confirm(
     client: &reqwest::Client,
-    base: &str,
+    (base, confirm_base): (&str, &str),
     ip: &str,
     site: &str,
     start: &str,
@@ -281,7 +286,7 @@ async fn hold_and_confirm(
                       "email": format!("load-{i}-{}@example.fr", std::process::id())},
                       "pre_demande_numbers": [number]});
     let cs = client
-        .post(format!("{base}/api/v1/appointments"))
+        .post(format!("{confirm_base}/api/v1/appointments"))
         .header("x-forwarded-for", ip)
         .json(&body)
         .send()
@@ -388,7 +393,7 @@ async fn rush(client: &reqwest::Client, base: &str, clients: usize, concurrency:
             async move {
                 let t = Instant::now();
                 let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
-                let (hs, cs) = hold_and_confirm(client, base, &ip, &id, &start, i).await;
+                let (hs, cs) = hold_and_confirm(client, (base, base), &ip, &id, &start, i).await;
                 (hs, cs, t.elapsed())
             }
         })
