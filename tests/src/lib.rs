@@ -446,30 +446,14 @@ impl OwnRedis {
     pub async fn restart(&mut self) {
         self.stop();
         let port = self.port;
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let child = redis_server(port)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server must be installed");
         self.child = Some(child);
         let url = self.url.clone();
-        wait_until("our redis-server", std::time::Duration::from_secs(10), || async {
-            let Ok(c) = redis::Client::open(url.as_str()) else {
-                return false;
-            };
-            let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
-                return false;
-            };
-            redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+        wait_until("our redis-server", std::time::Duration::from_secs(10), || {
+            redis_answers(&url)
         })
         .await;
     }
@@ -555,17 +539,7 @@ impl OwnRedisCluster {
             children: Vec::new(),
         };
         for port in &ports {
-            let child = std::process::Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+            let child = redis_server(*port)
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
                 .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
                 .arg("--dir")
@@ -577,14 +551,8 @@ impl OwnRedisCluster {
         }
         for port in &ports {
             let url = format!("redis://127.0.0.1:{port}/");
-            wait_until("a cluster node", std::time::Duration::from_secs(10), || async {
-                let Ok(c) = redis::Client::open(url.as_str()) else {
-                    return false;
-                };
-                let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
-                    return false;
-                };
-                redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+            wait_until("a cluster node", std::time::Duration::from_secs(10), || {
+                redis_answers(&url)
             })
             .await;
         }
@@ -656,6 +624,33 @@ impl Drop for OwnRedisCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `redis-server` on `port` of loopback, keeping nothing on disk.
+fn redis_server(port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new("redis-server");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
+    cmd
+}
+
+/// Whether the Redis server at `url` answers PING.
+async fn redis_answers(url: &str) -> bool {
+    let Ok(c) = redis::Client::open(url) else {
+        return false;
+    };
+    let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
+        return false;
+    };
+    redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
 }
 
 /// A port of `range` free now.

@@ -83,15 +83,7 @@ async fn a_client_writing_round_robin_to_three_instances_is_limited_as_by_one(
     // And the refusals are counted on the instances that refused.
     let mut counted = 0;
     for app in &apps {
-        let text = app
-            .client
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, text) = app.get_text("/metrics").await;
         counted += text
             .lines()
             .filter(|l| l.starts_with("rate_limited_total{scope=\"writes\"}"))
